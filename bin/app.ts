@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { App } from 'aws-cdk-lib';
+import { addCompliancePacks } from '../lib/compliance-packs';
+import { loadEnvironmentConfig } from '../lib/config/environments';
+import { FineTuningStage } from '../lib/fine-tuning-stage';
+
+const app = new App();
+const config = loadEnvironmentConfig(app.node.tryGetContext('env') ?? 'dev');
+const stage = new FineTuningStage(app, config.name, {
+  config,
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: config.primaryRegion },
+});
+addCompliancePacks(stage);
+
+

@@ -1,0 +1,119 @@
+/**
+ * The one definition of every per-environment setting. `environments.ts` gives the values for `dev` and
+ * `prod`; `validateEnvironmentConfig` checks a config at synth time and reports every problem at once.
+ */
+
+/** Interface VPC endpoints the network stack can create; the list in config picks which. */
+export const INTERFACE_ENDPOINT_NAMES = [
+  'sagemaker-api',
+  'sagemaker-runtime',
+  'ecr-api',
+  'ecr-docker',
+  'logs',
+  'monitoring',
+  'sts',
+  'kms',
+  'bedrock',
+  'bedrock-runtime',
+] as const;
+export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINT_NAMES)[number];
+
+/**
+ * Subnet tiers in the order their address ranges are allocated. Every tier but `public` is isolated:
+ * `training` and `processing` hold SageMaker job ENIs, `inference` endpoint ENIs, `privatelink` the
+ * interface endpoints, `public` the NAT gateways (only when `natGateways` > 0).
+ */
+export const SUBNET_TIERS = ['training', 'processing', 'inference', 'privatelink', 'public'] as const;
+export type SubnetTier = (typeof SUBNET_TIERS)[number];
+
+/** CloudWatch Logs retention values that the service accepts, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+export interface NetworkConfig {
+  /** IPv4 CIDR of the VPC, a private range (RFC 1918), prefix length /16 to /24. */
+  readonly vpcCidr: string;
+  /** Availability zones to spread subnets over: at least 2, all in the primary region. */
+  readonly availabilityZones: string[];
+  /**
+   * Prefix length of each subnet per tier, one subnet per tier and AZ, laid out in the order of
+   * `SUBNET_TIERS`. `public` is used only when `natGateways` > 0.
+   */
+  readonly subnetPrefixLengths: Record<SubnetTier, number>;
+  /** NAT gateways for outbound internet. 0 (the default) keeps every subnet isolated. */
+  readonly natGateways: number;
+  /** Interface endpoints to create so isolated subnets can reach AWS APIs. */
+  readonly interfaceEndpoints: InterfaceEndpointName[];
+  /** Days to keep VPC flow logs. */
+  readonly flowLogRetentionDays: number;
+}
+
+export interface EncryptionConfig {
+  /** Days between automatic rotations of every customer managed key (90 to 2560). */
+  readonly keyRotationPeriodDays: number;
+  /** Waiting period before a deleted key is destroyed (7 to 30 days). */
+  readonly keyDeletionWindowDays: number;
+}
+
+export interface StorageConfig {
+  /**
+   * First part of every bucket name; the full name is `<prefix>-<env>-<purpose>-<account>-<region>`, so one
+   * account can hold several environments. Lower-case letters, digits and hyphens.
+   */
+  readonly bucketNamePrefix: string;
+  /** Days after which a noncurrent object version is deleted. */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Days after which training checkpoints under `models/checkpoints/` are deleted. */
+  readonly checkpointExpirationDays: number;
+  /** Days after which an incomplete multipart upload is aborted. */
+  readonly abortIncompleteUploadDays: number;
+  /** Days to keep S3 server access logs and CloudTrail files. */
+  readonly auditLogExpirationDays: number;
+  /** Keep buckets and keys when the stack is deleted (a user must then delete them by hand). */
+  readonly retainOnDelete: boolean;
+}
+
+export interface TrainingConfig {
+  /** Hugging Face model ids the SageMaker path may fine-tune; the first is the default. */
+  readonly baseModels: string[];
+  /** SageMaker instance type for training jobs. */
+  readonly trainingInstanceType: string;
+  /** SageMaker instance type for processing (data preparation and evaluation) jobs. */
+  readonly processingInstanceType: string;
+  /** SageMaker instance type for real-time endpoints. */
+  readonly endpointInstanceType: string;
+  /** Use managed spot capacity for training. */
+  readonly useSpot: boolean;
+}
+
+export interface BedrockConfig {
+  /** Bedrock base model ids that may be customized. */
+  readonly baseModelIds: string[];
+}
+
+export interface AuditConfig {
+  /** Days to keep CloudTrail events in CloudWatch Logs. */
+  readonly trailLogRetentionDays: number;
+}
+
+export interface EnvironmentConfig {
+  /** Environment name, also part of every stack and resource name. Lower-case letters and digits. */
+  readonly name: string;
+  /** Region every stack of the environment is deployed to. */
+  readonly primaryRegion: string;
+  /** Region that holds replicas and backups; must differ from the primary region. */
+  readonly drRegion: string;
+  readonly network: NetworkConfig;
+  readonly encryption: EncryptionConfig;
+  readonly storage: StorageConfig;
+  readonly training: TrainingConfig;
+  readonly bedrock: BedrockConfig;
+  readonly audit: AuditConfig;
+  /** Address that receives alarms and budget alerts. */
+  readonly alarmEmail: string;
+  /** Monthly cost budget in USD; alerts fire at 80 % forecast and 100 % actual. */
+  readonly monthlyBudgetUsd: number;
+  /** Tags applied to every resource of the environment. */
+  readonly tags: Record<string, string>;
+}

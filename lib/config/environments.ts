@@ -1,0 +1,89 @@
+import { EnvironmentConfig } from './environment-config';
+import { validateEnvironmentConfig } from './validate';
+
+const ALL_INTERFACE_ENDPOINTS: EnvironmentConfig['network']['interfaceEndpoints'] = [
+  'sagemaker-api',
+  'sagemaker-runtime',
+  'ecr-api',
+  'ecr-docker',
+  'logs',
+  'monitoring',
+  'sts',
+  'kms',
+  'bedrock',
+  'bedrock-runtime',
+];
+
+const dev: EnvironmentConfig = {
+  name: 'dev',
+  primaryRegion: 'us-east-1',
+  drRegion: 'us-west-2',
+  network: {
+    vpcCidr: '10.40.0.0/16',
+    availabilityZones: ['us-east-1a', 'us-east-1b'],
+    subnetPrefixLengths: { training: 20, processing: 22, inference: 22, privatelink: 24, public: 26 },
+    natGateways: 0,
+    interfaceEndpoints: ALL_INTERFACE_ENDPOINTS,
+    flowLogRetentionDays: 90,
+  },
+  encryption: { keyRotationPeriodDays: 365, keyDeletionWindowDays: 7 },
+  storage: {
+    bucketNamePrefix: 'fmft',
+    noncurrentVersionExpirationDays: 30,
+    checkpointExpirationDays: 14,
+    abortIncompleteUploadDays: 7,
+    auditLogExpirationDays: 365,
+    retainOnDelete: false,
+  },
+  training: {
+    baseModels: ['meta-llama/Llama-3.2-1B-Instruct', 'mistralai/Mistral-7B-Instruct-v0.3'],
+    trainingInstanceType: 'ml.g5.2xlarge',
+    processingInstanceType: 'ml.m5.xlarge',
+    endpointInstanceType: 'ml.g5.xlarge',
+    useSpot: true,
+  },
+  bedrock: { baseModelIds: ['amazon.nova-micro-v1:0', 'meta.llama3-1-8b-instruct-v1:0'] },
+  audit: { trailLogRetentionDays: 365 },
+  alarmEmail: 'ml-platform-alerts@example.com',
+  monthlyBudgetUsd: 2000,
+  tags: { project: 'fm-finetuning', environment: 'dev', 'cost-center': 'ml-platform' },
+};
+
+const prod: EnvironmentConfig = {
+  ...dev,
+  name: 'prod',
+  network: {
+    ...dev.network,
+    vpcCidr: '10.41.0.0/16',
+    availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'],
+  },
+  encryption: { keyRotationPeriodDays: 365, keyDeletionWindowDays: 30 },
+  storage: {
+    ...dev.storage,
+    noncurrentVersionExpirationDays: 90,
+    checkpointExpirationDays: 30,
+    auditLogExpirationDays: 2557,
+    retainOnDelete: true,
+  },
+  training: {
+    ...dev.training,
+    trainingInstanceType: 'ml.g5.12xlarge',
+    processingInstanceType: 'ml.m5.2xlarge',
+    endpointInstanceType: 'ml.g5.2xlarge',
+  },
+  audit: { trailLogRetentionDays: 2557 },
+  monthlyBudgetUsd: 15000,
+  tags: { ...dev.tags, environment: 'prod' },
+};
+
+/** Every environment the app can build; add one here to get a new stage (see README). */
+export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfig>> = { dev, prod };
+
+/** The validated config of `name`, or an error naming the known environments. */
+export function loadEnvironmentConfig(name: string): EnvironmentConfig {
+  const config = Object.prototype.hasOwnProperty.call(ENVIRONMENTS, name) ? ENVIRONMENTS[name] : undefined;
+  if (!config) {
+    throw new Error(`env: got ${JSON.stringify(name)}; allowed: ${Object.keys(ENVIRONMENTS).join(', ')} (pass -c env=<name>)`);
+  }
+  return validateEnvironmentConfig(config);
+}

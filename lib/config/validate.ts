@@ -1,0 +1,180 @@
+import { contains, formatAddress, isPrivateRange, packSubnets, parseCidr } from './cidr';
+import {
+  EnvironmentConfig,
+  INTERFACE_ENDPOINT_NAMES,
+  LOG_RETENTION_DAYS,
+  SUBNET_TIERS,
+  SubnetTier,
+} from './environment-config';
+
+/** Thrown when a config is invalid; the message lists every problem, one per line. */
+export class ConfigValidationError extends Error {
+  constructor(
+    readonly environment: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid configuration for environment '${environment}':\n- ${problems.join('\n- ')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const ENV_NAME_PATTERN = /^[a-z][a-z0-9]{1,9}$/;
+const BUCKET_PREFIX_PATTERN = /^[a-z0-9][a-z0-9-]*[a-z0-9]$/;
+const INSTANCE_TYPE_PATTERN = /^ml\.[a-z0-9-]+\.[0-9]*[a-z]+$/;
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+// Longest purpose suffix, 12-digit account and longest commercial region name, as used by StorageStack.
+const LONGEST_BUCKET_PURPOSE = 'evaluation-results';
+const LONGEST_REGION = 'ap-southeast-5';
+
+/** Every check in one place; returns the problems instead of throwing so all are reported together. */
+export function findConfigProblems(c: EnvironmentConfig): string[] {
+  const problems: string[] = [];
+  const bad = (key: string, value: unknown, allowed: string) =>
+    problems.push(`${key}: got ${JSON.stringify(value)}; ${allowed}`);
+
+  if (!ENV_NAME_PATTERN.test(c.name)) {
+    bad('name', c.name, 'allowed: 2-10 lower-case letters and digits, starting with a letter');
+  }
+  for (const key of ['primaryRegion', 'drRegion'] as const) {
+    if (!REGION_PATTERN.test(c[key])) bad(key, c[key], 'allowed: an AWS region name such as us-east-1');
+  }
+  if (c.drRegion === c.primaryRegion) {
+    bad('drRegion', c.drRegion, 'must differ from primaryRegion so a regional outage cannot take both');
+  }
+  checkNetwork(c, bad);
+
+  const enc = c.encryption;
+  if (!Number.isInteger(enc.keyRotationPeriodDays) || enc.keyRotationPeriodDays < 90 || enc.keyRotationPeriodDays > 2560) {
+    bad('encryption.keyRotationPeriodDays', enc.keyRotationPeriodDays, 'allowed: a whole number from 90 to 2560');
+  }
+  if (!Number.isInteger(enc.keyDeletionWindowDays) || enc.keyDeletionWindowDays < 7 || enc.keyDeletionWindowDays > 30) {
+    bad('encryption.keyDeletionWindowDays', enc.keyDeletionWindowDays, 'allowed: a whole number from 7 to 30');
+  }
+
+  const st = c.storage;
+  if (!BUCKET_PREFIX_PATTERN.test(st.bucketNamePrefix) || st.bucketNamePrefix.includes('--')) {
+    bad('storage.bucketNamePrefix', st.bucketNamePrefix, 'allowed: lower-case letters, digits and single hyphens');
+  }
+  const longest = `${st.bucketNamePrefix}-${c.name}-${LONGEST_BUCKET_PURPOSE}-123456789012-${LONGEST_REGION}`;
+  if (longest.length > 63) {
+    bad(
+      'storage.bucketNamePrefix',
+      st.bucketNamePrefix,
+      `too long: bucket names such as '${longest}' would exceed S3's 63 characters; use at most ${st.bucketNamePrefix.length - (longest.length - 63)} characters`,
+    );
+  }
+  for (const key of ['noncurrentVersionExpirationDays', 'checkpointExpirationDays', 'abortIncompleteUploadDays', 'auditLogExpirationDays'] as const) {
+    if (!Number.isInteger(st[key]) || st[key] < 1) bad(`storage.${key}`, st[key], 'allowed: a whole number of days >= 1');
+  }
+  if (Number.isInteger(st.auditLogExpirationDays) && st.auditLogExpirationDays < 365) {
+    bad('storage.auditLogExpirationDays', st.auditLogExpirationDays, 'audit logs must be kept at least 365 days');
+  }
+
+  const t = c.training;
+  if (t.baseModels.length === 0) bad('training.baseModels', t.baseModels, 'list at least one Hugging Face model id');
+  t.baseModels.forEach((m, i) => {
+    if (!/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(m)) bad(`training.baseModels[${i}]`, m, 'allowed: a Hugging Face id such as org/model');
+  });
+  for (const key of ['trainingInstanceType', 'processingInstanceType', 'endpointInstanceType'] as const) {
+    if (!INSTANCE_TYPE_PATTERN.test(t[key])) bad(`training.${key}`, t[key], 'allowed: a SageMaker instance type such as ml.g5.2xlarge');
+  }
+  if (c.bedrock.baseModelIds.length === 0) bad('bedrock.baseModelIds', c.bedrock.baseModelIds, 'list at least one Bedrock model id');
+  c.bedrock.baseModelIds.forEach((m, i) => {
+    if (!/^[a-z0-9-]+\.[\w.:-]+$/.test(m)) bad(`bedrock.baseModelIds[${i}]`, m, 'allowed: a Bedrock model id such as amazon.nova-micro-v1:0');
+  });
+
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(c.audit.trailLogRetentionDays)) {
+    bad('audit.trailLogRetentionDays', c.audit.trailLogRetentionDays, `allowed: one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  }
+  if (!EMAIL_PATTERN.test(c.alarmEmail)) bad('alarmEmail', c.alarmEmail, 'allowed: an e-mail address');
+  if (typeof c.monthlyBudgetUsd !== 'number' || !Number.isFinite(c.monthlyBudgetUsd) || c.monthlyBudgetUsd <= 0) {
+    bad('monthlyBudgetUsd', c.monthlyBudgetUsd, 'allowed: a number of US dollars > 0');
+  }
+  checkTags(c.tags, bad);
+  return problems;
+}
+
+type Reporter = (key: string, value: unknown, allowed: string) => void;
+
+function checkNetwork(c: EnvironmentConfig, bad: Reporter): void {
+  const n = c.network;
+  const vpc = parseCidr(n.vpcCidr);
+  if (typeof vpc === 'string') {
+    bad('network.vpcCidr', n.vpcCidr, `${vpc}`);
+  } else if (vpc.prefixLength < 16 || vpc.prefixLength > 24) {
+    bad('network.vpcCidr', n.vpcCidr, 'allowed: a prefix length from /16 to /24 (the VPC limits)');
+  } else if (!isPrivateRange(vpc)) {
+    bad('network.vpcCidr', n.vpcCidr, 'allowed: a private range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16');
+  }
+
+  const azs = n.availabilityZones;
+  if (azs.length < 2) bad('network.availabilityZones', azs, 'list at least 2 zones so training and endpoints survive a zone outage');
+  if (new Set(azs).size !== azs.length) bad('network.availabilityZones', azs, 'zones must be unique');
+  azs.forEach((az, i) => {
+    if (!new RegExp(`^${c.primaryRegion}[a-z]$`).test(az)) {
+      bad(`network.availabilityZones[${i}]`, az, `allowed: a zone of primaryRegion ${c.primaryRegion}, such as ${c.primaryRegion}a`);
+    }
+  });
+
+  if (!Number.isInteger(n.natGateways) || n.natGateways < 0 || n.natGateways > azs.length) {
+    bad('network.natGateways', n.natGateways, `allowed: a whole number from 0 (isolated, the default) to ${azs.length} (one per zone)`);
+  }
+  const tiers = SUBNET_TIERS.filter((tier) => tier !== 'public' || n.natGateways > 0);
+  for (const tier of SUBNET_TIERS) {
+    const len = n.subnetPrefixLengths[tier as SubnetTier];
+    if (!Number.isInteger(len) || len < 16 || len > 28) {
+      bad(`network.subnetPrefixLengths.${tier}`, len, 'allowed: a whole number from 16 to 28 (the subnet limits)');
+    }
+  }
+  if (typeof vpc !== 'string') {
+    const lengths = tiers.flatMap((tier) => azs.map(() => n.subnetPrefixLengths[tier]));
+    if (lengths.every((l) => Number.isInteger(l) && l >= vpc.prefixLength)) {
+      const { end, subnets } = packSubnets(vpc, lengths);
+      const last = subnets[subnets.length - 1];
+      if (!contains(vpc, last)) {
+        bad(
+          'network.subnetPrefixLengths',
+          n.subnetPrefixLengths,
+          `${subnets.length} subnets (${tiers.join(', ')} x ${azs.length} zones) need addresses up to ${formatAddress(end - 1)}, ` +
+            `outside ${n.vpcCidr}: they would overlap or spill out; use longer prefixes or a larger VPC`,
+        );
+      }
+    } else {
+      bad('network.subnetPrefixLengths', n.subnetPrefixLengths, `every subnet must be smaller than the VPC ${n.vpcCidr}`);
+    }
+  }
+
+  const unknown = n.interfaceEndpoints.filter((e) => !(INTERFACE_ENDPOINT_NAMES as readonly string[]).includes(e));
+  if (unknown.length) bad('network.interfaceEndpoints', unknown, `allowed: ${INTERFACE_ENDPOINT_NAMES.join(', ')}`);
+  if (new Set(n.interfaceEndpoints).size !== n.interfaceEndpoints.length) {
+    bad('network.interfaceEndpoints', n.interfaceEndpoints, 'each endpoint may be listed once');
+  }
+  // Without NAT these are the only way SageMaker jobs reach the APIs they cannot run without.
+  const required = ['sagemaker-api', 'ecr-api', 'ecr-docker', 'logs', 'sts'];
+  const missing = required.filter((e) => !n.interfaceEndpoints.includes(e as never));
+  if (n.natGateways === 0 && missing.length) {
+    bad('network.interfaceEndpoints', n.interfaceEndpoints, `isolated subnets (natGateways 0) need ${missing.join(', ')}`);
+  }
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(n.flowLogRetentionDays)) {
+    bad('network.flowLogRetentionDays', n.flowLogRetentionDays, `allowed: one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  }
+}
+
+function checkTags(tags: Record<string, string>, bad: Reporter): void {
+  for (const [key, value] of Object.entries(tags)) {
+    if (key.length < 1 || key.length > 128 || key.toLowerCase().startsWith('aws:')) {
+      bad(`tags.${key}`, key, 'tag keys are 1-128 characters and may not start with aws:');
+    }
+    if (typeof value !== 'string' || value.length > 256 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(value)) {
+      bad(`tags.${key}`, value, 'tag values are at most 256 letters, digits, spaces and _.:/=+-@');
+    }
+  }
+}
+
+/** Throws a `ConfigValidationError` listing every problem, or returns the config unchanged. */
+export function validateEnvironmentConfig(config: EnvironmentConfig): EnvironmentConfig {
+  const problems = findConfigProblems(config);
+  if (problems.length) throw new ConfigValidationError(config.name, problems);
+  return config;
+}

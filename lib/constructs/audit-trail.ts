@@ -1,0 +1,71 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledgeRuleInPacks } from './compliance';
+import { MlBucket } from './ml-bucket';
+
+export interface AuditTrailProps {
+  /** Encrypts the trail's files and its log group; its policy must allow CloudWatch Logs. */
+  readonly key: kms.IKey;
+  /** Destination of the S3 server access logs of the trail bucket. */
+  readonly accessLogsBucket: s3.IBucket;
+  /** Buckets whose object reads and writes are recorded as data events. */
+  readonly dataEventBuckets: s3.IBucket[];
+  /** Days to keep trail events in CloudWatch Logs. */
+  readonly logRetentionDays: number;
+  /** Days to keep noncurrent trail files in S3. */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Keep the trail bucket and log group when the stack is deleted. @default true */
+  readonly retainOnDelete?: boolean;
+}
+
+/**
+ * A multi-region CloudTrail trail with log file validation, KMS encryption, delivery to CloudWatch Logs and
+ * S3 data events for the ML buckets, so every read of training data and every model write is on record.
+ */
+export class AuditTrail extends Construct {
+  readonly trail: cloudtrail.Trail;
+  readonly bucket: MlBucket;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: AuditTrailProps) {
+    super(scope, id);
+    if (props.dataEventBuckets.length === 0) {
+      throw new Error('Invalid AuditTrail props:\n- dataEventBuckets must list at least one bucket');
+    }
+    const removalPolicy = props.retainOnDelete === false ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    this.bucket = new MlBucket(this, 'TrailBucket', {
+      encryptionKey: props.key,
+      accessLogsBucket: props.accessLogsBucket,
+      noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
+      abortIncompleteUploadDays: 1,
+      retainOnDelete: props.retainOnDelete,
+    });
+    this.logGroup = new logs.LogGroup(this, 'TrailLogGroup', {
+      encryptionKey: props.key,
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy,
+    });
+    this.trail = new cloudtrail.Trail(this, 'Trail', {
+      bucket: this.bucket.bucket,
+      encryptionKey: props.key,
+      isMultiRegionTrail: true,
+      includeGlobalServiceEvents: true,
+      enableFileValidation: true,
+      sendToCloudWatchLogs: true,
+      cloudWatchLogGroup: this.logGroup,
+    });
+    acknowledgeRuleInPacks(
+      this.trail,
+      'IAMNoInlinePolicy',
+      'The Trail construct writes its delivery role policy itself: CreateLogStream and PutLogEvents on the one trail log group only',
+    );
+    this.trail.addS3EventSelector(
+      props.dataEventBuckets.map((bucket) => ({ bucket })),
+      { readWriteType: cloudtrail.ReadWriteType.ALL, includeManagementEvents: true },
+    );
+  }
+}

@@ -1,0 +1,89 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as budgets from 'aws-cdk-lib/aws-budgets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { acknowledgeNag } from './compliance';
+
+export interface PlatformAlertsProps {
+  /** Encrypts the topic; this construct lets AWS Budgets and CloudWatch alarms use it. */
+  readonly key: kms.Key;
+  /** Address subscribed to the topic. */
+  readonly email: string;
+  /** Name of the cost budget, unique in the account. */
+  readonly budgetName: string;
+  /** Monthly cost limit in USD. */
+  readonly monthlyBudgetUsd: number;
+}
+
+/**
+ * The environment's alert channel: a KMS-encrypted, TLS-only SNS topic with an e-mail subscription, and a
+ * monthly cost budget that warns at 80 % of forecast and 100 % of actual spend.
+ */
+export class PlatformAlerts extends Construct {
+  readonly topic: sns.Topic;
+  readonly budget: budgets.CfnBudget;
+  /** Dead-letter queue of the e-mail subscription. */
+  readonly undeliveredAlerts: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: PlatformAlertsProps) {
+    super(scope, id);
+    if (!(props.monthlyBudgetUsd > 0)) {
+      throw new Error(`Invalid PlatformAlerts props:\n- monthlyBudgetUsd must be > 0, got ${props.monthlyBudgetUsd}`);
+    }
+    const account = Stack.of(this).account;
+    this.topic = new sns.Topic(this, 'Topic', { masterKey: props.key, enforceSSL: true });
+    // Alerts that cannot be delivered (a bouncing address, throttling) are kept for 14 days, not dropped.
+    this.undeliveredAlerts = new sqs.Queue(this, 'UndeliveredAlerts', {
+      encryptionMasterKey: props.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const isDlq = 'This queue is itself the dead-letter queue of the alert e-mail subscription; a further DLQ would only re-queue the same undeliverable messages';
+    acknowledgeNag(
+      this.undeliveredAlerts,
+      { id: 'AwsSolutions::AwsSolutions-SQS3', reason: isDlq },
+      { id: 'Serverless::Serverless-SQSRedrivePolicy', reason: isDlq },
+    );
+    this.topic.addSubscription(new subscriptions.EmailSubscription(props.email, { deadLetterQueue: this.undeliveredAlerts }));
+
+    const publishers = ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com'];
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowBudgetsAndAlarmsFromThisAccount',
+        principals: publishers.map((p) => new iam.ServicePrincipal(p)),
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+      }),
+    );
+    // Publishing to the encrypted topic, and SNS moving undelivered alerts to the encrypted queue, need
+    // data keys from this key.
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowAlertPublishersToUseKey',
+        principals: [...publishers, 'sns.amazonaws.com'].map((p) => new iam.ServicePrincipal(p)),
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+      }),
+    );
+
+    const notify = (notificationType: 'ACTUAL' | 'FORECASTED', threshold: number) => ({
+      notification: { comparisonOperator: 'GREATER_THAN', notificationType, threshold, thresholdType: 'PERCENTAGE' },
+      subscribers: [{ subscriptionType: 'SNS', address: this.topic.topicArn }],
+    });
+    this.budget = new budgets.CfnBudget(this, 'MonthlyCostBudget', {
+      budget: {
+        budgetName: props.budgetName,
+        budgetType: 'COST',
+        timeUnit: 'MONTHLY',
+        budgetLimit: { amount: props.monthlyBudgetUsd, unit: 'USD' },
+      },
+      notificationsWithSubscribers: [notify('FORECASTED', 80), notify('ACTUAL', 100)],
+    });
+  }
+}

@@ -1,0 +1,48 @@
+import { Stage, StageProps, Tags } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from './config/environment-config';
+import { environmentPrefix } from './config/naming';
+import { NetworkStack } from './stacks/network-stack';
+import { SecurityStack } from './stacks/security-stack';
+import { StorageStack } from './stacks/storage-stack';
+
+export interface FineTuningStageProps extends StageProps {
+  /** A validated environment config (see `loadEnvironmentConfig`). */
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * Every stack of one environment. The same stage serves `cdk deploy` from a workstation and a CDK Pipelines
+ * deployment; stacks get what they need from each other through props.
+ */
+export class FineTuningStage extends Stage {
+  readonly network: NetworkStack;
+  readonly storage: StorageStack;
+  readonly security: SecurityStack;
+
+  constructor(scope: Construct, id: string, props: FineTuningStageProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const name = (stack: string) => `${environmentPrefix(config)}-${stack}`;
+
+    this.network = new NetworkStack(this, 'Network', {
+      config,
+      stackName: name('network'),
+      description: `Private network of the ${config.name} fine-tuning platform`,
+    });
+    this.storage = new StorageStack(this, 'Storage', {
+      config,
+      stackName: name('storage'),
+      description: `Keys and buckets of the ${config.name} fine-tuning platform`,
+    });
+    this.security = new SecurityStack(this, 'Security', {
+      config,
+      network: this.network,
+      storage: this.storage,
+      stackName: name('security'),
+      description: `Roles, audit trail, image repository and alerts of the ${config.name} fine-tuning platform`,
+    });
+
+    for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
+  }
+}

@@ -1,0 +1,196 @@
+import { ArnFormat, Stack, StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../config/environment-config';
+import { environmentPrefix, keyAlias, resourceName } from '../config/naming';
+import { STORAGE_LAYOUT } from '../config/storage-layout';
+import { AuditTrail } from '../constructs/audit-trail';
+import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
+import { ContainerRepository } from '../constructs/container-repository';
+import { MlServiceRole } from '../constructs/ml-service-role';
+import { PlatformAlerts } from '../constructs/platform-alerts';
+import { PlatformKey } from '../constructs/platform-key';
+import { NetworkStack } from './network-stack';
+import { StorageStack } from './storage-stack';
+
+export interface SecurityStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly network: NetworkStack;
+  readonly storage: StorageStack;
+}
+
+/** The roles jobs run as, and what they may touch. */
+export interface PlatformRoles {
+  /** SageMaker training jobs: read processed data, write checkpoints and final models. */
+  readonly training: MlServiceRole;
+  /** SageMaker processing jobs: data preparation and evaluation. */
+  readonly processing: MlServiceRole;
+  /** SageMaker endpoints (the model execution role used when deploying): read final models. */
+  readonly deployment: MlServiceRole;
+  /** SageMaker pipeline executions: start the jobs above and register models. */
+  readonly pipeline: MlServiceRole;
+  /** Bedrock model customization jobs. */
+  readonly bedrockCustomization: MlServiceRole;
+}
+
+/**
+ * Who may do what: least-privilege roles for every job type, the audit trail, the image repository, and the
+ * alert topic with the cost budget.
+ */
+export class SecurityStack extends Stack {
+  readonly roles: PlatformRoles;
+  readonly repository: ContainerRepository;
+  readonly alerts: PlatformAlerts;
+  readonly auditTrail: AuditTrail;
+
+  constructor(scope: Construct, id: string, props: SecurityStackProps) {
+    super(scope, id, props);
+    const { config, network, storage } = props;
+    const { buckets } = storage;
+    const layout = STORAGE_LAYOUT;
+    const keyProps = {
+      rotationPeriodDays: config.encryption.keyRotationPeriodDays,
+      deletionWindowDays: config.encryption.keyDeletionWindowDays,
+      retainOnDelete: config.storage.retainOnDelete,
+    };
+
+    const auditKey = new PlatformKey(this, 'AuditKey', {
+      ...keyProps,
+      aliasName: keyAlias(config, 'audit'),
+      description: `CloudTrail files and events of ${config.name}`,
+      allowCloudWatchLogs: true,
+    });
+    this.auditTrail = new AuditTrail(this, 'AuditTrail', {
+      key: auditKey.key,
+      accessLogsBucket: storage.accessLogsBucket,
+      dataEventBuckets: Object.values(buckets).map((b) => b.bucket),
+      logRetentionDays: config.audit.trailLogRetentionDays,
+      noncurrentVersionExpirationDays: config.storage.auditLogExpirationDays,
+      retainOnDelete: config.storage.retainOnDelete,
+    });
+
+    const servicesKey = new PlatformKey(this, 'PlatformServicesKey', {
+      ...keyProps,
+      aliasName: keyAlias(config, 'platform-services'),
+      description: `Container images and alert messages of ${config.name}`,
+    });
+    this.repository = new ContainerRepository(this, 'ImageRepository', {
+      repositoryName: `${environmentPrefix(config)}/images`,
+      encryptionKey: servicesKey.key,
+      retainOnDelete: config.storage.retainOnDelete,
+    });
+    this.alerts = new PlatformAlerts(this, 'Alerts', {
+      key: servicesKey.key,
+      email: config.alarmEmail,
+      budgetName: resourceName(config, 'monthly-cost'),
+      monthlyBudgetUsd: config.monthlyBudgetUsd,
+    });
+
+    const sageMakerRole = (id: string, description: string) =>
+      new MlServiceRole(this, id, { trust: { service: 'sagemaker.amazonaws.com' }, description });
+    const net = network.network;
+
+    const training = sageMakerRole('TrainingRole', `SageMaker training jobs of ${config.name}`);
+    buckets.trainingData.grantReadObjects(training, layout.trainingData.prefixes.processed);
+    buckets.modelArtifacts.grantReadWriteObjects(training, layout.modelArtifacts.prefixes.checkpoints);
+    buckets.modelArtifacts.grantWriteObjects(training, layout.modelArtifacts.prefixes.final);
+    training.allowSageMakerLogs('TrainingJobs');
+    training.allowMetrics('/aws/sagemaker/TrainingJobs');
+    training.allowImagePull(this.repository.repository);
+    training.allowVpcPlacement({ vpc: net.vpc, subnets: net.subnetsFor('training').subnets, securityGroups: [net.securityGroups.training] });
+
+    const processing = sageMakerRole('ProcessingRole', `SageMaker processing jobs (data preparation, evaluation) of ${config.name}`);
+    buckets.trainingData.grantReadObjects(processing, layout.trainingData.prefixes.raw);
+    buckets.trainingData.grantReadWriteObjects(processing, layout.trainingData.prefixes.processed);
+    buckets.modelArtifacts.grantReadObjects(processing, layout.modelArtifacts.prefixes.final);
+    buckets.evaluation.grantWriteObjects(processing, layout.evaluation.prefixes.reports);
+    processing.allowSageMakerLogs('ProcessingJobs');
+    processing.allowMetrics('/aws/sagemaker/ProcessingJobs');
+    processing.allowImagePull(this.repository.repository);
+    processing.allowVpcPlacement({ vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.processing] });
+
+    const deployment = sageMakerRole('DeploymentRole', `SageMaker endpoints (model execution) of ${config.name}`);
+    buckets.modelArtifacts.grantReadObjects(deployment, layout.modelArtifacts.prefixes.final);
+    deployment.allowSageMakerLogs('Endpoints');
+    deployment.allowMetrics('/aws/sagemaker/Endpoints');
+    deployment.allowImagePull(this.repository.repository);
+    deployment.allowVpcPlacement({ vpc: net.vpc, subnets: net.subnetsFor('inference').subnets, securityGroups: [net.securityGroups.inference] });
+
+    const pipeline = sageMakerRole('PipelineRole', `SageMaker pipeline executions of ${config.name}`);
+    this.allowPipelineJobs(pipeline, config);
+    pipeline.allowPassRole('sagemaker.amazonaws.com', training.role, processing.role);
+
+    const bedrockCustomization = new MlServiceRole(this, 'BedrockCustomizationRole', {
+      description: `Bedrock model customization jobs of ${config.name}`,
+      trust: {
+        service: 'bedrock.amazonaws.com',
+        sourceArnPattern: this.formatArn({ service: 'bedrock', resource: 'model-customization-job', resourceName: '*' }),
+      },
+    });
+    buckets.trainingData.grantReadObjects(bedrockCustomization, layout.trainingData.prefixes.processed);
+    buckets.modelArtifacts.grantWriteObjects(bedrockCustomization, layout.modelArtifacts.prefixes.bedrockOutput);
+    bedrockCustomization.allowKeyUseVia(storage.bedrockCustomModelKey, 'bedrock', [
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+      'kms:DescribeKey',
+      'kms:CreateGrant',
+    ]);
+    bedrockCustomization.allowVpcPlacement({
+      vpc: net.vpc,
+      subnets: net.subnetsFor('training').subnets,
+      securityGroups: [net.securityGroups.training],
+    });
+
+    this.roles = { training, processing, deployment, pipeline, bedrockCustomization };
+  }
+
+  /**
+   * Start, watch and stop the jobs a pipeline runs (SageMaker names them `pipelines-<execution>-...`) and
+   * register models in this environment's model package groups.
+   */
+  private allowPipelineJobs(pipeline: MlServiceRole, config: EnvironmentConfig): void {
+    const arn = (resource: string, resourceName: string) => this.formatArn({ service: 'sagemaker', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const groupPattern = `${environmentPrefix(config)}-*`;
+    pipeline.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'sagemaker:CreateProcessingJob',
+          'sagemaker:DescribeProcessingJob',
+          'sagemaker:StopProcessingJob',
+          'sagemaker:CreateTrainingJob',
+          'sagemaker:DescribeTrainingJob',
+          'sagemaker:StopTrainingJob',
+          'sagemaker:CreateHyperParameterTuningJob',
+          'sagemaker:DescribeHyperParameterTuningJob',
+          'sagemaker:StopHyperParameterTuningJob',
+          'sagemaker:AddTags',
+        ],
+        resources: [
+          arn('processing-job', 'pipelines-*'),
+          arn('training-job', 'pipelines-*'),
+          arn('hyper-parameter-tuning-job', 'pipelines-*'),
+        ],
+      }),
+    );
+    pipeline.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sagemaker:CreateModelPackage', 'sagemaker:DescribeModelPackage', 'sagemaker:AddTags'],
+        resources: [arn('model-package-group', groupPattern), arn('model-package', `${groupPattern}/*`)],
+      }),
+    );
+    const wildcardResources: Array<[string, string]> = [
+      [arn('processing-job', 'pipelines-*'), 'pipeline-started processing jobs'],
+      [arn('training-job', 'pipelines-*'), 'pipeline-started training jobs'],
+      [arn('hyper-parameter-tuning-job', 'pipelines-*'), 'pipeline-started tuning jobs'],
+      [arn('model-package-group', groupPattern), `the ${config.name} environment's model package groups`],
+      [arn('model-package', `${groupPattern}/*`), `versions in the ${config.name} environment's model package groups`],
+    ];
+    acknowledgeNag(
+      pipeline,
+      ...wildcardResources.map(([resource, what]) => ({
+        id: iam5ResourceFinding(pipeline, resource),
+        reason: `SageMaker names pipeline jobs 'pipelines-<execution>-<step>' and numbers package versions at run time; the pattern covers ${what} only`,
+      })),
+    );
+  }
+}

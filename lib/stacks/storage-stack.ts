@@ -1,0 +1,70 @@
+import { Stack, StackProps } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../config/environment-config';
+import { keyAlias, resourceName } from '../config/naming';
+import { MlBucketKind, STORAGE_LAYOUT } from '../config/storage-layout';
+import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { MlBucket } from '../constructs/ml-bucket';
+import { PlatformKey } from '../constructs/platform-key';
+
+export interface StorageStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+}
+
+/** Keys and buckets for training data, model artifacts and evaluation results, plus their access logs. */
+export class StorageStack extends Stack {
+  /** Encrypts the ML buckets. */
+  readonly dataKey: kms.Key;
+  /**
+   * Encrypts Bedrock custom models. Separate from the data key: the Bedrock role's stack grants itself use
+   * of this key, and a shared key would make the storage stack depend on that role, a cycle.
+   */
+  readonly bedrockCustomModelKey: kms.Key;
+  readonly accessLogsBucket: s3.Bucket;
+  readonly buckets: Readonly<Record<MlBucketKind, MlBucket>>;
+
+  constructor(scope: Construct, id: string, props: StorageStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const st = config.storage;
+    const key = (name: string, purpose: string, description: string) =>
+      new PlatformKey(this, name, {
+        aliasName: keyAlias(config, purpose),
+        description,
+        rotationPeriodDays: config.encryption.keyRotationPeriodDays,
+        deletionWindowDays: config.encryption.keyDeletionWindowDays,
+        retainOnDelete: st.retainOnDelete,
+      }).key;
+    this.dataKey = key('DataKey', 'data', `Training data, model artifacts and evaluation results of ${config.name}`);
+    this.bedrockCustomModelKey = key('BedrockCustomModelKey', 'bedrock-custom-model', `Bedrock custom models of ${config.name}`);
+
+    // Account and region make the global S3 name unique without writing an account id anywhere.
+    const bucketName = (purpose: string) => `${resourceName(config, purpose)}-${this.account}-${this.region}`;
+    this.accessLogsBucket = new AccessLogBucket(this, 'AccessLogsBucket', {
+      bucketName: bucketName('access-logs'),
+      expirationDays: st.auditLogExpirationDays,
+      retainOnDelete: st.retainOnDelete,
+    }).bucket;
+
+    const ml = (name: string, kind: MlBucketKind, extra: Partial<ConstructorParameters<typeof MlBucket>[2]> = {}) =>
+      new MlBucket(this, name, {
+        bucketName: bucketName(STORAGE_LAYOUT[kind].purpose),
+        encryptionKey: this.dataKey,
+        accessLogsBucket: this.accessLogsBucket,
+        noncurrentVersionExpirationDays: st.noncurrentVersionExpirationDays,
+        abortIncompleteUploadDays: st.abortIncompleteUploadDays,
+        retainOnDelete: st.retainOnDelete,
+        ...extra,
+      });
+    this.buckets = {
+      // New data landing here can start a pipeline run through EventBridge.
+      trainingData: ml('TrainingDataBucket', 'trainingData', { eventBridgeEnabled: true }),
+      modelArtifacts: ml('ModelArtifactsBucket', 'modelArtifacts', {
+        expirations: [{ prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.checkpoints, days: st.checkpointExpirationDays }],
+      }),
+      evaluation: ml('EvaluationBucket', 'evaluation'),
+    };
+  }
+}
