@@ -1,0 +1,1 @@
+"""Helpers shared by the data preparation, training and evaluation entry points."""

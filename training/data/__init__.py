@@ -1,0 +1,1 @@
+"""Data preparation for fine-tuning: validate, format, split and profile JSONL, JSON-array and CSV files."""

@@ -1,0 +1,103 @@
+"""``format``: convert any supported source records to one target format, validating as it writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from training.common.sagemaker import processing_input, processing_output, resolve_path
+from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, FieldError
+from training.data.io import AtomicOutputs, dumps_record, read_records
+from training.data.validate import DUPLICATE, OK, build_validator, report
+
+
+@dataclass
+class FormatArgs:
+    """Convert records (instruction, prompt/completion, chat, task) to a target format."""
+
+    input: str | None = field(
+        default=None, metadata={"help": "Source file or directory (default in a Processing job: input/data)"}
+    )
+    output: str | None = field(
+        default=None,
+        metadata={"help": "Output JSONL file (default in a Processing job: output/formatted/data.jsonl)"},
+    )
+    target: str = field(default="bedrock", metadata={"help": "Target format", "choices": TARGET_CHOICES})
+    model_family: str | None = field(
+        default=None,
+        metadata={
+            "help": "Base model family (chooses the Bedrock format and limits)",
+            "choices": list(MODEL_FAMILIES),
+        },
+    )
+    keep_fields: list[str] = field(
+        default_factory=lambda: ["id", "group"],
+        metadata={"help": "Fields copied unchanged into task formats (classification, summarization, qa)"},
+    )
+    drop_duplicates: bool = field(
+        default=False, metadata={"help": "Drop repeated records instead of failing"}
+    )
+    tokenizer: str | None = field(default=None, metadata={"help": "Local tokenizer.json for token limits"})
+    min_records: int | None = field(default=None, metadata={"help": "Override the family's minimum records"})
+    max_records: int | None = field(default=None, metadata={"help": "Override the family's maximum records"})
+    max_chars: int | None = field(
+        default=None, metadata={"help": "Override the maximum characters per record"}
+    )
+    max_tokens: int | None = field(default=None, metadata={"help": "Override the maximum tokens per record"})
+    labels: list[str] | None = field(default=None, metadata={"help": "Allowed labels (classification)"})
+    max_errors: int = field(default=100, metadata={"help": "How many errors to print"})
+
+    @property
+    def allow_duplicates(self) -> bool:
+        return self.drop_duplicates
+
+
+class _Abort(Exception):
+    """Raised inside the atomic writer so that no output file is left behind."""
+
+
+def run_format(args: FormatArgs) -> int:
+    source = resolve_path(args.input, processing_input("data"), "--input")
+    output = resolve_path(args.output, processing_output("formatted") / "data.jsonl", "--output")
+    validator = build_validator(args)
+    validator.count_duplicates = not args.drop_duplicates
+    target = validator.target
+    keep = target.task_fields and args.keep_fields
+    written = 0
+    try:
+        with AtomicOutputs() as out:
+            handle = out.open(output)
+            for item in read_records(source):
+                if item.problem:
+                    validator.error(item.problem.location, item.problem.field, item.problem.reason)
+                    continue
+                record: Any = item.value
+                if not isinstance(record, dict):
+                    validator.error(
+                        item.location, None, f"a record must be a JSON object, got {type(record).__name__}"
+                    )
+                    continue
+                try:
+                    converted = target.write(record)
+                except FieldError as exc:
+                    validator.error(item.location, exc.field, exc.reason)
+                    continue
+                if keep:
+                    converted.update({k: record[k] for k in args.keep_fields if k in record})
+                status = validator.check(item.location, converted)
+                if status == OK and validator.ok:
+                    handle.write(dumps_record(converted) + "\n")
+                    written += 1
+                elif status == DUPLICATE and args.drop_duplicates:
+                    continue
+            validator.finish()
+            if not validator.ok:
+                raise _Abort
+    except _Abort:
+        report(validator)
+        print(f"{source}: {validator.error_count} errors; nothing written to {output}")
+        return 1
+    report(validator)
+    dropped = f", {validator.duplicates} duplicates dropped" if validator.duplicates else ""
+    print(f"wrote {written} {target.name} records to {output}{dropped}")
+    return 0

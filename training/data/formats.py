@@ -1,0 +1,533 @@
+"""Record shapes: the source shapes we read, the target formats we write, and the base-model-family table.
+
+Every record is first reduced to what it means (a conversation, or a task example), then written in the
+target's shape. A conversion that cannot be done without losing meaning (a three-turn chat as one
+prompt/completion pair) is an error naming the field, not a silent truncation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+BEDROCK_CONVERSATION = "bedrock-conversation"
+BEDROCK_PROMPT_COMPLETION = "bedrock-prompt-completion"
+BEDROCK_SCHEMA_VERSION = "bedrock-conversation-2024"
+
+
+class FieldError(ValueError):
+    """A record field that is missing, of the wrong type, or holds a value that is not allowed."""
+
+    def __init__(self, field: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """What one base-model family accepts for fine-tuning on Amazon Bedrock."""
+
+    name: str
+    examples: str
+    data_format: str
+    min_records: int
+    max_records: int
+    max_tokens: int
+    max_chars: int
+    reserved_keywords: tuple[str, ...] = ()
+
+
+# Limits for Bedrock fine-tuning (training + validation records; tokens and characters per record, prompt and
+# completion together). Sources:
+#   https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html
+#     ("Model requirements for training and validation datasets": conversational vs. prompt/completion models;
+#      character quota per record = token quota x 6)
+#   https://docs.aws.amazon.com/general/latest/gr/bedrock.html ("Sum of training and validation records")
+#   https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html
+#     (Nova: roles user/assistant, first turn user, last turn assistant, reserved keywords)
+# Quotas are adjustable per account; every limit can be overridden by a flag (--max-records, --max-tokens...).
+MODEL_FAMILIES: dict[str, ModelFamily] = {
+    family.name: family
+    for family in (
+        ModelFamily(
+            "amazon-nova",
+            "Amazon Nova Micro, Lite, Pro",
+            BEDROCK_CONVERSATION,
+            min_records=8,
+            max_records=20_000,
+            max_tokens=32_000,
+            max_chars=32_000 * 6,
+            reserved_keywords=("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]"),
+        ),
+        ModelFamily(
+            "anthropic-claude-3-haiku",
+            "Anthropic Claude 3 Haiku",
+            BEDROCK_CONVERSATION,
+            min_records=32,
+            max_records=10_000,
+            max_tokens=32_000,
+            max_chars=32_000 * 6,
+        ),
+        ModelFamily(
+            "amazon-titan-text",
+            "Amazon Titan Text G1 Express, Lite, Premier",
+            BEDROCK_PROMPT_COMPLETION,
+            min_records=1,
+            max_records=10_000,
+            max_tokens=4_096,
+            max_chars=4_096 * 6,
+        ),
+        ModelFamily(
+            "meta-llama",
+            "Meta Llama 3.1 8B / 70B Instruct, Llama 3.2",
+            BEDROCK_PROMPT_COMPLETION,
+            min_records=1,
+            max_records=10_000,
+            max_tokens=16_000,
+            max_chars=16_000 * 6,
+        ),
+    )
+}
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot go into training text, or None. Invalid UTF-8 bytes arrive as lone surrogates."""
+    match = _LONE_SURROGATE.search(value)
+    if match:
+        code = ord(match.group())
+        if 0xDC80 <= code <= 0xDCFF:
+            return f"invalid UTF-8 byte 0x{code - 0xDC00:02x} at character {match.start()}"
+        return f"lone surrogate U+{code:04X} at character {match.start()} (not encodable as UTF-8)"
+    match = _CONTROL_CHARS.search(value)
+    if match:
+        return f"control character U+{ord(match.group()):04X} at character {match.start()}"
+    return None
+
+
+def require_text(record: dict[str, Any], field: str, path: str | None = None) -> str:
+    """The non-empty string in ``record[field]``; ``path`` names it in errors (``messages[2].content``)."""
+    name = path or field
+    if field not in record or record[field] is None:
+        raise FieldError(name, "is missing")
+    value = record[field]
+    if not isinstance(value, str):
+        raise FieldError(name, f"must be a string, got {type(value).__name__} {_short(value)}")
+    if not value.strip():
+        raise FieldError(name, "is empty")
+    problem = text_problem(value)
+    if problem:
+        raise FieldError(name, problem)
+    return value
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _first_present(record: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if n in record), None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Meaning of a record: a conversation (system prompt + turns) or a task example.
+
+
+@dataclass
+class Conversation:
+    system: str | None
+    turns: list[tuple[str, str]]
+
+
+def _text_blocks(value: Any, path: str) -> str:
+    """Text of a Bedrock/OpenAI content list ``[{"text": ...}]`` or a plain string."""
+    if isinstance(value, str):
+        return require_text({"v": value}, "v", path)
+    if not isinstance(value, list) or not value:
+        raise FieldError(
+            path, f"must be a non-empty string or list of {{'text': ...}} blocks, got {_short(value)}"
+        )
+    parts = []
+    for i, block in enumerate(value):
+        if not isinstance(block, dict):
+            raise FieldError(f"{path}[{i}]", f"must be an object with 'text', got {_short(block)}")
+        parts.append(require_text(block, "text", f"{path}[{i}].text"))
+    return "\n".join(parts)
+
+
+SOURCE_KINDS = ("chat", "prompt_completion", "instruction", "classification", "summarization", "qa")
+
+
+def detect_kind(record: dict[str, Any]) -> str:
+    """Which source shape ``record`` has; a FieldError lists the shapes we know when none fits."""
+    if "messages" in record:
+        return "chat"
+    if "prompt" in record and "completion" in record:
+        return "prompt_completion"
+    if "instruction" in record:
+        return "instruction"
+    if "question" in record and "context" in record:
+        return "qa"
+    if _first_present(record, ("summary", "highlights")) and _first_present(record, ("document", "article")):
+        return "summarization"
+    if _first_present(record, ("label", "labels")) and _first_present(record, ("text", "sentence")):
+        return "classification"
+    raise FieldError(
+        None,
+        f"unknown record shape with fields {sorted(record)}; expected one of: messages (chat); prompt + "
+        "completion; instruction [+ input] + output; text + label|labels; document + summary; "
+        "context + question + answers",
+    )
+
+
+def to_conversation(record: dict[str, Any]) -> Conversation:
+    kind = detect_kind(record)
+    if kind == "chat":
+        return _chat_conversation(record)
+    if kind == "prompt_completion":
+        return Conversation(
+            None,
+            [("user", require_text(record, "prompt")), ("assistant", require_text(record, "completion"))],
+        )
+    if kind == "instruction":
+        prompt = require_text(record, "instruction")
+        if isinstance(record.get("input"), str) and record["input"].strip():
+            prompt = f"{prompt}\n\n{require_text(record, 'input')}"
+        system = require_text(record, "system") if record.get("system") else None
+        return Conversation(system, [("user", prompt), ("assistant", require_text(record, "output"))])
+    if kind == "classification":
+        example = to_classification(record)
+        label = example.get("label", None)
+        answer = str(label) if "label" in example else ", ".join(str(v) for v in example["labels"])
+        return Conversation(None, [("user", example["text"]), ("assistant", answer)])
+    if kind == "summarization":
+        example = to_summarization(record)
+        return Conversation(None, [("user", example["document"]), ("assistant", example["summary"])])
+    example = to_qa(record)
+    prompt = f"{example['context']}\n\nQuestion: {example['question']}"
+    return Conversation(None, [("user", prompt), ("assistant", example["answers"][0])])
+
+
+def _chat_conversation(record: dict[str, Any]) -> Conversation:
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise FieldError("messages", f"must be a non-empty list of messages, got {_short(messages)}")
+    system = None
+    if record.get("system") not in (None, "", []):
+        system = _text_blocks(record["system"], "system")
+    turns: list[tuple[str, str]] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise FieldError(
+                f"messages[{i}]", f"must be an object with role and content, got {_short(message)}"
+            )
+        role = message.get("role")
+        if role not in ("system", "user", "assistant"):
+            raise FieldError(
+                f"messages[{i}].role", f"{_short(role)} is not allowed; expected user, assistant or system"
+            )
+        text = _text_blocks(message.get("content"), f"messages[{i}].content")
+        if role == "system":
+            if turns or system is not None:
+                raise FieldError(f"messages[{i}].role", "a system message is only allowed first")
+            system = text
+        else:
+            turns.append((role, text))
+    _check_turns(turns, "messages")
+    return Conversation(system, turns)
+
+
+def _check_turns(turns: list[tuple[str, str]], field: str) -> None:
+    if not turns:
+        raise FieldError(field, "has no user or assistant message")
+    if turns[0][0] != "user":
+        raise FieldError(f"{field}[0].role", f"the first turn must be 'user', got '{turns[0][0]}'")
+    if turns[-1][0] != "assistant":
+        raise FieldError(
+            f"{field}[{len(turns) - 1}].role", f"the last turn must be 'assistant', got '{turns[-1][0]}'"
+        )
+    for i in range(1, len(turns)):
+        if turns[i][0] == turns[i - 1][0]:
+            raise FieldError(
+                f"{field}[{i}].role",
+                f"roles must alternate user/assistant; two '{turns[i][0]}' turns in a row",
+            )
+
+
+def to_classification(record: dict[str, Any]) -> dict[str, Any]:
+    text_field = _first_present(record, ("text", "sentence")) or "text"
+    out: dict[str, Any] = {"text": require_text(record, text_field)}
+    has_label, has_labels = "label" in record, "labels" in record
+    if has_label == has_labels:
+        raise FieldError(
+            "label", "exactly one of 'label' (one class) or 'labels' (a list, multi-label) is required"
+        )
+    if has_label:
+        label = record["label"]
+        if (
+            isinstance(label, bool)
+            or not isinstance(label, str | int)
+            or (isinstance(label, str) and not label.strip())
+        ):
+            raise FieldError("label", f"must be a non-empty string or an integer, got {_short(label)}")
+        out["label"] = label
+    else:
+        labels = record["labels"]
+        if not isinstance(labels, list) or not labels:
+            raise FieldError("labels", f"must be a non-empty list of labels, got {_short(labels)}")
+        for i, label in enumerate(labels):
+            if (
+                isinstance(label, bool)
+                or not isinstance(label, str | int)
+                or (isinstance(label, str) and not label.strip())
+            ):
+                raise FieldError(
+                    f"labels[{i}]", f"must be a non-empty string or an integer, got {_short(label)}"
+                )
+        if len(set(labels)) != len(labels):
+            raise FieldError("labels", f"lists a label twice: {_short(labels)}")
+        out["labels"] = labels
+    return out
+
+
+def to_summarization(record: dict[str, Any]) -> dict[str, Any]:
+    doc_field = _first_present(record, ("document", "article")) or "document"
+    summary_field = _first_present(record, ("summary", "highlights")) or "summary"
+    return {"document": require_text(record, doc_field), "summary": require_text(record, summary_field)}
+
+
+def to_qa(record: dict[str, Any]) -> dict[str, Any]:
+    out = {"context": require_text(record, "context"), "question": require_text(record, "question")}
+    if "answers" in record:
+        answers = record["answers"]
+        if isinstance(answers, dict):  # SQuAD: {"text": [...], "answer_start": [...]}
+            answers = answers.get("text")
+    elif "answer" in record:
+        answers = [record["answer"]]
+    else:
+        raise FieldError("answers", "is missing")
+    if not isinstance(answers, list) or not answers:
+        raise FieldError("answers", f"must be a non-empty list of answer strings, got {_short(answers)}")
+    for i, answer in enumerate(answers):
+        require_text({"a": answer}, "a", f"answers[{i}]")
+    out["answers"] = answers
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Target formats: how each is written from a source record and how a record already in it is checked.
+
+
+def _single_exchange(conv: Conversation) -> tuple[str, str]:
+    if len(conv.turns) != 2:
+        raise FieldError(
+            "messages",
+            f"has {len(conv.turns)} turns; prompt/completion holds exactly one user and one assistant turn",
+        )
+    prompt = conv.turns[0][1] if conv.system is None else f"{conv.system}\n\n{conv.turns[0][1]}"
+    return prompt, conv.turns[1][1]
+
+
+def write_prompt_completion(record: dict[str, Any]) -> dict[str, Any]:
+    prompt, completion = _single_exchange(to_conversation(record))
+    return {"prompt": prompt, "completion": completion}
+
+
+def write_chat(record: dict[str, Any]) -> dict[str, Any]:
+    conv = to_conversation(record)
+    messages = [{"role": "system", "content": conv.system}] if conv.system else []
+    messages += [{"role": role, "content": text} for role, text in conv.turns]
+    return {"messages": messages}
+
+
+def write_bedrock_conversation(record: dict[str, Any]) -> dict[str, Any]:
+    conv = to_conversation(record)
+    out: dict[str, Any] = {"schemaVersion": BEDROCK_SCHEMA_VERSION}
+    if conv.system:
+        out["system"] = [{"text": conv.system}]
+    out["messages"] = [{"role": role, "content": [{"text": text}]} for role, text in conv.turns]
+    return out
+
+
+def check_prompt_completion(record: dict[str, Any]) -> None:
+    require_text(record, "prompt")
+    require_text(record, "completion")
+
+
+def check_bedrock_prompt_completion(record: dict[str, Any]) -> None:
+    check_prompt_completion(record)
+    extra = sorted(set(record) - {"prompt", "completion"})
+    if extra:
+        raise FieldError(
+            extra[0], "is not allowed; Bedrock prompt/completion records hold only prompt and completion"
+        )
+
+
+def check_chat(record: dict[str, Any]) -> None:
+    _chat_conversation(record)
+
+
+def check_bedrock_conversation(record: dict[str, Any]) -> None:
+    version = record.get("schemaVersion")
+    if version != BEDROCK_SCHEMA_VERSION:
+        raise FieldError("schemaVersion", f"must be '{BEDROCK_SCHEMA_VERSION}', got {_short(version)}")
+    system = record.get("system")
+    if system is not None:
+        if not isinstance(system, list):
+            raise FieldError("system", f"must be a list of {{'text': ...}} blocks, got {_short(system)}")
+        if system:
+            _text_blocks(system, "system")
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise FieldError("messages", f"must be a non-empty list of messages, got {_short(messages)}")
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise FieldError(
+                f"messages[{i}]", f"must be an object with role and content, got {_short(message)}"
+            )
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            raise FieldError(
+                f"messages[{i}].role", f"{_short(role)} is not allowed; expected 'user' or 'assistant'"
+            )
+        content = message.get("content")
+        if not isinstance(content, list):
+            raise FieldError(
+                f"messages[{i}].content", f"must be a list of {{'text': ...}} blocks, got {_short(content)}"
+            )
+        turns.append((role, _text_blocks(content, f"messages[{i}].content")))
+    _check_turns(turns, "messages")
+
+
+def check_reserved_keywords(record: dict[str, Any], keywords: tuple[str, ...]) -> None:
+    """Nova fails a training job whose prompts contain its own turn markers."""
+    if not keywords:
+        return
+    texts: list[tuple[str, str]] = []
+    for i, block in enumerate(record.get("system") or []):
+        texts.append((f"system[{i}].text", block.get("text", "")))
+    for i, message in enumerate(record.get("messages") or []):
+        for j, block in enumerate(message.get("content") or []):
+            texts.append((f"messages[{i}].content[{j}].text", block.get("text", "")))
+    for field, text in texts:
+        for keyword in keywords:
+            if keyword in text:
+                raise FieldError(
+                    field, f"contains the reserved keyword '{keyword}'; reserved: {', '.join(keywords)}"
+                )
+
+
+@dataclass(frozen=True)
+class TargetFormat:
+    """One output format: how to write it from any source record and how to check a record already in it."""
+
+    name: str
+    description: str
+    write: Callable[[dict[str, Any]], dict[str, Any]]
+    check: Callable[[dict[str, Any]], Any]
+    task_fields: tuple[str, ...] = ()
+
+
+def _checker(
+    write: Callable[[dict[str, Any]], dict[str, Any]], fields: tuple[str, ...]
+) -> Callable[[dict[str, Any]], Any]:
+    def check(record: dict[str, Any]) -> None:
+        missing = [f for f in fields if f not in record]
+        if missing:
+            raise FieldError(missing[0], "is missing")
+        write(record)
+
+    return check
+
+
+TARGETS: dict[str, TargetFormat] = {
+    target.name: target
+    for target in (
+        TargetFormat(
+            "prompt-completion", "{prompt, completion}", write_prompt_completion, check_prompt_completion
+        ),
+        TargetFormat("chat", "{messages: [{role, content}]} (system/user/assistant)", write_chat, check_chat),
+        TargetFormat(
+            BEDROCK_CONVERSATION,
+            "Bedrock: {schemaVersion, system: [{text}], messages: [{role, content: [{text}]}]}",
+            write_bedrock_conversation,
+            check_bedrock_conversation,
+        ),
+        TargetFormat(
+            BEDROCK_PROMPT_COMPLETION,
+            "Bedrock prompt/completion: {prompt, completion} and nothing else",
+            write_prompt_completion,
+            check_bedrock_prompt_completion,
+        ),
+        TargetFormat(
+            "classification",
+            "{text, label} or {text, labels: [...]}",
+            to_classification,
+            _checker(to_classification, ("text",)),
+            ("text", "label", "labels"),
+        ),
+        TargetFormat(
+            "summarization",
+            "{document, summary}",
+            to_summarization,
+            _checker(to_summarization, ("document", "summary")),
+            ("document", "summary"),
+        ),
+        TargetFormat(
+            "qa",
+            "{context, question, answers: [...]}",
+            to_qa,
+            _checker(to_qa, ("context", "question", "answers")),
+            ("context", "question", "answers"),
+        ),
+    )
+}
+TARGET_CHOICES = (*TARGETS, "bedrock")
+
+
+def resolve_target(target: str, model_family: str | None) -> TargetFormat:
+    """``bedrock`` means the format the chosen model family is fine-tuned on."""
+    if target == "bedrock":
+        if not model_family:
+            raise ValueError(
+                "--target bedrock needs --model-family to choose between conversation and prompt/completion"
+            )
+        return TARGETS[MODEL_FAMILIES[model_family].data_format]
+    if target not in TARGETS:
+        raise ValueError(f"unknown target '{target}'; expected one of: {', '.join(TARGET_CHOICES)}")
+    return TARGETS[target]
+
+
+def record_text(record: dict[str, Any]) -> str:
+    """All human text of a record, for length limits: string values and ``text`` blocks, nested."""
+    parts: list[str] = []
+
+    def walk(value: Any, key: str | None) -> None:
+        if isinstance(value, str):
+            if key not in ("schemaVersion", "role", "id", "group"):
+                parts.append(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+
+    walk(record, None)
+    return "\n".join(parts)
+
+
+def label_of(record: dict[str, Any]) -> Any:
+    """The stratification key: ``label``, or the sorted tuple of ``labels``; None when unlabelled."""
+    if "label" in record:
+        return record["label"]
+    if isinstance(record.get("labels"), list):
+        return tuple(sorted(map(str, record["labels"])))
+    return None

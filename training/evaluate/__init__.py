@@ -1,0 +1,1 @@
+"""Model evaluation: task metrics, perplexity and fairness, reported as JSON, CSV and HTML."""

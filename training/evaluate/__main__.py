@@ -1,0 +1,82 @@
+"""Evaluation CLI: task metrics, fairness and reports from a predictions file; comparison of reports.
+
+    python -m training.evaluate classification --predictions preds.jsonl --output-dir eval \
+        --positive-label pos
+    python -m training.evaluate summarization --predictions preds.jsonl --output-dir eval
+    python -m training.evaluate qa --predictions preds.jsonl --output-dir eval
+    python -m training.evaluate perplexity --model-dir model --data heldout.jsonl --output-dir eval
+    python -m training.evaluate predict --model-dir model --input test.jsonl --output preds.jsonl
+    python -m training.evaluate compare --reports prod/evaluation.json cand/evaluation.json \
+        --names production candidate --output-dir comparison
+
+Inside a SageMaker Processing job, paths default to /opt/ml/processing/input/predictions and
+/opt/ml/processing/output/evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.common.args import run_subcommands
+from training.common.sagemaker import processing_output, resolve_path
+from training.evaluate.model_eval import PerplexityArgs, PredictArgs, run_perplexity, run_predict
+from training.evaluate.report import compare, write_comparison
+from training.evaluate.tasks import (
+    ClassificationArgs,
+    QAArgs,
+    SummarizationArgs,
+    run_classification,
+    run_qa,
+    run_summarization,
+)
+
+
+@dataclass
+class CompareArgs:
+    """Compare two or more evaluation.json reports side by side, with deltas against the first."""
+
+    reports: list[str] = field(metadata={"help": "evaluation.json files; the first is the baseline"})
+    names: list[str] | None = field(
+        default=None, metadata={"help": "A label per report (default: report1...)"}
+    )
+    output_dir: str | None = field(default=None, metadata={"help": "Where comparison.json/.csv/.html go"})
+
+
+def run_compare(args: CompareArgs) -> int:
+    if len(args.reports) < 2:
+        print("error: --reports needs at least two evaluation.json files", file=sys.stderr)
+        return 2
+    labels = args.names or [f"report{i + 1}" for i in range(len(args.reports))]
+    if len(labels) != len(args.reports) or len(set(labels)) != len(labels):
+        print(f"error: --names needs {len(args.reports)} distinct labels, got {labels}", file=sys.stderr)
+        return 2
+    output = resolve_path(args.output_dir, processing_output("comparison"), "--output-dir")
+    reports = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.reports]
+    comparison = compare(reports, labels)
+    write_comparison(comparison, output)
+    for key, m in comparison["metrics"].items():
+        deltas = "  ".join(f"Δ{k}={v:+.4f}" for k, v in m["delta"].items() if v is not None)
+        print(f"{key}: {deltas}")
+    return 0
+
+
+COMMANDS = {
+    "classification": (ClassificationArgs, run_classification),
+    "summarization": (SummarizationArgs, run_summarization),
+    "qa": (QAArgs, run_qa),
+    "perplexity": (PerplexityArgs, run_perplexity),
+    "predict": (PredictArgs, run_predict),
+    "compare": (CompareArgs, run_compare),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    return run_subcommands("python -m training.evaluate", __doc__.splitlines()[0], COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Evaluate a predictions file (what an endpoint, a batch transform or Bedrock returned) for one task.
+
+Each record holds the reference and the prediction side by side, and optionally a group attribute:
+
+    {"label": "pos", "prediction": "neg", "group": "en"}                        classification
+    {"labels": ["a", "b"], "prediction": ["a"]}                                   multi-label
+    {"summary": "...", "prediction": "..."}                                       summarization
+    {"answers": ["Paris", "paris, France"], "prediction": "Paris"}               question answering
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.common.sagemaker import processing_input, processing_output, resolve_path
+from training.data.io import Location, Problem, read_records
+from training.evaluate import metric_names as names
+from training.evaluate import metrics
+from training.evaluate.report import entry, write_report
+
+
+@dataclass
+class CommonArgs:
+    predictions: str | None = field(
+        default=None,
+        metadata={"help": "Predictions file or directory (default in a Processing job: input/predictions)"},
+    )
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where evaluation.json/.csv/.html go (default: output/evaluation)"}
+    )
+    prediction_field: str = field(default="prediction", metadata={"help": "Field holding the model output"})
+    group_field: str = field(
+        default="group", metadata={"help": "Field holding the group attribute for fairness"}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed for the standard-deviation resampling"})
+
+
+@dataclass
+class ClassificationArgs(CommonArgs):
+    """Classification (multi-class or multi-label): accuracy, precision/recall/F1, confusion, fairness."""
+
+    reference_field: str = field(
+        default="label", metadata={"help": "Gold label field ('labels' for multi-label)"}
+    )
+    multilabel: bool = field(
+        default=False, metadata={"help": "Labels are lists (auto when the reference is a list)"}
+    )
+    positive_label: str | None = field(
+        default=None,
+        metadata={"help": "Class whose selection rate fairness compares (default: the worst class)"},
+    )
+
+
+@dataclass
+class SummarizationArgs(CommonArgs):
+    """Summarization: ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum F-measures."""
+
+    reference_field: str = field(default="summary", metadata={"help": "Reference summary field"})
+
+
+@dataclass
+class QAArgs(CommonArgs):
+    """Question answering: exact match and token F1, best over the gold answers."""
+
+    reference_field: str = field(default="answers", metadata={"help": "Gold answers field (list or string)"})
+
+
+class InputError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problems")
+        self.problems = problems
+
+
+@dataclass
+class Examples:
+    references: list[Any]
+    predictions: list[Any]
+    groups: list[str] | None
+    source: str
+
+
+def _as_label(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str | int | float) and str(value).strip():
+        return str(value).strip()
+    return None
+
+
+def _as_label_list(value: Any) -> list[str] | None:
+    if isinstance(value, str):  # an endpoint may answer "a, b"
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        return None
+    labels = [_as_label(v) for v in value]
+    return None if any(v is None for v in labels) else sorted(set(labels))  # type: ignore[arg-type]
+
+
+def _as_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _as_answers(value: Any) -> list[str] | None:
+    if isinstance(value, dict):  # SQuAD {"text": [...]}
+        value = value.get("text")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        return None
+    return value
+
+
+def load_examples(
+    path: Path,
+    reference_field: str,
+    prediction_field: str,
+    group_field: str,
+    parse_reference: Callable[[Any], Any],
+    parse_prediction: Callable[[Any], Any],
+    expected: str,
+) -> Examples:
+    """Read references, predictions and groups; every bad record is reported with its file and line."""
+    problems: list[Problem] = []
+    refs: list[Any] = []
+    preds: list[Any] = []
+    groups: list[str | None] = []
+    first_without_group: Location | None = None
+    for item in read_records(path):
+        if item.problem:
+            problems.append(item.problem)
+            continue
+        record = item.value
+        if not isinstance(record, dict):
+            problems.append(Problem(item.location, None, "a record must be a JSON object"))
+            continue
+        for name, parse in ((reference_field, parse_reference), (prediction_field, parse_prediction)):
+            if name not in record:
+                problems.append(Problem(item.location, name, "is missing"))
+            elif parse(record[name]) is None:
+                problems.append(Problem(item.location, name, f"must be {expected}, got {record[name]!r:.60}"))
+        group = record.get(group_field)
+        groups.append(None if group is None else str(group))
+        if group is None and first_without_group is None:
+            first_without_group = item.location
+        refs.append(parse_reference(record.get(reference_field)))
+        preds.append(parse_prediction(record.get(prediction_field)))
+    if any(g is not None for g in groups) and first_without_group is not None:
+        problems.append(Problem(first_without_group, group_field, "is missing but other records have it"))
+    if not refs and not problems:
+        problems.append(Problem(None, None, f"{path}: no records"))
+    if problems:
+        raise InputError(problems)
+    has_groups = any(g is not None for g in groups)
+    return Examples(refs, preds, [str(g) for g in groups] if has_groups else None, str(path))
+
+
+def report_metadata(task: str, examples: Examples, **extra: Any) -> dict[str, Any]:
+    meta = {
+        "task": task,
+        "records": len(examples.references),
+        "predictions": examples.source,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    if examples.groups is not None:
+        meta["groups"] = sorted(set(examples.groups))
+    meta.update({k: v for k, v in extra.items() if v is not None})
+    return meta
+
+
+def _group_indices(groups: Sequence[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        out.setdefault(g, []).append(i)
+    return dict(sorted(out.items()))
+
+
+def classification_report(
+    examples: Examples, multilabel: bool, positive_label: str | None, seed: int
+) -> dict[str, Any]:
+    y_true, y_pred = examples.references, examples.predictions
+    n = len(y_true)
+    if multilabel:
+        section, compute, confusion = (
+            names.MULTILABEL,
+            metrics.multilabel_metrics,
+            metrics.multilabel_confusion,
+        )
+    else:
+        section, compute, confusion = (
+            names.MULTICLASS,
+            metrics.multiclass_metrics,
+            metrics.multiclass_confusion,
+        )
+    values = compute(y_true, y_pred)
+    stds = {
+        key: metrics.bootstrap_std(
+            n, lambda idx, key=key: compute([y_true[i] for i in idx], [y_pred[i] for i in idx])[key], seed
+        )
+        for key in values
+    }
+    report: dict[str, Any] = {
+        names.METADATA: report_metadata(
+            "classification", examples, multilabel=multilabel, positive_label=positive_label
+        ),
+        section: {
+            **{k: entry(v, stds[k]) for k, v in values.items()},
+            names.CONFUSION_MATRIX: confusion(y_true, y_pred),
+        },
+    }
+    if examples.groups is not None:
+        true_sets = [set(t) if multilabel else {t} for t in y_true]
+        pred_sets = [set(p) if multilabel else {p} for p in y_pred]
+        classes = [positive_label] if positive_label else sorted(set().union(*true_sets, *pred_sets))
+        fairness = metrics.fairness_differences(true_sets, pred_sets, examples.groups, classes)
+        report[names.FAIRNESS] = {
+            names.DEMOGRAPHIC_PARITY_DIFFERENCE: entry(fairness[names.DEMOGRAPHIC_PARITY_DIFFERENCE]),
+            names.EQUAL_OPPORTUNITY_DIFFERENCE: entry(fairness[names.EQUAL_OPPORTUNITY_DIFFERENCE]),
+            "per_class": fairness["per_class"],
+        }
+        report[names.PER_GROUP] = {
+            g: {
+                **{
+                    k: entry(v)
+                    for k, v in compute([y_true[i] for i in idx], [y_pred[i] for i in idx]).items()
+                },
+                "count": len(idx),
+            }
+            for g, idx in _group_indices(examples.groups).items()
+        }
+    return report
+
+
+def per_example_report(
+    task: str, section: str, examples: Examples, scores: dict[str, list[float]], seed: int
+) -> dict[str, Any]:
+    """Report for metrics that are means of per-example scores (ROUGE, exact match, token F1)."""
+    arrays = {k: np.asarray(v, dtype=float) for k, v in scores.items()}
+    n = len(examples.references)
+    report: dict[str, Any] = {
+        names.METADATA: report_metadata(task, examples),
+        section: {
+            k: entry(a.mean(), metrics.bootstrap_std(n, lambda idx, a=a: float(a[idx].mean()), seed))
+            for k, a in arrays.items()
+        },
+    }
+    if examples.groups is not None:
+        per_group = {
+            g: {**{k: entry(a[idx].mean()) for k, a in arrays.items()}, "count": len(idx)}
+            for g, idx in _group_indices(examples.groups).items()
+        }
+        report[names.FAIRNESS] = {
+            f"{k}{names.GROUP_GAP_SUFFIX}": entry(
+                max(v[k]["value"] for v in per_group.values())
+                - min(v[k]["value"] for v in per_group.values())
+            )
+            for k in arrays
+        }
+        report[names.PER_GROUP] = per_group
+    return report
+
+
+def finish(build: Callable[[], dict[str, Any]], output_dir: Path) -> int:
+    try:
+        report = build()
+    except InputError as exc:
+        for problem in exc.problems[:100]:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"{len(exc.problems)} errors; nothing written to {output_dir}", file=sys.stderr)
+        return 1
+    write_report(report, output_dir)
+    headline = next(v for k, v in report.items() if k != names.METADATA)
+    summary = ", ".join(
+        f"{k}={v['value']:.4f}" for k, v in headline.items() if isinstance(v, dict) and "value" in v
+    )
+    print(f"{report[names.METADATA]['records']} records: {summary}")
+    print(f"wrote {output_dir}/evaluation.json, evaluation.csv, evaluation.html")
+    return 0
+
+
+def _paths(args: CommonArgs) -> tuple[Path, Path]:
+    source = resolve_path(args.predictions, processing_input("predictions"), "--predictions")
+    output = resolve_path(args.output_dir, processing_output("evaluation"), "--output-dir")
+    return source, output
+
+
+def run_classification(args: ClassificationArgs) -> int:
+    source, output = _paths(args)
+
+    def build() -> dict[str, Any]:
+        reference_field, multilabel = (
+            args.reference_field,
+            args.multilabel or args.reference_field == "labels",
+        )
+        # Multi-label data is recognised without the flag: a 'labels' field, or a list in the reference field.
+        first = next((i.value for i in read_records(source) if isinstance(i.value, dict)), {})
+        if reference_field not in first and "labels" in first:
+            reference_field, multilabel = "labels", True
+        if isinstance(first.get(reference_field), list):
+            multilabel = True
+        parse = _as_label_list if multilabel else _as_label
+        expected = "a list of labels" if multilabel else "a non-empty label"
+        examples = load_examples(
+            source, reference_field, args.prediction_field, args.group_field, parse, parse, expected
+        )
+        return classification_report(examples, multilabel, args.positive_label, args.seed)
+
+    return finish(build, output)
+
+
+def run_summarization(args: SummarizationArgs) -> int:
+    source, output = _paths(args)
+
+    def build() -> dict[str, Any]:
+        ex = load_examples(
+            source,
+            args.reference_field,
+            args.prediction_field,
+            args.group_field,
+            _as_text,
+            _as_text,
+            "a string",
+        )
+        scores = metrics.rouge_per_example(ex.references, ex.predictions)
+        return per_example_report("summarization", names.SUMMARIZATION, ex, scores, args.seed)
+
+    return finish(build, output)
+
+
+def run_qa(args: QAArgs) -> int:
+    source, output = _paths(args)
+
+    def build() -> dict[str, Any]:
+        ex = load_examples(
+            source,
+            args.reference_field,
+            args.prediction_field,
+            args.group_field,
+            _as_answers,
+            _as_text,
+            "answer text (answers: a non-empty list of strings)",
+        )
+        scores = metrics.qa_per_example(ex.references, ex.predictions)
+        return per_example_report("question_answering", names.QUESTION_ANSWERING, ex, scores, args.seed)
+
+    return finish(build, output)

@@ -1,0 +1,273 @@
+"""Evaluation metrics against hand-computed values; reports parsed back; comparison deltas."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from training.evaluate import metric_names as names
+from training.evaluate import metrics
+from training.evaluate.__main__ import main
+from training.tests.conftest import write_jsonl
+
+
+def evaluate(tmp_path: Path, task: str, records: list[dict], *args: str) -> dict:
+    source = write_jsonl(tmp_path / "preds.jsonl", records)
+    out = tmp_path / "eval"
+    assert main([task, "--predictions", str(source), "--output-dir", str(out), *args]) == 0
+    return json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+
+
+def value(report: dict, section: str, metric: str) -> float:
+    return report[section][metric]["value"]
+
+
+def test_multiclass_metrics_hand_computed(tmp_path: Path) -> None:
+    # per class: a P=1/2 R=1/2 F=1/2 (support 2); b P=2/3 R=1 F=4/5 (2); c P=0 R=0 F=0 (1)
+    records = [{"label": t, "prediction": p} for t, p in zip("aabbc", "abbba", strict=True)]
+    report = evaluate(tmp_path, "classification", records)
+    section = names.MULTICLASS
+    expected = {
+        "accuracy": 0.6,
+        "micro_precision": 0.6, "micro_recall": 0.6, "micro_f1": 0.6,
+        "macro_precision": (0.5 + 2 / 3) / 3, "macro_recall": 0.5, "macro_f1": (0.5 + 0.8) / 3,
+        "weighted_precision": (2 * 0.5 + 2 * 2 / 3) / 5, "weighted_recall": 0.6, "weighted_f1": (1 + 1.6) / 5,
+    }  # fmt: skip
+    for metric, want in expected.items():
+        assert value(report, section, metric) == pytest.approx(want), metric
+        assert report[section][metric]["standard_deviation"] == "NaN"  # fewer than 200 records
+    assert report[section]["confusion_matrix"] == {
+        "a": {"a": 1, "b": 1, "c": 0},
+        "b": {"a": 0, "b": 2, "c": 0},
+        "c": {"a": 1, "b": 0, "c": 0},
+    }
+    assert report["metadata"]["records"] == 5 and report["metadata"]["task"] == "classification"
+
+
+def test_multilabel_metrics_hand_computed(tmp_path: Path) -> None:
+    records = [
+        {"labels": ["x", "y"], "prediction": ["x"]},
+        {"labels": ["x"], "prediction": "x, y"},  # comma-separated answer from an endpoint
+        {"labels": ["y"], "prediction": ["y"]},
+    ]
+    report = evaluate(tmp_path, "classification", records)  # list references: multi-label without the flag
+    section = names.MULTILABEL
+    assert value(report, section, "accuracy") == pytest.approx(1 / 3)
+    assert value(report, section, "hamming_loss") == pytest.approx(2 / 6)
+    assert value(report, section, "micro_f1") == pytest.approx(0.75)
+    assert value(report, section, "macro_precision") == pytest.approx((1 + 0.5) / 2)
+    assert report[section]["confusion_matrix"] == {
+        "x": {"tp": 2, "fp": 0, "fn": 0, "tn": 1},
+        "y": {"tp": 1, "fp": 1, "fn": 1, "tn": 0},
+    }
+
+
+def test_fairness_with_positive_label_hand_computed(tmp_path: Path) -> None:
+    records = [
+        {"label": "pos", "prediction": "pos", "group": "a"},
+        {"label": "pos", "prediction": "neg", "group": "a"},
+        {"label": "neg", "prediction": "neg", "group": "b"},
+        {"label": "neg", "prediction": "pos", "group": "b"},
+        {"label": "pos", "prediction": "pos", "group": "b"},
+    ]
+    report = evaluate(tmp_path, "classification", records, "--positive-label", "pos")
+    # selection rate of "pos": a 1/2, b 2/3; true positive rate: a 1/2, b 1/1
+    assert value(report, names.FAIRNESS, names.DEMOGRAPHIC_PARITY_DIFFERENCE) == pytest.approx(2 / 3 - 1 / 2)
+    assert value(report, names.FAIRNESS, names.EQUAL_OPPORTUNITY_DIFFERENCE) == pytest.approx(0.5)
+    groups = report[names.PER_GROUP]
+    assert groups["a"]["accuracy"]["value"] == 0.5 and groups["a"]["count"] == 2
+    assert groups["b"]["accuracy"]["value"] == pytest.approx(2 / 3) and groups["b"]["count"] == 3
+    rows = list(csv.DictReader((tmp_path / "eval" / "evaluation.csv").open()))
+    group_rows = [r for r in rows if r["section"] == names.PER_GROUP and r["metric"] == "accuracy"]
+    assert [(r["group"], float(r["value"])) for r in group_rows] == [("a", 0.5), ("b", pytest.approx(2 / 3))]
+    assert {r["metric"] for r in rows if r["section"] == names.FAIRNESS} == {
+        names.DEMOGRAPHIC_PARITY_DIFFERENCE,
+        names.EQUAL_OPPORTUNITY_DIFFERENCE,
+    }
+    assert len(rows) == 10 + 2 + 2 * 10
+
+
+def test_fairness_without_positive_label_reports_the_worst_class() -> None:
+    true = [{"a"}, {"b"}, {"a"}, {"b"}]
+    pred = [{"a"}, {"a"}, {"b"}, {"b"}]
+    result = metrics.fairness_differences(true, pred, ["g1", "g1", "g2", "g2"], ["a", "b"])
+    # class a: selection g1 1.0, g2 0.0 -> 1.0; TPR g1 1.0, g2 0.0 -> 1.0
+    assert result[names.DEMOGRAPHIC_PARITY_DIFFERENCE] == 1.0
+    assert result["per_class"]["b"]["true_positive_rate"] == {"g1": 0.0, "g2": 1.0}
+
+
+def test_rouge_hand_computed(tmp_path: Path) -> None:
+    records = [
+        {"summary": "the cat sat on the mat", "prediction": "the cat sat", "group": "short"},
+        {"summary": "dogs bark loudly", "prediction": "dogs bark loudly", "group": "long"},
+    ]
+    report = evaluate(tmp_path, "summarization", records)
+    # example 1: unigrams P=3/3 R=3/6 -> F=2/3; bigrams P=2/2 R=2/5 -> F=4/7; LCS 3 -> 2/3; example 2: all 1
+    assert value(report, names.SUMMARIZATION, "rouge1") == pytest.approx((2 / 3 + 1) / 2)
+    assert value(report, names.SUMMARIZATION, "rouge2") == pytest.approx((4 / 7 + 1) / 2)
+    assert value(report, names.SUMMARIZATION, "rougeL") == pytest.approx((2 / 3 + 1) / 2)
+    assert value(report, names.SUMMARIZATION, "rougeLsum") == pytest.approx((2 / 3 + 1) / 2)
+    assert value(report, names.FAIRNESS, "rouge1_group_gap") == pytest.approx(1 / 3)
+    assert report[names.PER_GROUP]["short"]["rouge2"]["value"] == pytest.approx(4 / 7)
+
+
+def test_squad_normalisation_and_best_gold() -> None:
+    assert metrics.normalize_answer("The  Eiffel Tower!") == "eiffel tower"
+    assert metrics.exact_match("an apple", "Apple.") == 1.0
+    assert metrics.token_f1("in Paris France", "Paris") == pytest.approx(0.5)  # P=1/3, R=1
+    assert metrics.token_f1("", "") == 1.0 and metrics.token_f1("the", "x") == 0.0
+
+
+def test_qa_report_hand_computed(tmp_path: Path) -> None:
+    records = [
+        {"answers": ["eiffel tower", "tower"], "prediction": "The Eiffel Tower!"},
+        {"answers": {"text": ["Paris", "city of Paris"]}, "prediction": "in Paris France"},
+    ]
+    report = evaluate(tmp_path, "qa", records)
+    # record 2: vs "Paris" F1=2*(1/3*1)/(4/3)=1/2; vs "city of paris" common 1, P=1/3 R=1/3 F1=1/3 -> best 1/2
+    assert value(report, names.QUESTION_ANSWERING, "exact_match") == 0.5
+    assert value(report, names.QUESTION_ANSWERING, "f1") == pytest.approx(0.75)
+
+
+def test_standard_deviation_from_200_records(tmp_path: Path) -> None:
+    records = [{"label": "a", "prediction": "a" if i % 4 else "b"} for i in range(240)]
+    report = evaluate(tmp_path, "classification", records)
+    std = report[names.MULTICLASS]["accuracy"]["standard_deviation"]
+    assert isinstance(std, float) and 0 < std < 0.05
+    assert value(report, names.MULTICLASS, "accuracy") == 0.75
+
+
+def test_html_report_is_self_contained(tmp_path: Path) -> None:
+    records = [
+        {"label": "<b>x</b>", "prediction": "<b>x</b>", "group": "g&1"},
+        {"label": "y", "prediction": "x", "group": "g2"},
+    ]
+    evaluate(tmp_path, "classification", records)
+    page = (tmp_path / "eval" / "evaluation.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3  # metrics, fairness, groups
+    assert "<script" not in page and "<link" not in page and "src=" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page and "g&amp;1" in page
+
+
+@pytest.mark.parametrize(
+    ("task", "records", "message"),
+    [
+        (
+            "classification",
+            [{"label": "a", "prediction": "a"}, {"label": "a"}],
+            "preds.jsonl:2 (record 2): field 'prediction': is missing",
+        ),
+        (
+            "classification",
+            [{"label": "a", "prediction": ""}],
+            "field 'prediction': must be a non-empty label, got ''",
+        ),
+        ("qa", [{"answers": [], "prediction": "x"}], "field 'answers': must be answer text"),
+        ("summarization", [{"summary": 3, "prediction": "x"}], "field 'summary': must be a string, got 3"),
+        (
+            "classification",
+            [{"label": "a", "prediction": "a", "group": "g"}, {"label": "a", "prediction": "a"}],
+            "preds.jsonl:2 (record 2): field 'group': is missing but other records have it",
+        ),
+    ],
+)
+def test_bad_predictions_fail_without_output(
+    tmp_path: Path, capsys, task: str, records: list, message: str
+) -> None:
+    source = write_jsonl(tmp_path / "preds.jsonl", records)
+    assert main([task, "--predictions", str(source), "--output-dir", str(tmp_path / "eval")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "eval").exists()
+
+
+def test_compare_reports_deltas_and_direction(tmp_path: Path, capsys) -> None:
+    def report(path: Path, accuracy: float, perplexity: float) -> Path:
+        path.write_text(
+            json.dumps(
+                {
+                    "metadata": {"task": "x"},
+                    names.MULTICLASS: {"accuracy": {"value": accuracy, "standard_deviation": "NaN"}},
+                    names.GENERATION: {"perplexity": {"value": perplexity, "standard_deviation": "NaN"}},
+                }
+            )
+        )
+        return path
+
+    prod = report(tmp_path / "prod.json", 0.80, 12.0)
+    cand = report(tmp_path / "cand.json", 0.85, 13.5)
+    out = tmp_path / "cmp"
+    assert (
+        main(
+            [
+                "compare",
+                "--reports",
+                str(prod),
+                str(cand),
+                "--names",
+                "production",
+                "candidate",
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    comparison = json.loads((out / "comparison.json").read_text())
+    acc = comparison["metrics"]["multiclass_classification_metrics.accuracy"]
+    ppl = comparison["metrics"]["generation_metrics.perplexity"]
+    assert acc["delta"]["candidate"] == pytest.approx(0.05) and acc["improved"]["candidate"] is True
+    assert ppl["delta"]["candidate"] == pytest.approx(1.5) and ppl["improved"]["candidate"] is False
+    rows = list(csv.DictReader((out / "comparison.csv").open()))
+    assert rows[0]["metric"] == "multiclass_classification_metrics.accuracy"
+    assert float(rows[0]["delta_candidate"]) == pytest.approx(0.05)
+    page = (out / "comparison.html").read_text()
+    assert 'class="better">+0.0500' in page and 'class="worse">+1.5000' in page
+    assert main(["compare", "--reports", str(prod)]) == 2
+
+
+def test_processing_job_default_paths(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "processing"
+    (root / "input" / "predictions").mkdir(parents=True)
+    records = [{"label": "a", "prediction": "a"}, {"label": "b", "prediction": "a"}]
+    write_jsonl(root / "input" / "predictions" / "p.jsonl", records)
+    monkeypatch.setenv("SM_PROCESSING_ROOT", str(root))
+    monkeypatch.setattr("training.common.sagemaker.PROCESSING_ROOT", root)
+    assert main(["classification"]) == 0
+    report = json.loads((root / "output" / "evaluation" / "evaluation.json").read_text())
+    assert report[names.MULTICLASS]["accuracy"]["value"] == 0.5
+
+
+def test_cli_entry_points_exit_codes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": ""}])
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training.data",
+            "validate",
+            "--input",
+            str(bad),
+            "--target",
+            "prompt-completion",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=False,
+    )
+    assert result.returncode == 1 and "field 'prompt': is empty" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "training.evaluate", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=False,
+    )
+    assert result.returncode == 0 and "compare" in result.stdout
