@@ -1,4 +1,5 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,8 +9,11 @@ import { acknowledgeRuleInPacks } from './compliance';
 import { MlBucket } from './ml-bucket';
 
 export interface AuditTrailProps {
-  /** Encrypts the trail's files and its log group; its policy must allow CloudWatch Logs. */
-  readonly key: kms.IKey;
+  /**
+   * Encrypts the trail's files and its log group; its policy must allow CloudWatch Logs. This construct adds
+   * the statement that lets CloudTrail encrypt this account's trail files with it.
+   */
+  readonly key: kms.Key;
   /** Destination of the S3 server access logs of the trail bucket. */
   readonly accessLogsBucket: s3.IBucket;
   /** Buckets whose object reads and writes are recorded as data events. */
@@ -49,6 +53,28 @@ export class AuditTrail extends Construct {
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy,
     });
+    const account = Stack.of(this).account;
+    // Trail creation fails unless CloudTrail may create data keys for this account's trails.
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudTrailToEncryptThisAccountsTrails',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${Stack.of(this).partition}:cloudtrail:*:${account}:trail/*` },
+        },
+      }),
+    );
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudTrailToDescribeKey',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['kms:DescribeKey'],
+        resources: ['*'],
+      }),
+    );
     this.trail = new cloudtrail.Trail(this, 'Trail', {
       bucket: this.bucket.bucket,
       encryptionKey: props.key,

@@ -39,10 +39,9 @@ export interface JobNetworkPlacement {
  */
 export class MlServiceRole extends Construct implements iam.IGrantable {
   readonly role: iam.Role;
-  /** Holds every statement granted to the role. */
-  readonly policy: iam.ManagedPolicy;
   /** Grants made through this principal land in `policy`. */
   readonly grantPrincipal: iam.IPrincipal;
+  private managedPolicy?: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: MlServiceRoleProps) {
     super(scope, id);
@@ -56,8 +55,16 @@ export class MlServiceRole extends Construct implements iam.IGrantable {
         })
       : new iam.ServicePrincipal(props.trust.service);
     this.role = new iam.Role(this, 'Role', { assumedBy: principal, description: props.description });
-    this.policy = new iam.ManagedPolicy(this, 'Policy', { roles: [this.role], description: props.description });
-    this.grantPrincipal = new ManagedPolicyPrincipal(this.role, this.policy);
+    // Created with the first grant: an empty managed policy is invalid, and a role may get grants later.
+    this.grantPrincipal = new ManagedPolicyPrincipal(this.role, () => {
+      this.managedPolicy ??= new iam.ManagedPolicy(this, 'Policy', { roles: [this.role], description: props.description });
+      return this.managedPolicy;
+    });
+  }
+
+  /** The customer managed policy holding every statement granted to the role; undefined before the first grant. */
+  get policy(): iam.ManagedPolicy | undefined {
+    return this.managedPolicy;
   }
 
   /** Write to the log groups under `/aws/sagemaker/<group>` (e.g. TrainingJobs) that the service creates. */
@@ -197,7 +204,7 @@ class ManagedPolicyPrincipal implements iam.IPrincipal {
 
   constructor(
     private readonly role: iam.Role,
-    private readonly policy: iam.ManagedPolicy,
+    private readonly policy: () => iam.ManagedPolicy,
   ) {
     this.assumeRoleAction = role.assumeRoleAction;
     this.principalAccount = role.principalAccount;
@@ -208,8 +215,9 @@ class ManagedPolicyPrincipal implements iam.IPrincipal {
   }
 
   addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
-    this.policy.addStatements(statement);
-    return { statementAdded: true, policyDependable: this.policy };
+    const policy = this.policy();
+    policy.addStatements(statement);
+    return { statementAdded: true, policyDependable: policy };
   }
 
   addToPolicy(statement: iam.PolicyStatement): boolean {

@@ -1,0 +1,89 @@
+import { Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { ENVIRONMENTS } from '../lib/config/environments';
+import { synthesizeStage } from './support/app';
+
+const NAG_PACKS = ['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless'];
+
+/**
+ * Every cdk-nag acknowledgement recorded under `root`, with where it was made. Those of CDK's own
+ * CloudFormation validation, which aws-cdk-lib constructs make themselves, are not ours to prove.
+ */
+function acknowledgements(root: IConstruct): Array<{ path: string; id: string; reason: string }> {
+  const found: Array<{ path: string; id: string; reason: string }> = [];
+  for (const c of root.node.findAll()) {
+    for (const entry of c.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        if (NAG_PACKS.some((pack) => id.startsWith(`${pack}::`))) found.push({ path: c.node.path, id, reason });
+      }
+    }
+  }
+  return found;
+}
+
+describe.each(Object.keys(ENVIRONMENTS))('compliance of %s', (envName) => {
+  const { stage, report, raw } = synthesizeStage(ENVIRONMENTS[envName]);
+
+  test('all five cdk-nag packs ran', () => {
+    expect(report.pluginReports.map((p) => p.pluginName)).toEqual(expect.arrayContaining(NAG_PACKS));
+  });
+
+  test('no unacknowledged finding of cdk-nag or CDK\'s CloudFormation validation', () => {
+    const findings = report.pluginReports.flatMap((p) =>
+      p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)),
+    );
+    expect(findings).toEqual([]);
+  });
+
+  test('every acknowledgement has a reason and matches a finding where it was made', () => {
+    const acks = acknowledgements(stage);
+    expect(acks.length).toBeGreaterThan(0);
+    const suppressed = new Set(
+      report.pluginReports.flatMap((p) => (p.suppressedViolations ?? []).map((s) => `${s.acknowledgedAt} ${s.acknowledgedId}`)),
+    );
+    const problems = acks.flatMap((a) => [
+      ...(a.reason.trim().length < 20 ? [`${a.path}: ${a.id} has no real reason`] : []),
+      ...(suppressed.has(`${a.path} ${a.id}`) ? [] : [`${a.path}: ${a.id} matches no finding`]),
+    ]);
+    expect(problems).toEqual([]);
+  });
+
+  test('no acknowledgement sits on a stack or stage', () => {
+    const broad = [stage, stage.network, stage.storage, stage.security].map((s) => s.node.path);
+    expect(acknowledgements(stage).filter((a) => broad.includes(a.path))).toEqual([]);
+  });
+
+  test('every checkov skip is documented on its resource', () => {
+    const skips = Object.values(raw).flatMap((t: any) =>
+      Object.entries(t.Resources).flatMap(([id, r]: [string, any]) =>
+        (r.Metadata?.checkov?.skip ?? []).map((s: any) => ({ id, check: s.id, comment: s.comment })),
+      ),
+    );
+    expect(skips.length).toBeGreaterThan(0);
+    for (const s of skips) {
+      expect(s.check).toMatch(/^CKV2?_AWS_\d+$/);
+      expect(String(s.comment).length).toBeGreaterThanOrEqual(20);
+    }
+  });
+
+  test('no AWS-managed FullAccess policy anywhere', () => {
+    const text = JSON.stringify(raw);
+    expect(text).not.toMatch(/FullAccess/);
+    expect(text).not.toMatch(/AdministratorAccess/);
+  });
+
+  test('no IAM statement allows every action of a service', () => {
+    const statements = Object.values(raw).flatMap((t: any) =>
+      Object.values(t.Resources).flatMap((r: any) => [
+        ...(r.Properties?.PolicyDocument?.Statement ?? []),
+        ...(r.Properties?.KeyPolicy?.Statement ?? []).filter((s: any) => !JSON.stringify(s.Principal).includes(':root')),
+      ]),
+    );
+    for (const s of statements.filter((st: any) => st.Effect === 'Allow')) {
+      const actions = [s.Action].flat();
+      expect(actions).not.toContain('*');
+      expect(actions.filter((a: string) => /^[a-z0-9-]+:\*$/.test(a))).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import { ConfigValidationError, findConfigProblems, validateEnvironmentConfig } from '../../lib/config/validate';
+import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
+import { configWith } from '../support/app';
+
+const dev = ENVIRONMENTS.dev;
+const bad = (change: (c: any) => void) => () => validateEnvironmentConfig(configWith(dev, change));
+
+describe('environment config', () => {
+  test.each(Object.keys(ENVIRONMENTS))('%s is valid', (name) => {
+    expect(findConfigProblems(ENVIRONMENTS[name])).toEqual([]);
+  });
+
+  test('an unknown environment name lists the known ones', () => {
+    expect(() => loadEnvironmentConfig('staging')).toThrow(/env: got "staging"; allowed: dev, prod/);
+  });
+
+  test('every problem is reported at once, each naming key and value', () => {
+    try {
+      validateEnvironmentConfig(configWith(dev, (c) => {
+        c.monthlyBudgetUsd = 0;
+        c.drRegion = c.primaryRegion;
+      }));
+      throw new Error('expected a ConfigValidationError');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigValidationError);
+      const err = e as ConfigValidationError;
+      expect(err.problems).toHaveLength(2);
+      expect(err.message).toMatch(/Invalid configuration for environment 'dev'/);
+    }
+  });
+
+  test.each<[string, (c: any) => void, RegExp]>([
+    ['env name', (c) => (c.name = 'Dev_1'), /name: got "Dev_1"; allowed: 2-10 lower-case/],
+    ['primary region', (c) => (c.primaryRegion = 'useast1'), /primaryRegion: got "useast1"; allowed: an AWS region/],
+    ['DR region equal to primary', (c) => (c.drRegion = 'us-east-1'), /drRegion: got "us-east-1"; must differ from primaryRegion/],
+    ['malformed CIDR', (c) => (c.network.vpcCidr = '10.0.0/16'), /network.vpcCidr: got "10.0.0\/16"; is not an IPv4 CIDR/],
+    ['CIDR octet above 255', (c) => (c.network.vpcCidr = '10.300.0.0/16'), /network.vpcCidr: .*octet above 255/],
+    ['CIDR with host bits', (c) => (c.network.vpcCidr = '10.40.1.0/16'), /network.vpcCidr: .*host bits set \(the network address for \/16 is 10.40.0.0\)/],
+    ['VPC too large', (c) => (c.network.vpcCidr = '10.0.0.0/8'), /network.vpcCidr: .*from \/16 to \/24/],
+    ['public VPC range', (c) => (c.network.vpcCidr = '8.8.0.0/16'), /network.vpcCidr: .*private range/],
+    ['one AZ', (c) => (c.network.availabilityZones = ['us-east-1a']), /network.availabilityZones: .*at least 2 zones/],
+    ['duplicate AZ', (c) => (c.network.availabilityZones = ['us-east-1a', 'us-east-1a']), /zones must be unique/],
+    ['AZ of another region', (c) => (c.network.availabilityZones = ['us-east-1a', 'eu-west-1b']), /network.availabilityZones\[1\]: got "eu-west-1b"; allowed: a zone of primaryRegion us-east-1/],
+    ['overlapping subnets', (c) => (c.network.subnetPrefixLengths.training = 17), /network.subnetPrefixLengths: .*outside 10.40.0.0\/16: they would overlap or spill out/],
+    ['subnet larger than VPC', (c) => (c.network.vpcCidr = '10.40.0.0/24'), /network.subnetPrefixLengths: .*every subnet must be smaller than the VPC/],
+    ['subnet prefix out of range', (c) => (c.network.subnetPrefixLengths.privatelink = 29), /network.subnetPrefixLengths.privatelink: got 29; allowed: a whole number from 16 to 28/],
+    ['NAT above AZ count', (c) => (c.network.natGateways = 3), /network.natGateways: got 3; allowed: a whole number from 0 .* to 2/],
+    ['unknown endpoint', (c) => c.network.interfaceEndpoints.push('dynamodb'), /network.interfaceEndpoints: got \["dynamodb"\]; allowed: sagemaker-api/],
+    ['duplicate endpoint', (c) => c.network.interfaceEndpoints.push('kms'), /each endpoint may be listed once/],
+    ['isolated without required endpoints', (c) => (c.network.interfaceEndpoints = ['kms']), /isolated subnets \(natGateways 0\) need sagemaker-api, ecr-api, ecr-docker, logs, sts/],
+    ['flow log retention', (c) => (c.network.flowLogRetentionDays = 45), /network.flowLogRetentionDays: got 45; allowed: one of 1, 3/],
+    ['rotation period', (c) => (c.encryption.keyRotationPeriodDays = 30), /encryption.keyRotationPeriodDays: got 30; allowed: a whole number from 90 to 2560/],
+    ['deletion window', (c) => (c.encryption.keyDeletionWindowDays = 31), /encryption.keyDeletionWindowDays: got 31; allowed: a whole number from 7 to 30/],
+    ['bucket prefix characters', (c) => (c.storage.bucketNamePrefix = 'My_Prefix'), /storage.bucketNamePrefix: got "My_Prefix"; allowed: lower-case letters/],
+    ['bucket prefix length', (c) => (c.storage.bucketNamePrefix = 'a-very-long-bucket-prefix'), /storage.bucketNamePrefix: .*too long: .*exceed S3's 63 characters; use at most \d+ characters/],
+    ['lifecycle days', (c) => (c.storage.checkpointExpirationDays = 0), /storage.checkpointExpirationDays: got 0; allowed: a whole number of days >= 1/],
+    ['audit log days', (c) => (c.storage.auditLogExpirationDays = 90), /storage.auditLogExpirationDays: got 90; audit logs must be kept at least 365 days/],
+    ['no base models', (c) => (c.training.baseModels = []), /training.baseModels: got \[\]; list at least one/],
+    ['base model id', (c) => (c.training.baseModels = ['llama']), /training.baseModels\[0\]: got "llama"; allowed: a Hugging Face id/],
+    ['instance type', (c) => (c.training.trainingInstanceType = 'g5.2xlarge'), /training.trainingInstanceType: got "g5.2xlarge"; allowed: a SageMaker instance type/],
+    ['bedrock model id', (c) => (c.bedrock.baseModelIds = ['Nova Micro']), /bedrock.baseModelIds\[0\]: got "Nova Micro"/],
+    ['trail retention', (c) => (c.audit.trailLogRetentionDays = 100), /audit.trailLogRetentionDays: got 100; allowed: one of/],
+    ['alarm e-mail', (c) => (c.alarmEmail = 'ops'), /alarmEmail: got "ops"; allowed: an e-mail address/],
+    ['zero budget', (c) => (c.monthlyBudgetUsd = 0), /monthlyBudgetUsd: got 0; allowed: a number of US dollars > 0/],
+    ['negative budget', (c) => (c.monthlyBudgetUsd = -5), /monthlyBudgetUsd: got -5/],
+    ['reserved tag key', (c) => (c.tags['aws:owner'] = 'x'), /tags.aws:owner: got "aws:owner"; tag keys are 1-128 characters and may not start with aws:/],
+    ['tag value characters', (c) => (c.tags.team = 'ml#1'), /tags.team: got "ml#1"; tag values are at most 256/],
+  ])('rejects %s', (_name, change, message) => {
+    expect(bad(change)).toThrow(ConfigValidationError);
+    expect(bad(change)).toThrow(message);
+  });
+
+  test('NAT gateways add the public tier to the subnet fit check', () => {
+    const ok = configWith(dev, (c) => (c.network.natGateways = 1));
+    expect(findConfigProblems(ok)).toEqual([]);
+    const crowded = configWith(dev, (c) => {
+      c.network.natGateways = 2;
+      c.network.subnetPrefixLengths = { training: 18, processing: 19, inference: 20, privatelink: 20, public: 17 };
+    });
+    expect(findConfigProblems(crowded).join('\n')).toMatch(/training, processing, inference, privatelink, public x 2 zones/);
+  });
+});

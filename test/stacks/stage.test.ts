@@ -1,0 +1,62 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENVIRONMENTS } from '../../lib/config/environments';
+import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
+import { normalizedTemplate, synthesizeStage } from '../support/app';
+
+const dev = synthesizeStage(ENVIRONMENTS.dev);
+const prod = synthesizeStage(ENVIRONMENTS.prod);
+
+/** Physical names that must be unique in an account: stacks, buckets, aliases, repositories, budgets. */
+function physicalNames(stage: typeof dev): string[] {
+  const names = Object.keys(stage.raw);
+  for (const template of Object.values(stage.raw) as any[]) {
+    for (const r of Object.values(template.Resources) as any[]) {
+      const p = r.Properties ?? {};
+      for (const key of ['BucketName', 'AliasName', 'RepositoryName']) {
+        if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
+      }
+      if (p.Budget?.BudgetName) names.push(p.Budget.BudgetName);
+    }
+  }
+  return names;
+}
+
+describe('stage', () => {
+  test('stack names carry the environment', () => {
+    expect(Object.keys(dev.raw).sort()).toEqual(['fmft-dev-network', 'fmft-dev-security', 'fmft-dev-storage']);
+    expect(Object.keys(prod.raw).sort()).toEqual(['fmft-prod-network', 'fmft-prod-security', 'fmft-prod-storage']);
+  });
+
+  test('no physical name collides between dev and prod in one account', () => {
+    const devNames = physicalNames(dev);
+    const prodNames = new Set(physicalNames(prod));
+    // 3 stacks, 4 named buckets, 5 key aliases, 1 repository, 1 budget.
+    expect(devNames).toHaveLength(14);
+    expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
+  });
+
+  test('configured tags reach every taggable resource', () => {
+    dev.templates.storage.hasResourceProperties('AWS::S3::Bucket', {
+      Tags: Match.arrayWith([{ Key: 'environment', Value: 'dev' }, { Key: 'project', Value: 'fm-finetuning' }]),
+    });
+    prod.templates.network.hasResourceProperties('AWS::EC2::VPC', {
+      Tags: Match.arrayWith([{ Key: 'environment', Value: 'prod' }]),
+    });
+  });
+
+  test('stacks get what they need through props, so deploy order follows', () => {
+    expect(dev.stage.security.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-storage']);
+    expect(dev.stage.network.dependencies).toEqual([]);
+    expect(dev.stage.storage.dependencies).toEqual([]);
+  });
+
+  test('the prefix layout comes from the shared contract', () => {
+    expect(STORAGE_LAYOUT.trainingData.prefixes).toEqual({ raw: 'training-data/raw/', processed: 'training-data/processed/' });
+    expect(STORAGE_LAYOUT.modelArtifacts.prefixes.checkpoints).toBe('models/checkpoints/');
+    expect(STORAGE_LAYOUT.evaluation.prefixes.reports).toBe('evaluation/reports/');
+  });
+
+  test.each(['network', 'storage', 'security'] as const)('%s snapshot (dev)', (stack) => {
+    expect(normalizedTemplate(dev.templates[stack])).toMatchSnapshot();
+  });
+});

@@ -1,0 +1,89 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { addCompliancePacks } from '../../lib/compliance-packs';
+import { EnvironmentConfig } from '../../lib/config/environment-config';
+import { ENVIRONMENTS } from '../../lib/config/environments';
+import { FineTuningStage } from '../../lib/fine-tuning-stage';
+
+const CDK_JSON = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'));
+
+/** An App with the feature flags of cdk.json, which `new App()` in a test would not apply on its own. */
+export function testApp(outdir?: string): App {
+  return new App({ context: { ...CDK_JSON.context }, outdir: outdir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-test-')) });
+}
+
+/** A stack in the dev region for construct tests. */
+export function testStack(id = 'TestStack'): Stack {
+  return new Stack(testApp(), id, { env: { region: ENVIRONMENTS.dev.primaryRegion } });
+}
+
+/** Deep copy of an environment with changes, for bad-input tests. */
+export function configWith(base: EnvironmentConfig, change: (c: any) => void): EnvironmentConfig {
+  const copy = JSON.parse(JSON.stringify(base));
+  change(copy);
+  return copy;
+}
+
+export interface SynthesizedStage {
+  readonly stage: FineTuningStage;
+  readonly templates: { network: Template; storage: Template; security: Template };
+  /** Raw templates keyed by stack name. */
+  readonly raw: Record<string, any>;
+  /** cdk-nag's policy validation report of the stage. */
+  readonly report: ValidationReport;
+}
+
+export interface ValidationReport {
+  pluginReports: Array<{
+    pluginName: string;
+    conclusion: string;
+    violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }>;
+    suppressedViolations?: Array<{ ruleName: string; acknowledgedId: string; acknowledgedAt: string; reason?: string }>;
+  }>;
+}
+
+const cache = new Map<string, SynthesizedStage>();
+
+/**
+ * Synthesizes the whole stage of one environment with the five cdk-nag packs, once per test file. Synth does
+ * not throw on findings here: the tests read the report and name every finding.
+ */
+export function synthesizeStage(config: EnvironmentConfig): SynthesizedStage {
+  const key = JSON.stringify(config);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-stage-'));
+  const app = testApp(outdir);
+  const stage = new FineTuningStage(app, config.name, { config, env: { region: config.primaryRegion } });
+  addCompliancePacks(stage);
+  try {
+    app.synth();
+  } catch (e) {
+    if (!String((e as Error).message).startsWith('Validation failed')) throw e;
+  }
+  const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
+  const assembly = stage.synth();
+  const raw: Record<string, any> = {};
+  for (const s of assembly.stacks) raw[s.stackName] = s.template;
+  const result: SynthesizedStage = {
+    stage,
+    templates: {
+      network: Template.fromStack(stage.network),
+      storage: Template.fromStack(stage.storage),
+      security: Template.fromStack(stage.security),
+    },
+    raw,
+    report,
+  };
+  cache.set(key, result);
+  return result;
+}
+
+/** A template with asset hashes replaced, so snapshots change only when the infrastructure does. */
+export function normalizedTemplate(template: Template): unknown {
+  const text = JSON.stringify(template.toJSON());
+  return JSON.parse(text.replace(/[0-9a-f]{64}(\.zip|\.json)?/g, 'ASSET_HASH$1'));
+}
