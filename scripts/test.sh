@@ -30,8 +30,8 @@ step "checkov (any failed check fails)"
 .venv-tools/bin/checkov --quiet --compact --framework cloudformation --skip-download -d "$out"
 
 step "ruff"
-.venv/bin/ruff check training
-.venv/bin/ruff format --check training
+.venv/bin/ruff check training bench
+.venv/bin/ruff format --check training bench
 
 step "pytest"
 .venv/bin/pytest training/tests -q
