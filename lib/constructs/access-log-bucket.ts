@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeRuleInPacks, REPLICATION_PENDING, skipCheckov } from './compliance';
@@ -21,7 +21,7 @@ export class AccessLogBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: AccessLogBucketProps) {
     super(scope, id);
-    if (!Number.isInteger(props.expirationDays) || props.expirationDays < 1) {
+    if (!Token.isUnresolved(props.expirationDays) && (!Number.isInteger(props.expirationDays) || props.expirationDays < 1)) {
       throw new Error(`Invalid AccessLogBucket props:\n- expirationDays must be a whole number >= 1, got ${props.expirationDays}`);
     }
     this.bucket = new s3.Bucket(this, 'Bucket', {

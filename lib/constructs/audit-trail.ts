@@ -1,10 +1,11 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { LOG_RETENTION_DAYS } from '../config/environment-config';
 import { acknowledgeRuleInPacks } from './compliance';
 import { MlBucket } from './ml-bucket';
 
@@ -37,9 +38,12 @@ export class AuditTrail extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditTrailProps) {
     super(scope, id);
-    if (props.dataEventBuckets.length === 0) {
-      throw new Error('Invalid AuditTrail props:\n- dataEventBuckets must list at least one bucket');
+    const problems: string[] = [];
+    if (props.dataEventBuckets.length === 0) problems.push('dataEventBuckets must list at least one bucket');
+    if (!Token.isUnresolved(props.logRetentionDays) && !(LOG_RETENTION_DAYS as readonly number[]).includes(props.logRetentionDays)) {
+      problems.push(`logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${props.logRetentionDays}`);
     }
+    if (problems.length) throw new Error(`Invalid AuditTrail props:\n- ${problems.join('\n- ')}`);
     const removalPolicy = props.retainOnDelete === false ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     this.bucket = new MlBucket(this, 'TrailBucket', {
       encryptionKey: props.key,
@@ -63,7 +67,14 @@ export class AuditTrail extends Construct {
         resources: ['*'],
         conditions: {
           StringEquals: { 'aws:SourceAccount': account },
-          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${Stack.of(this).partition}:cloudtrail:*:${account}:trail/*` },
+          StringLike: {
+            'kms:EncryptionContext:aws:cloudtrail:arn': Stack.of(this).formatArn({
+              service: 'cloudtrail',
+              region: '*',
+              resource: 'trail',
+              resourceName: '*',
+            }),
+          },
         },
       }),
     );

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -25,7 +25,7 @@ export class ContainerRepository extends Construct {
     if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(props.repositoryName) || props.repositoryName.length > 256) {
       problems.push(`repositoryName must be lower-case path segments separated by '/', got '${props.repositoryName}'`);
     }
-    if (!Number.isInteger(days) || days < 1) problems.push(`untaggedImageExpirationDays must be a whole number >= 1, got ${days}`);
+    if (!Token.isUnresolved(days) && (!Number.isInteger(days) || days < 1)) problems.push(`untaggedImageExpirationDays must be a whole number >= 1, got ${days}`);
     if (problems.length) throw new Error(`Invalid ContainerRepository props:\n- ${problems.join('\n- ')}`);
 
     this.repository = new ecr.Repository(this, 'Repository', {

@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -104,7 +104,7 @@ export class MlBucket extends Construct {
    */
   get bucketArnForGrants(): string {
     if (!this.bucketName) return this.bucket.bucketArn;
-    return `arn:${Aws.PARTITION}:s3:::${this.bucketName}`;
+    return Stack.of(this).formatArn({ service: 's3', region: '', account: '', resource: this.bucketName });
   }
 
   /** Read objects under `prefix` and list that prefix: exactly GetObject(Version), ListBucket and Decrypt. */

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeRuleInPacks, skipCheckov } from './compliance';
-import { InterfaceEndpointName, NetworkConfig, SUBNET_TIERS, SubnetTier } from '../config/environment-config';
+import { InterfaceEndpointName, LOG_RETENTION_DAYS, NetworkConfig, SUBNET_TIERS, SubnetTier } from '../config/environment-config';
 
 /** The AWS service behind each interface endpoint name of the config. */
 const INTERFACE_ENDPOINT_SERVICES: Record<InterfaceEndpointName, ec2.InterfaceVpcEndpointAwsService> = {
@@ -47,6 +47,11 @@ export class PrivateNetwork extends Construct {
   constructor(scope: Construct, id: string, props: PrivateNetworkProps) {
     super(scope, id);
     const c = props.config;
+    if (!(LOG_RETENTION_DAYS as readonly number[]).includes(c.flowLogRetentionDays)) {
+      throw new Error(
+        `Invalid PrivateNetwork props:\n- config.flowLogRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${c.flowLogRetentionDays}`,
+      );
+    }
     const withNat = c.natGateways > 0;
     // With NAT the workload tiers need a route to it, so they become PRIVATE_WITH_EGRESS.
     const workloadType = withNat ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED;

@@ -15,7 +15,7 @@ function objectGrants(template: Template, roleLogicalIdPrefix: string, action: s
     typeof v === 'string' ? v : v['Fn::Join'] ? v['Fn::Join'][1].map(render).join('') : v.Ref ? `<${v.Ref}>` : JSON.stringify(v);
   return policies[id].Properties.PolicyDocument.Statement.filter((s: any) => [s.Action].flat().includes(action))
     .flatMap((s: any) => [s.Resource].flat().map(render))
-    .map((arn: string) => arn.replace(/^arn:<AWS::Partition>:s3:::fmft-dev-/, '').replace(/-<AWS::AccountId>-us-east-1/, ''))
+    .map((arn: string) => arn.replace(/^arn:aws:s3:::fmft-dev-/, '').replace(/-<AWS::AccountId>-us-east-1/, ''))
     .sort();
 }
 
