@@ -1,0 +1,662 @@
+/**
+ * The fine-tuning pipeline: prepare data -> fine-tune (or tune hyperparameters) -> evaluate -> quality gate
+ * -> register the model for manual approval, or fail with the metric, its value and the threshold.
+ *
+ * Two choices are made at synth time, not by runtime parameters:
+ * - Training or tuning (`tuning` prop). Evaluation and registration read the model artifact from a property
+ *   of the step that produced it; a pipeline cannot read a property of a step on a branch that did not run,
+ *   so a runtime switch would need the evaluate/gate/register chain twice. The published schema also does
+ *   not allow a Tuning step inside a condition's branches.
+ * - Spot capacity (`spot` prop). CreateTrainingJob accepts `MaxWaitTimeInSeconds` only with managed spot
+ *   training, and a definition cannot add or drop a field at run time, so a `UseSpot` parameter could not
+ *   produce a valid on-demand job.
+ *
+ * Every job runs in the given private subnets with network isolation, inter-container traffic encryption,
+ * KMS-encrypted volumes and outputs, a stopping condition and retry policies for capacity and throttling
+ * errors. Because network isolation keeps the containers off every network (S3 and the Hugging Face hub
+ * included), code, base model and data arrive as job inputs that SageMaker copies in.
+ */
+import { Token } from 'aws-cdk-lib';
+import {
+  buildPipelineDefinition,
+  ConditionStep,
+  ExecutionVariable,
+  FailStep,
+  FloatParameter,
+  greaterThanOrEqualTo,
+  IntegerParameter,
+  Join,
+  lessThanOrEqualTo,
+  MetricDefinition,
+  Parameter,
+  PipelineDefinitionDocument,
+  ProcessingJobArguments,
+  ProcessingStep,
+  RegisterModelStep,
+  RetryPolicy,
+  StringParameter,
+  StringValue,
+  TrainingChannel,
+  TrainingJobCommon,
+  TrainingStep,
+  TuningJobArguments,
+  TuningStep,
+  ValueKind,
+} from './definition';
+
+/** Names of the pipeline's steps (stable: Studio and alarms refer to them). */
+export const FINE_TUNING_STEP_NAMES = {
+  prepareData: 'PrepareData',
+  train: 'FineTune',
+  tune: 'TuneHyperparameters',
+  evaluate: 'EvaluateModel',
+  qualityGate: 'CheckModelQuality',
+  register: 'RegisterModel',
+  fail: 'ModelQualityTooLow',
+} as const;
+
+/** Names of the runtime parameters. */
+export const FINE_TUNING_PARAMETER_NAMES = {
+  baseModel: 'BaseModel',
+  inputDataUri: 'InputDataUri',
+  trainingInstanceType: 'TrainingInstanceType',
+  trainingInstanceCount: 'TrainingInstanceCount',
+  epochs: 'Epochs',
+  learningRate: 'LearningRate',
+  loraRank: 'LoraRank',
+} as const;
+
+/** File name of the code archive at `codeS3Uri` (the SageMaker SDK's name for it). */
+export const CODE_ARCHIVE = 'sourcedir.tar.gz';
+/** The property file the quality gate reads. */
+export const EVALUATION_PROPERTY_FILE = 'EvaluationReport';
+
+/** Retries for capacity shortages, quota limits, throttling and service faults. */
+export const DEFAULT_JOB_RETRY_POLICIES: readonly RetryPolicy[] = [
+  // Capacity and quotas free up over minutes: wait 1, 2, 4, 8 minutes.
+  { exceptionTypes: ['SageMaker.CAPACITY_ERROR', 'SageMaker.RESOURCE_LIMIT'], intervalSeconds: 60, backoffRate: 2, maxAttempts: 5 },
+  { exceptionTypes: ['Step.THROTTLING', 'Step.SERVICE_FAULT'], intervalSeconds: 10, backoffRate: 2, maxAttempts: 5 },
+];
+
+/** Longest runtimes the services accept: CreateTrainingJob 28 days, CreateProcessingJob 7 days. */
+const MAX_TRAINING_RUNTIME_SECONDS = 28 * 24 * 3600;
+const MAX_PROCESSING_RUNTIME_SECONDS = 7 * 24 * 3600;
+
+export interface JobNetwork {
+  /** Private subnets for the job's network interfaces; at least one. */
+  readonly subnetIds: readonly string[];
+  /** Security groups of those interfaces; at least one. */
+  readonly securityGroupIds: readonly string[];
+}
+
+/** S3 URIs (`s3://bucket/prefix/`, ending with '/') of the storage layout prefixes. */
+export interface PipelineStorageUris {
+  /** Raw data; the default of the `InputDataUri` parameter. */
+  readonly rawData: string;
+  /** Prepared splits go to `<processedData><execution id>/{train,validation,test}`. */
+  readonly processedData: string;
+  /** Training checkpoints, `<checkpoints><execution id>`. */
+  readonly checkpoints: string;
+  /** Model artifacts, `<finalModels><execution id>/<job name>/output/model.tar.gz`. */
+  readonly finalModels: string;
+  /** Evaluation reports, `<evaluationReports><execution id>/evaluation.json`. */
+  readonly evaluationReports: string;
+}
+
+/** Defaults of the runtime parameters. */
+export interface TrainingParameterDefaults {
+  /** S3 URI of the base model directory (Hugging Face layout), the training job's `model` channel. */
+  readonly baseModelUri: string;
+  readonly instanceType: string;
+  /** @default 1 */
+  readonly instanceCount?: number;
+  /** @default 1 */
+  readonly epochs?: number;
+  /** @default 0.0002 */
+  readonly learningRate?: number;
+  /** @default 16 */
+  readonly loraRank?: number;
+}
+
+/** Inclusive integer range. */
+export interface IntegerRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** A fixed list of values to choose from. */
+export interface CategoricalValues {
+  readonly values: readonly number[];
+}
+
+/** Hyperparameter tuning instead of a single training job. */
+export interface HyperparameterTuningOptions {
+  /** A name from `metricDefinitions`. */
+  readonly objectiveMetricName: string;
+  readonly objectiveType: 'Minimize' | 'Maximize';
+  /** Training jobs in all. */
+  readonly maxJobs: number;
+  /** Training jobs at once; at most `maxJobs`. */
+  readonly maxParallelJobs: number;
+  /** @default 'Bayesian' */
+  readonly strategy?: 'Bayesian' | 'Random';
+  /** Stop jobs that are unlikely to beat the best so far. @default 'Auto' */
+  readonly earlyStopping?: 'Auto' | 'Off';
+  /** Searched on a log scale; `min` above 0. */
+  readonly learningRate: { readonly min: number; readonly max: number };
+  readonly epochs: IntegerRange;
+  readonly loraR: IntegerRange | CategoricalValues;
+  readonly loraAlpha: IntegerRange | CategoricalValues;
+  readonly perDeviceTrainBatchSize: CategoricalValues;
+}
+
+export type EvaluationTask = 'perplexity' | 'classification' | 'summarization' | 'qa';
+
+export interface EvaluationOptions {
+  /** `python -m training.evaluate <task>`; all but perplexity first generate predictions (`predict`). */
+  readonly task: EvaluationTask;
+  /** Dotted path of the gated metric in evaluation.json, e.g. `generation_metrics.perplexity.value`. */
+  readonly metricPath: string;
+  /** Least acceptable value (metrics where higher is better). Exclusive with `maximum`. */
+  readonly minimum?: number;
+  /** Greatest acceptable value (perplexity, loss). Exclusive with `minimum`. */
+  readonly maximum?: number;
+  /** @default the processing instance type */
+  readonly instanceType?: string;
+  /** torch device of the evaluation. @default 'cpu' */
+  readonly device?: 'cpu' | 'cuda';
+  /** Tokens generated per record for the prediction tasks. @default 64 */
+  readonly maxNewTokens?: number;
+}
+
+export interface DataPreparationOptions {
+  /** `--target` of format and validate. @default 'chat' */
+  readonly target?: string;
+  /** `--model-family` (limits and Bedrock format). @default none */
+  readonly modelFamily?: string;
+  /** train, validation, test fractions, each above 0, summing to 1. @default [0.8, 0.1, 0.1] */
+  readonly splitRatios?: readonly [number, number, number];
+  /** @default 42 */
+  readonly seed?: number;
+}
+
+export interface FineTuningPipelineProps {
+  /** Role of the training and tuning jobs. */
+  readonly trainingRoleArn: string;
+  /** Role of the processing jobs (preparation and evaluation). */
+  readonly processingRoleArn: string;
+  /** Hugging Face training image (DLC); it runs `sagemaker_program` from `sagemaker_submit_directory`. */
+  readonly trainingImageUri: string;
+  /** Image of the processing jobs; needs Python 3 with training/requirements.txt installed. */
+  readonly processingImageUri: string;
+  /** Inference image and instance types recorded in the model package. */
+  readonly inference: { readonly imageUri: string; readonly instanceTypes: readonly string[] };
+  readonly trainingNetwork: JobNetwork;
+  readonly processingNetwork: JobNetwork;
+  /** KMS key for job volumes. */
+  readonly volumeKmsKeyId: string;
+  /** KMS key for job outputs. */
+  readonly outputKmsKeyId: string;
+  readonly storage: PipelineStorageUris;
+  /** S3 URI of the code archive, `.../sourcedir.tar.gz`, holding the `training/` package. */
+  readonly codeS3Uri: string;
+  /** Script the training container runs, relative to the archive root. @default 'training/train/launch.py' */
+  readonly trainingEntryPoint?: string;
+  readonly defaults: TrainingParameterDefaults;
+  /** Instance type of the preparation job (and of evaluation unless set there). */
+  readonly processingInstanceType: string;
+  /** @default 100 */
+  readonly processingVolumeSizeGb?: number;
+  /** @default 200 */
+  readonly trainingVolumeSizeGb?: number;
+  /** @default 86400 (1 day) */
+  readonly trainingMaxRuntimeSeconds?: number;
+  /** @default 14400 (4 hours) */
+  readonly processingMaxRuntimeSeconds?: number;
+  /** Managed spot training; checkpoints make interruptions safe. @default true */
+  readonly spot?: boolean;
+  /** With spot: the longest wait for capacity plus run time, at least the max runtime. @default 2 x max runtime */
+  readonly spotMaxWaitSeconds?: number;
+  /** Metric lines the training job prints (from training/contracts/training-metrics.json). */
+  readonly metricDefinitions: readonly { readonly name: string; readonly regex: string }[];
+  /** Tune hyperparameters instead of one training job. @default a single training job */
+  readonly tuning?: HyperparameterTuningOptions;
+  readonly evaluation: EvaluationOptions;
+  /** @default format to chat, 80/10/10 split, seed 42 */
+  readonly dataPreparation?: DataPreparationOptions;
+  /** Model package group that receives the model, pending manual approval. */
+  readonly modelPackageGroupName: string;
+  /** Retry policies of every job and registration step. @default DEFAULT_JOB_RETRY_POLICIES */
+  readonly retryPolicies?: readonly RetryPolicy[];
+  /** More static hyperparameters for training (text values). @default none */
+  readonly extraHyperparameters?: Readonly<Record<string, string>>;
+}
+
+// Paths inside the containers.
+const PROC = '/opt/ml/processing';
+const CODE_DIR = `${PROC}/code`;
+const WORK_DIR = `${PROC}/work`; // on the job's KMS-encrypted volume
+const TRAINING_CODE_ARCHIVE = `/opt/ml/input/data/code/${CODE_ARCHIVE}`;
+const RESERVED_HYPERPARAMETERS = [
+  'sagemaker_program',
+  'sagemaker_submit_directory',
+  'num_train_epochs',
+  'learning_rate',
+  'lora_r',
+  'lora_alpha',
+  'per_device_train_batch_size',
+];
+
+/** The fine-tuning pipeline definition; throws one error listing every invalid prop. */
+export function buildFineTuningPipeline(props: FineTuningPipelineProps): PipelineDefinitionDocument {
+  validateProps(props);
+  const names = FINE_TUNING_STEP_NAMES;
+  const p = FINE_TUNING_PARAMETER_NAMES;
+  const d = props.defaults;
+  const retryPolicies = props.retryPolicies ?? DEFAULT_JOB_RETRY_POLICIES;
+  const prep = { target: 'chat', splitRatios: [0.8, 0.1, 0.1], seed: 42, ...props.dataPreparation };
+  const trainingRuntime = props.trainingMaxRuntimeSeconds ?? 86400;
+  const processingRuntime = props.processingMaxRuntimeSeconds ?? 14400;
+  const spot = props.spot ?? true;
+  const executionId = ExecutionVariable.PIPELINE_EXECUTION_ID;
+  const underExecution = (prefix: string, ...rest: string[]) => new Join('', [prefix, executionId, ...rest]);
+
+  const baseModel = new StringParameter(p.baseModel, {
+    defaultValue: d.baseModelUri,
+    description: 'S3 URI of the base model directory (Hugging Face layout); jobs are network isolated, so no hub ids',
+  });
+  const inputDataUri = new StringParameter(p.inputDataUri, {
+    defaultValue: props.storage.rawData,
+    description: 'S3 URI (prefix) of the raw records to prepare',
+  });
+  const instanceType = new StringParameter(p.trainingInstanceType, { defaultValue: d.instanceType });
+  const instanceCount = new IntegerParameter(p.trainingInstanceCount, { defaultValue: d.instanceCount ?? 1 });
+  const parameters: Parameter<ValueKind, unknown>[] = [baseModel, inputDataUri, instanceType, instanceCount];
+
+  // ---- 1. prepare: format -> validate -> split, one processing job
+  const modelFamilyFlag = prep.modelFamily ? ` --model-family ${shellQuote(prep.modelFamily)}` : '';
+  const formatted = `${WORK_DIR}/formatted/data.jsonl`;
+  const prepareScript = [
+    ...unpackCode(),
+    `mkdir -p ${WORK_DIR}/formatted ${WORK_DIR}/splits ${PROC}/output/train ${PROC}/output/validation ${PROC}/output/test`,
+    // format converts source shapes to the target and checks the conversion; validate then checks the
+    // result against every target rule (limits, duplicates); validate first would reject source shapes.
+    `python3 -m training.data format --input ${PROC}/input/raw --output ${formatted} --target ${shellQuote(prep.target)}${modelFamilyFlag}`,
+    `python3 -m training.data validate --input ${formatted} --target ${shellQuote(prep.target)}${modelFamilyFlag}`,
+    `python3 -m training.data split --input ${formatted} --output-dir ${WORK_DIR}/splits --ratios ${prep.splitRatios.join(' ')} --seed ${prep.seed}`,
+    ...['train', 'validation', 'test'].map((s) => `mv ${WORK_DIR}/splits/${s}.jsonl ${PROC}/output/${s}/${s}.jsonl`),
+  ];
+  const prepare = new ProcessingStep(names.prepareData, {
+    description: 'Format, validate and split the raw records',
+    retryPolicies,
+    arguments: processingJob(props, {
+      instanceType: props.processingInstanceType,
+      runtime: processingRuntime,
+      script: prepareScript,
+      inputs: [codeInput(props), s3Input('raw', inputDataUri, `${PROC}/input/raw`)],
+      outputs: ['train', 'validation', 'test'].map((s) => ({
+        OutputName: s,
+        S3Output: { S3Uri: underExecution(props.storage.processedData, `/${s}`), LocalPath: `${PROC}/output/${s}`, S3UploadMode: 'EndOfJob' as const },
+      })),
+    }),
+  });
+
+  // ---- 2. train or tune
+  const channels: TrainingChannel[] = [
+    channel('train', prepare.outputUri('train')),
+    channel('validation', prepare.outputUri('validation')),
+    channel('model', baseModel),
+    channel('code', props.codeS3Uri),
+  ];
+  const outputPath = underExecution(props.storage.finalModels);
+  const common: TrainingJobCommon = {
+    RoleArn: props.trainingRoleArn,
+    AlgorithmSpecification: {
+      TrainingImage: props.trainingImageUri,
+      TrainingInputMode: 'File',
+      MetricDefinitions: props.metricDefinitions.map((m): MetricDefinition => ({ Name: m.name, Regex: m.regex })),
+      EnableSageMakerMetricsTimeSeries: true,
+    },
+    InputDataConfig: channels,
+    OutputDataConfig: { S3OutputPath: outputPath, KmsKeyId: props.outputKmsKeyId },
+    ResourceConfig: {
+      InstanceType: instanceType,
+      InstanceCount: instanceCount,
+      VolumeSizeInGB: props.trainingVolumeSizeGb ?? 200,
+      VolumeKmsKeyId: props.volumeKmsKeyId,
+    },
+    StoppingCondition: {
+      MaxRuntimeInSeconds: trainingRuntime,
+      ...(spot ? { MaxWaitTimeInSeconds: props.spotMaxWaitSeconds ?? 2 * trainingRuntime } : {}),
+    },
+    VpcConfig: vpc(props.trainingNetwork),
+    EnableNetworkIsolation: true,
+    EnableInterContainerTrafficEncryption: true,
+    EnableManagedSpotTraining: spot,
+    // Checkpoints of one execution share a prefix, so a retried or interrupted job resumes from them.
+    CheckpointConfig: { S3Uri: underExecution(props.storage.checkpoints), LocalPath: '/opt/ml/checkpoints' },
+  };
+  const staticHyperparameters: Record<string, StringValue> = {
+    sagemaker_program: props.trainingEntryPoint ?? 'training/train/launch.py',
+    // Network isolation blocks the toolkit's own S3 download: the archive arrives as the 'code' channel.
+    sagemaker_submit_directory: TRAINING_CODE_ARCHIVE,
+    ...props.extraHyperparameters,
+  };
+
+  let modelArtifactsUri: StringValue;
+  let trainingStep: TrainingStep | TuningStep;
+  if (props.tuning) {
+    const t = props.tuning;
+    const range = (name: string, r: IntegerRange | CategoricalValues) =>
+      'values' in r ? { categorical: { Name: name, Values: r.values.map(String) } } : { integer: { Name: name, MinValue: String(r.min), MaxValue: String(r.max), ScalingType: 'Auto' as const } };
+    const ranges = [range('num_train_epochs', t.epochs), range('lora_r', t.loraR), range('lora_alpha', t.loraAlpha), range('per_device_train_batch_size', t.perDeviceTrainBatchSize)];
+    const tuningArgs: TuningJobArguments = {
+      HyperParameterTuningJobConfig: {
+        Strategy: t.strategy ?? 'Bayesian',
+        HyperParameterTuningJobObjective: { Type: t.objectiveType, MetricName: t.objectiveMetricName },
+        ResourceLimits: { MaxNumberOfTrainingJobs: t.maxJobs, MaxParallelTrainingJobs: t.maxParallelJobs },
+        ParameterRanges: {
+          ContinuousParameterRanges: [
+            { Name: 'learning_rate', MinValue: String(t.learningRate.min), MaxValue: String(t.learningRate.max), ScalingType: 'Logarithmic' },
+          ],
+          IntegerParameterRanges: ranges.flatMap((r) => ('integer' in r && r.integer ? [r.integer] : [])),
+          CategoricalParameterRanges: ranges.flatMap((r) => ('categorical' in r && r.categorical ? [r.categorical] : [])),
+        },
+        TrainingJobEarlyStoppingType: t.earlyStopping ?? 'Auto',
+      },
+      TrainingJobDefinition: { ...common, StaticHyperParameters: staticHyperparameters },
+    };
+    const tune = new TuningStep(names.tune, { description: 'Tune the fine-tuning hyperparameters', retryPolicies, arguments: tuningArgs });
+    modelArtifactsUri = tune.bestModelArtifactsUri(outputPath);
+    trainingStep = tune;
+  } else {
+    const epochs = new IntegerParameter(p.epochs, { defaultValue: d.epochs ?? 1 });
+    const learningRate = new FloatParameter(p.learningRate, { defaultValue: d.learningRate ?? 2e-4 });
+    const loraRank = new IntegerParameter(p.loraRank, { defaultValue: d.loraRank ?? 16 });
+    parameters.push(epochs, learningRate, loraRank);
+    const train = new TrainingStep(names.train, {
+      description: 'Fine-tune the base model',
+      retryPolicies,
+      arguments: {
+        ...common,
+        HyperParameters: {
+          ...staticHyperparameters,
+          num_train_epochs: epochs.asString(),
+          learning_rate: learningRate.asString(),
+          lora_r: loraRank.asString(),
+        },
+      },
+    });
+    modelArtifactsUri = train.modelArtifactsUri;
+    trainingStep = train;
+  }
+
+  // ---- 3. evaluate on the test split
+  const ev = props.evaluation;
+  const modelDir = `${WORK_DIR}/model`;
+  const testFile = `${PROC}/input/test/test.jsonl`;
+  const reportDir = `${PROC}/output/evaluation`;
+  const device = ev.device ?? 'cpu';
+  const evaluateCommands =
+    ev.task === 'perplexity'
+      ? [`python3 -m training.evaluate perplexity --model-dir ${modelDir} --data ${testFile} --output-dir ${reportDir} --device ${device}`]
+      : [
+          `python3 -m training.evaluate predict --model-dir ${modelDir} --input ${testFile} --output ${WORK_DIR}/predictions.jsonl --device ${device} --max-new-tokens ${ev.maxNewTokens ?? 64}`,
+          `python3 -m training.evaluate ${ev.task} --predictions ${WORK_DIR}/predictions.jsonl --output-dir ${reportDir}`,
+        ];
+  const evaluate = new ProcessingStep(names.evaluate, {
+    description: `Evaluate the model on the test split (${ev.task})`,
+    retryPolicies,
+    propertyFiles: [{ name: EVALUATION_PROPERTY_FILE, outputName: 'evaluation', filePath: 'evaluation.json' }],
+    arguments: processingJob(props, {
+      instanceType: ev.instanceType ?? props.processingInstanceType,
+      runtime: processingRuntime,
+      script: [...unpackCode(), `mkdir -p ${modelDir}`, `tar -xzf ${PROC}/input/model/model.tar.gz -C ${modelDir}`, ...evaluateCommands],
+      inputs: [codeInput(props), s3Input('model', modelArtifactsUri, `${PROC}/input/model`), s3Input('test', prepare.outputUri('test'), `${PROC}/input/test`)],
+      outputs: [
+        {
+          OutputName: 'evaluation',
+          S3Output: { S3Uri: underExecution(props.storage.evaluationReports), LocalPath: reportDir, S3UploadMode: 'EndOfJob' },
+        },
+      ],
+    }),
+  });
+
+  // ---- 4. gate, then register or fail
+  const metric = evaluate.jsonGet(EVALUATION_PROPERTY_FILE, ev.metricPath);
+  const atLeast = ev.minimum !== undefined;
+  const threshold = (atLeast ? ev.minimum : ev.maximum) as number;
+  const register = new RegisterModelStep(names.register, {
+    description: 'Register the model version for manual approval',
+    retryPolicies,
+    arguments: {
+      ModelPackageGroupName: props.modelPackageGroupName,
+      ModelPackageDescription: new Join(' ', ['Fine-tuned by pipeline execution', executionId]),
+      ModelApprovalStatus: 'PendingManualApproval',
+      InferenceSpecification: {
+        Containers: [{ Image: props.inference.imageUri, ModelDataUrl: modelArtifactsUri }],
+        SupportedContentTypes: ['application/json'],
+        SupportedResponseMIMETypes: ['application/json'],
+        SupportedRealtimeInferenceInstanceTypes: props.inference.instanceTypes,
+      },
+      ModelMetrics: {
+        ModelQuality: {
+          Statistics: { ContentType: 'application/json', S3Uri: new Join('/', [evaluate.outputUri('evaluation'), 'evaluation.json']) },
+        },
+      },
+    },
+  });
+  const fail = new FailStep(names.fail, {
+    errorMessage: new Join(' ', [
+      'Model quality gate failed:',
+      ev.metricPath,
+      '=',
+      metric,
+      atLeast ? 'is below the minimum' : 'is above the maximum',
+      String(threshold),
+    ]),
+  });
+  const gate = new ConditionStep(names.qualityGate, {
+    description: `${ev.metricPath} ${atLeast ? '>=' : '<='} ${threshold}`,
+    conditions: [atLeast ? greaterThanOrEqualTo(metric, threshold) : lessThanOrEqualTo(metric, threshold)],
+    ifSteps: [register],
+    elseSteps: [fail],
+  });
+
+  return buildPipelineDefinition({ parameters, steps: [prepare, trainingStep, evaluate, gate] });
+}
+
+// ---------------------------------------------------------------- helpers
+
+function vpc(n: JobNetwork) {
+  return { Subnets: [...n.subnetIds], SecurityGroupIds: [...n.securityGroupIds] };
+}
+
+function channel(name: string, uri: StringValue): TrainingChannel {
+  return { ChannelName: name, DataSource: { S3DataSource: { S3Uri: uri, S3DataType: 'S3Prefix', S3DataDistributionType: 'FullyReplicated' } }, InputMode: 'File' };
+}
+
+function s3Input(name: string, uri: StringValue, localPath: string) {
+  return { InputName: name, S3Input: { S3Uri: uri, LocalPath: localPath, S3DataType: 'S3Prefix' as const, S3InputMode: 'File' as const, S3DataDistributionType: 'FullyReplicated' as const } };
+}
+
+function codeInput(props: FineTuningPipelineProps) {
+  return s3Input('code', props.codeS3Uri, `${PROC}/input/code`);
+}
+
+/** Shell lines that unpack the code archive and enter it, so `python3 -m training...` resolves. */
+function unpackCode(): string[] {
+  return ['set -euo pipefail', `mkdir -p ${CODE_DIR}`, `tar -xzf ${PROC}/input/code/${CODE_ARCHIVE} -C ${CODE_DIR}`, `cd ${CODE_DIR}`];
+}
+
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9._\-/]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+interface ProcessingJobSpec {
+  readonly instanceType: string;
+  readonly runtime: number;
+  readonly script: readonly string[];
+  readonly inputs: ProcessingJobArguments['ProcessingInputs'];
+  readonly outputs: NonNullable<ProcessingJobArguments['ProcessingOutputConfig']>['Outputs'];
+}
+
+function processingJob(props: FineTuningPipelineProps, spec: ProcessingJobSpec): ProcessingJobArguments {
+  return {
+    RoleArn: props.processingRoleArn,
+    AppSpecification: { ImageUri: props.processingImageUri, ContainerEntrypoint: ['bash', '-c', spec.script.join('\n')] },
+    ProcessingInputs: spec.inputs,
+    ProcessingOutputConfig: { Outputs: spec.outputs, KmsKeyId: props.outputKmsKeyId },
+    ProcessingResources: {
+      ClusterConfig: { InstanceType: spec.instanceType, InstanceCount: 1, VolumeSizeInGB: props.processingVolumeSizeGb ?? 100, VolumeKmsKeyId: props.volumeKmsKeyId },
+    },
+    // Isolation still lets SageMaker copy the S3 inputs in and upload the outputs; only the container is cut off.
+    NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true, VpcConfig: vpc(props.processingNetwork) },
+    StoppingCondition: { MaxRuntimeInSeconds: spec.runtime },
+  };
+}
+
+// ---------------------------------------------------------------- validation
+
+const known = (v: unknown): boolean => !Token.isUnresolved(v);
+
+function validateProps(props: FineTuningPipelineProps): void {
+  const problems: string[] = [];
+  const requireText = (name: string, v: string | undefined) => {
+    if (v === undefined || (known(v) && v.trim() === '')) problems.push(`${name} must not be empty`);
+  };
+  const roleArn = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
+  for (const [name, v] of [['trainingRoleArn', props.trainingRoleArn], ['processingRoleArn', props.processingRoleArn]] as const) {
+    requireText(name, v);
+    if (v && known(v) && v.trim() !== '' && !roleArn.test(v)) problems.push(`${name} must be an IAM role ARN, got '${v}'`);
+  }
+  requireText('trainingImageUri', props.trainingImageUri);
+  requireText('processingImageUri', props.processingImageUri);
+  requireText('inference.imageUri', props.inference.imageUri);
+  if (props.inference.instanceTypes.length === 0) problems.push('inference.instanceTypes must not be empty');
+  requireText('volumeKmsKeyId', props.volumeKmsKeyId);
+  requireText('outputKmsKeyId', props.outputKmsKeyId);
+  for (const [name, n] of [['trainingNetwork', props.trainingNetwork], ['processingNetwork', props.processingNetwork]] as const) {
+    if (n.subnetIds.length === 0) problems.push(`${name}.subnetIds must not be empty`);
+    if (n.securityGroupIds.length === 0) problems.push(`${name}.securityGroupIds must not be empty`);
+  }
+
+  const s3Prefix = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/(.+\/)?$/;
+  for (const [key, uri] of Object.entries(props.storage)) {
+    if (known(uri) && !s3Prefix.test(uri)) problems.push(`storage.${key} must be an S3 prefix URI ending with '/', got '${uri}'`);
+  }
+  if (known(props.codeS3Uri) && !(props.codeS3Uri.startsWith('s3://') && props.codeS3Uri.endsWith(`/${CODE_ARCHIVE}`))) {
+    problems.push(`codeS3Uri must be an S3 URI ending with '/${CODE_ARCHIVE}', got '${props.codeS3Uri}'`);
+  }
+  const d = props.defaults;
+  if (known(d.baseModelUri) && !d.baseModelUri.startsWith('s3://')) {
+    problems.push(`defaults.baseModelUri must be an S3 URI (jobs are network isolated), got '${d.baseModelUri}'`);
+  }
+  for (const [name, v] of [['defaults.instanceType', d.instanceType], ['processingInstanceType', props.processingInstanceType], ['evaluation.instanceType', props.evaluation.instanceType]] as const) {
+    if (v !== undefined && known(v) && !/^ml\.[a-z0-9]+\.[a-z0-9]+$/.test(v)) problems.push(`${name} must be a SageMaker instance type like ml.g5.2xlarge, got '${v}'`);
+  }
+  const positiveInt = (name: string, v: number | undefined) => {
+    if (v !== undefined && known(v) && !(Number.isInteger(v) && v >= 1)) problems.push(`${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt('defaults.instanceCount', d.instanceCount);
+  positiveInt('defaults.epochs', d.epochs);
+  positiveInt('defaults.loraRank', d.loraRank);
+  positiveInt('processingVolumeSizeGb', props.processingVolumeSizeGb);
+  positiveInt('trainingVolumeSizeGb', props.trainingVolumeSizeGb);
+  positiveInt('evaluation.maxNewTokens', props.evaluation.maxNewTokens);
+  if (d.learningRate !== undefined && !(Number.isFinite(d.learningRate) && d.learningRate > 0)) {
+    problems.push(`defaults.learningRate must be a number above 0, got ${d.learningRate}`);
+  }
+
+  const trainingRuntime = props.trainingMaxRuntimeSeconds ?? 86400;
+  positiveInt('trainingMaxRuntimeSeconds', props.trainingMaxRuntimeSeconds);
+  positiveInt('processingMaxRuntimeSeconds', props.processingMaxRuntimeSeconds);
+  if (trainingRuntime > MAX_TRAINING_RUNTIME_SECONDS) problems.push(`trainingMaxRuntimeSeconds must be at most ${MAX_TRAINING_RUNTIME_SECONDS} (28 days), got ${trainingRuntime}`);
+  if ((props.processingMaxRuntimeSeconds ?? 0) > MAX_PROCESSING_RUNTIME_SECONDS) {
+    problems.push(`processingMaxRuntimeSeconds must be at most ${MAX_PROCESSING_RUNTIME_SECONDS} (7 days), got ${props.processingMaxRuntimeSeconds}`);
+  }
+  if (props.spotMaxWaitSeconds !== undefined) {
+    if (props.spot === false) problems.push('spotMaxWaitSeconds is only valid with spot training');
+    else if (!(props.spotMaxWaitSeconds >= trainingRuntime)) {
+      problems.push(`spotMaxWaitSeconds (${props.spotMaxWaitSeconds}) must be at least trainingMaxRuntimeSeconds (${trainingRuntime})`);
+    }
+  }
+
+  const metricNames = props.metricDefinitions.map((m) => m.name);
+  if (metricNames.length === 0) problems.push('metricDefinitions must not be empty');
+  props.metricDefinitions.forEach((m, i) => {
+    if (m.name.trim() === '') problems.push(`metricDefinitions[${i}].name must not be empty`);
+    if (metricNames.indexOf(m.name) !== i) problems.push(`metricDefinitions: duplicate name '${m.name}'`);
+    try {
+      new RegExp(m.regex);
+      // SageMaker publishes the first capture group; a regex without one never yields a value.
+      if (!/\((?!\?)/.test(m.regex)) problems.push(`metricDefinitions '${m.name}': regex must capture the value in a group, got '${m.regex}'`);
+    } catch (e) {
+      problems.push(`metricDefinitions '${m.name}': regex does not compile: ${(e as Error).message}`);
+    }
+  });
+
+  if (props.tuning) problems.push(...tuningProblems(props.tuning, metricNames));
+
+  const ev = props.evaluation;
+  if (!/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/.test(ev.metricPath)) {
+    problems.push(`evaluation.metricPath must be a dotted path like generation_metrics.perplexity.value, got '${ev.metricPath}'`);
+  }
+  if ((ev.minimum === undefined) === (ev.maximum === undefined)) {
+    problems.push('evaluation: give exactly one of minimum and maximum');
+  }
+  for (const [name, v] of [['minimum', ev.minimum], ['maximum', ev.maximum]] as const) {
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v))) problems.push(`evaluation.${name} must be a finite number, got ${String(v)}`);
+  }
+  if (known(props.modelPackageGroupName) && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(props.modelPackageGroupName)) {
+    problems.push(`modelPackageGroupName must be 1-63 letters, digits and hyphens, got '${props.modelPackageGroupName}'`);
+  }
+
+  const ratios = props.dataPreparation?.splitRatios;
+  if (ratios && (ratios.length !== 3 || ratios.some((r) => !(r > 0)) || Math.abs(ratios.reduce((a, b) => a + b, 0) - 1) > 1e-9)) {
+    problems.push(`dataPreparation.splitRatios must be three fractions above 0 summing to 1, got [${ratios.join(', ')}]`);
+  }
+  const seed = props.dataPreparation?.seed;
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) problems.push(`dataPreparation.seed must be an integer of 0 or more, got ${seed}`);
+  for (const [name, v] of [['target', props.dataPreparation?.target], ['modelFamily', props.dataPreparation?.modelFamily]] as const) {
+    if (v !== undefined && !/^[a-z0-9-]+$/.test(v)) problems.push(`dataPreparation.${name} must be lower-case letters, digits and hyphens, got '${v}'`);
+  }
+  if (props.trainingEntryPoint !== undefined && !/^[A-Za-z0-9_./-]+$/.test(props.trainingEntryPoint)) {
+    problems.push(`trainingEntryPoint must be a relative path, got '${props.trainingEntryPoint}'`);
+  }
+  for (const key of Object.keys(props.extraHyperparameters ?? {})) {
+    if (RESERVED_HYPERPARAMETERS.includes(key)) problems.push(`extraHyperparameters must not set '${key}': the pipeline sets it`);
+  }
+  if (problems.length) throw new Error(`Invalid FineTuningPipeline props:\n- ${problems.join('\n- ')}`);
+}
+
+function tuningProblems(t: HyperparameterTuningOptions, metricNames: string[]): string[] {
+  const problems: string[] = [];
+  if (!metricNames.includes(t.objectiveMetricName)) {
+    problems.push(`tuning.objectiveMetricName '${t.objectiveMetricName}' is not in metricDefinitions (${metricNames.join(', ')})`);
+  }
+  const positiveInt = (name: string, v: number) => {
+    if (!(Number.isInteger(v) && v >= 1)) problems.push(`tuning.${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt('maxJobs', t.maxJobs);
+  positiveInt('maxParallelJobs', t.maxParallelJobs);
+  if (t.maxParallelJobs > t.maxJobs) problems.push(`tuning.maxParallelJobs (${t.maxParallelJobs}) must not exceed tuning.maxJobs (${t.maxJobs})`);
+  const lr = t.learningRate;
+  if (!(Number.isFinite(lr.min) && lr.min > 0 && Number.isFinite(lr.max) && lr.min < lr.max)) {
+    problems.push(`tuning.learningRate needs 0 < min < max (log scale), got ${lr.min}..${lr.max}`);
+  }
+  const checkRange = (name: string, r: IntegerRange | CategoricalValues) => {
+    if ('values' in r) {
+      if (r.values.length === 0) problems.push(`tuning.${name}.values must not be empty`);
+      if (new Set(r.values).size !== r.values.length) problems.push(`tuning.${name}.values must be distinct`);
+      if (r.values.some((v) => !(Number.isInteger(v) && v >= 1))) problems.push(`tuning.${name}.values must be positive integers, got [${r.values.join(', ')}]`);
+    } else if (!(Number.isInteger(r.min) && Number.isInteger(r.max) && r.min >= 1 && r.min <= r.max)) {
+      problems.push(`tuning.${name} needs integers 1 <= min <= max, got ${r.min}..${r.max}`);
+    }
+  };
+  checkRange('epochs', t.epochs);
+  checkRange('loraR', t.loraR);
+  checkRange('loraAlpha', t.loraAlpha);
+  checkRange('perDeviceTrainBatchSize', t.perDeviceTrainBatchSize);
+  return problems;
+}

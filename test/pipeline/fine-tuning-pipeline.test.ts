@@ -1,0 +1,210 @@
+import { Stack, Token } from 'aws-cdk-lib';
+import {
+  buildFineTuningPipeline,
+  DEFAULT_JOB_RETRY_POLICIES,
+  FINE_TUNING_STEP_NAMES as N,
+} from '../../lib/pipeline/fine-tuning-pipeline';
+import { allSteps, baseProps, tuningOptions } from './fixtures';
+
+const props = baseProps();
+const trainingDef = JSON.parse(JSON.stringify(buildFineTuningPipeline(props)));
+const tuningDef = JSON.parse(JSON.stringify(buildFineTuningPipeline({ ...props, tuning: tuningOptions })));
+const onDemandDef = JSON.parse(JSON.stringify(buildFineTuningPipeline({ ...props, spot: false })));
+const step = (def: any, name: string) => allSteps(def).find((s) => s.Name === name);
+const expectedRetries = DEFAULT_JOB_RETRY_POLICIES.map((p) => ({
+  ExceptionType: [...p.exceptionTypes],
+  IntervalSeconds: p.intervalSeconds,
+  BackoffRate: p.backoffRate,
+  MaxAttempts: p.maxAttempts,
+}));
+
+/** Each SageMaker job of a definition with the fields the security checks need, whatever the step type. */
+function jobsOf(def: any) {
+  return allSteps(def).flatMap((s) => {
+    if (s.Type === 'Processing') {
+      const a = s.Arguments;
+      return [{ step: s, vpc: a.NetworkConfig.VpcConfig, isolation: a.NetworkConfig.EnableNetworkIsolation, encryption: a.NetworkConfig.EnableInterContainerTrafficEncryption, volumeKms: a.ProcessingResources.ClusterConfig.VolumeKmsKeyId, outputKms: a.ProcessingOutputConfig.KmsKeyId, stopping: a.StoppingCondition }];
+    }
+    const a = s.Type === 'Training' ? s.Arguments : s.Type === 'Tuning' ? s.Arguments.TrainingJobDefinition : undefined;
+    if (!a) return [];
+    return [{ step: s, vpc: a.VpcConfig, isolation: a.EnableNetworkIsolation, encryption: a.EnableInterContainerTrafficEncryption, volumeKms: a.ResourceConfig.VolumeKmsKeyId, outputKms: a.OutputDataConfig.KmsKeyId, stopping: a.StoppingCondition, training: a }];
+  });
+}
+
+describe.each([
+  ['training', trainingDef, ['PrepareData', 'FineTune', 'EvaluateModel']],
+  ['tuning', tuningDef, ['PrepareData', 'TuneHyperparameters', 'EvaluateModel']],
+  ['on-demand training', onDemandDef, ['PrepareData', 'FineTune', 'EvaluateModel']],
+])('every job of the %s pipeline', (_name, def, expectedJobs) => {
+  const jobs = jobsOf(def);
+  test('is one of the expected jobs', () => expect(jobs.map((j) => j.step.Name)).toEqual(expectedJobs));
+  test.each(jobs.map((j) => [j.step.Name, j] as const))('%s runs in the VPC, isolated, encrypted, bounded and retried', (_n, job) => {
+    const isTraining = job.step.Type !== 'Processing';
+    const network = isTraining ? props.trainingNetwork : props.processingNetwork;
+    expect(job.vpc).toEqual({ Subnets: network.subnetIds, SecurityGroupIds: network.securityGroupIds });
+    expect(job.isolation).toBe(true);
+    expect(job.encryption).toBe(true);
+    expect(job.volumeKms).toBe(props.volumeKmsKeyId);
+    expect(job.outputKms).toBe(props.outputKmsKeyId);
+    expect(job.stopping.MaxRuntimeInSeconds).toBe(isTraining ? 86400 : 14400);
+    expect(job.step.RetryPolicies).toEqual(expectedRetries);
+  });
+});
+
+describe('spot training', () => {
+  test.each([
+    ['training', step(trainingDef, N.train).Arguments],
+    ['tuning', step(tuningDef, N.tune).Arguments.TrainingJobDefinition],
+  ])('%s: spot on, MaxWait >= MaxRuntime, checkpoints under the execution', (_n, job: any) => {
+    expect(job.EnableManagedSpotTraining).toBe(true);
+    expect(job.StoppingCondition.MaxWaitTimeInSeconds).toBe(2 * 86400);
+    expect(job.StoppingCondition.MaxWaitTimeInSeconds).toBeGreaterThanOrEqual(job.StoppingCondition.MaxRuntimeInSeconds);
+    expect(job.CheckpointConfig).toEqual({
+      S3Uri: { 'Std:Join': { On: '', Values: [props.storage.checkpoints, { Get: 'Execution.PipelineExecutionId' }] } },
+      LocalPath: '/opt/ml/checkpoints',
+    });
+  });
+
+  test('on-demand: spot off and no MaxWaitTimeInSeconds (the API rejects it without spot)', () => {
+    const job = step(onDemandDef, N.train).Arguments;
+    expect(job.EnableManagedSpotTraining).toBe(false);
+    expect(job.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 86400 });
+  });
+
+  test('a custom max wait is used', () => {
+    const def: any = buildFineTuningPipeline({ ...props, spotMaxWaitSeconds: 100000 });
+    expect(step(def, N.train).Arguments.StoppingCondition.MaxWaitTimeInSeconds).toBe(100000);
+  });
+});
+
+describe('steps and data flow', () => {
+  test('top-level order, and dependencies come from references only (no DependsOn)', () => {
+    expect(trainingDef.Steps.map((s: any) => s.Name)).toEqual([N.prepareData, N.train, N.evaluate, N.qualityGate]);
+    for (const s of allSteps(trainingDef)) expect(s.DependsOn).toBeUndefined();
+  });
+
+  test('the preparation job runs format, validate and split in one bash entrypoint', () => {
+    const entry = step(trainingDef, N.prepareData).Arguments.AppSpecification.ContainerEntrypoint;
+    expect(entry.slice(0, 2)).toEqual(['bash', '-c']);
+    const script: string = entry[2];
+    expect(script).toMatch(/^set -euo pipefail\n/);
+    expect(script).toContain('tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz -C /opt/ml/processing/code');
+    const order = ['training.data format', 'training.data validate', 'training.data split'].map((c) => script.indexOf(c));
+    expect(order.every((i) => i > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(script).toContain('--ratios 0.8 0.1 0.1 --seed 42');
+  });
+
+  test('training reads the prepared splits, base model and code as channels; hyperparameters follow the HF DLC convention', () => {
+    const a = step(trainingDef, N.train).Arguments;
+    const channels = Object.fromEntries(a.InputDataConfig.map((c: any) => [c.ChannelName, c.DataSource.S3DataSource.S3Uri]));
+    expect(channels).toEqual({
+      train: { Get: "Steps.PrepareData.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri" },
+      validation: { Get: "Steps.PrepareData.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri" },
+      model: { Get: 'Parameters.BaseModel' },
+      code: props.codeS3Uri,
+    });
+    expect(a.HyperParameters).toEqual({
+      sagemaker_program: 'training/train/launch.py',
+      sagemaker_submit_directory: '/opt/ml/input/data/code/sourcedir.tar.gz',
+      num_train_epochs: { 'Std:Join': { On: '', Values: [{ Get: 'Parameters.Epochs' }] } },
+      learning_rate: { 'Std:Join': { On: '', Values: [{ Get: 'Parameters.LearningRate' }] } },
+      lora_r: { 'Std:Join': { On: '', Values: [{ Get: 'Parameters.LoraRank' }] } },
+    });
+    expect(a.ResourceConfig.InstanceType).toEqual({ Get: 'Parameters.TrainingInstanceType' });
+    expect(a.ResourceConfig.InstanceCount).toEqual({ Get: 'Parameters.TrainingInstanceCount' });
+    expect(a.AlgorithmSpecification.MetricDefinitions.map((m: any) => m.Name)).toEqual(props.metricDefinitions.map((m) => m.name));
+  });
+
+  test('parameters: training mode declares all seven; tuning mode only those it reads', () => {
+    expect(trainingDef.Parameters.map((p: any) => p.Name)).toEqual(['BaseModel', 'InputDataUri', 'TrainingInstanceType', 'TrainingInstanceCount', 'Epochs', 'LearningRate', 'LoraRank']);
+    expect(tuningDef.Parameters.map((p: any) => p.Name)).toEqual(['BaseModel', 'InputDataUri', 'TrainingInstanceType', 'TrainingInstanceCount']);
+    expect(trainingDef.Parameters.find((p: any) => p.Name === 'InputDataUri').DefaultValue).toBe(props.storage.rawData);
+  });
+
+  test('tuning: Bayesian, early stopping Auto, log-scale learning rate, integer and categorical ranges', () => {
+    const c = step(tuningDef, N.tune).Arguments.HyperParameterTuningJobConfig;
+    expect(c.Strategy).toBe('Bayesian');
+    expect(c.TrainingJobEarlyStoppingType).toBe('Auto');
+    expect(c.HyperParameterTuningJobObjective).toEqual({ Type: 'Minimize', MetricName: 'eval_loss' });
+    expect(c.ResourceLimits).toEqual({ MaxNumberOfTrainingJobs: 12, MaxParallelTrainingJobs: 3 });
+    expect(c.ParameterRanges.ContinuousParameterRanges).toEqual([{ Name: 'learning_rate', MinValue: '0.00001', MaxValue: '0.0005', ScalingType: 'Logarithmic' }]);
+    expect(c.ParameterRanges.IntegerParameterRanges.map((r: any) => r.Name)).toEqual(['num_train_epochs', 'lora_alpha']);
+    expect(c.ParameterRanges.CategoricalParameterRanges).toEqual([
+      { Name: 'lora_r', Values: ['8', '16', '32'] },
+      { Name: 'per_device_train_batch_size', Values: ['1', '2', '4'] },
+    ]);
+  });
+
+  test('tuning: evaluation and registration read the best training job artifact', () => {
+    const best = {
+      'Std:Join': {
+        On: '',
+        Values: [props.storage.finalModels, { Get: 'Execution.PipelineExecutionId' }, '/', { Get: 'Steps.TuneHyperparameters.BestTrainingJob.TrainingJobName' }, '/', 'output', '/', 'model.tar.gz'],
+      },
+    };
+    const model = step(tuningDef, N.evaluate).Arguments.ProcessingInputs.find((i: any) => i.InputName === 'model');
+    expect(model.S3Input.S3Uri).toEqual(best);
+    expect(step(tuningDef, N.register).Arguments.InferenceSpecification.Containers[0].ModelDataUrl).toEqual(best);
+  });
+
+  test('evaluation writes evaluation.json under the reports prefix and declares it as a property file', () => {
+    const s = step(trainingDef, N.evaluate);
+    expect(s.PropertyFiles).toEqual([{ PropertyFileName: 'EvaluationReport', OutputName: 'evaluation', FilePath: 'evaluation.json' }]);
+    const out = s.Arguments.ProcessingOutputConfig.Outputs[0];
+    expect(out.S3Output.LocalPath).toBe('/opt/ml/processing/output/evaluation');
+    expect(out.S3Output.S3Uri).toEqual({ 'Std:Join': { On: '', Values: [props.storage.evaluationReports, { Get: 'Execution.PipelineExecutionId' }] } });
+    expect(s.Arguments.AppSpecification.ContainerEntrypoint[2]).toContain(
+      'python3 -m training.evaluate perplexity --model-dir /opt/ml/processing/work/model --data /opt/ml/processing/input/test/test.jsonl --output-dir /opt/ml/processing/output/evaluation',
+    );
+  });
+
+  test('the gate compares the JsonGet metric with the threshold; register pending approval, else fail naming metric, value and threshold', () => {
+    const gate = step(trainingDef, N.qualityGate);
+    const metric = { 'Std:JsonGet': { PropertyFile: { Get: 'Steps.EvaluateModel.PropertyFiles.EvaluationReport' }, Path: 'generation_metrics.perplexity.value' } };
+    expect(gate.Arguments.Conditions).toEqual([{ Type: 'LessThanOrEqualTo', LeftValue: metric, RightValue: 12 }]);
+    const register = gate.Arguments.IfSteps[0];
+    expect(register.Type).toBe('RegisterModel');
+    expect(register.Arguments.ModelApprovalStatus).toBe('PendingManualApproval');
+    expect(register.Arguments.ModelPackageGroupName).toBe('fine-tuning-dev');
+    expect(register.Arguments.ModelMetrics.ModelQuality.Statistics).toEqual({
+      ContentType: 'application/json',
+      S3Uri: { 'Std:Join': { On: '/', Values: [{ Get: "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri" }, 'evaluation.json'] } },
+    });
+    expect(register.RetryPolicies).toEqual(expectedRetries);
+    const fail = gate.Arguments.ElseSteps[0];
+    expect(fail.Type).toBe('Fail');
+    expect(fail.Arguments.ErrorMessage).toEqual({
+      'Std:Join': { On: ' ', Values: ['Model quality gate failed:', 'generation_metrics.perplexity.value', '=', metric, 'is above the maximum', '12'] },
+    });
+  });
+
+  test('a minimum threshold gates with GreaterThanOrEqualTo', () => {
+    const def: any = buildFineTuningPipeline({ ...props, evaluation: { task: 'qa', metricPath: 'question_answering_metrics.f1.value', minimum: 0.6 } });
+    expect(step(def, N.qualityGate).Arguments.Conditions[0].Type).toBe('GreaterThanOrEqualTo');
+    expect(step(def, N.fail).Arguments.ErrorMessage['Std:Join'].Values).toContain('is below the minimum');
+    expect(step(def, N.evaluate).Arguments.AppSpecification.ContainerEntrypoint[2]).toMatch(/training\.evaluate predict .*\n.*training\.evaluate qa --predictions/);
+  });
+});
+
+test('CDK tokens pass through untouched and resolve in Stack.toJsonString', () => {
+  const stack = new Stack();
+  const role = Token.asString({ 'Fn::GetAtt': ['TrainingRole', 'Arn'] });
+  const bucket = Token.asString({ Ref: 'DataBucket' });
+  const def = buildFineTuningPipeline({
+    ...props,
+    trainingRoleArn: role,
+    storage: { ...props.storage, processedData: `s3://${bucket}/training-data/processed/` },
+  });
+  const json = stack.resolve(stack.toJsonString(def));
+  expect(JSON.stringify(json)).toContain('TrainingRole');
+  expect(JSON.stringify(json)).toContain('DataBucket');
+});
+
+test('snapshot of the training pipeline definition', () => {
+  expect(trainingDef).toMatchSnapshot();
+});
+
+test('snapshot of the tuning pipeline definition', () => {
+  expect(tuningDef).toMatchSnapshot();
+});
