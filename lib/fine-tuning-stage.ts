@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { EnvironmentConfig } from './config/environment-config';
 import { environmentPrefix } from './config/naming';
 import { NetworkStack } from './stacks/network-stack';
+import { PipelinesStack } from './stacks/pipelines-stack';
 import { SecurityStack } from './stacks/security-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -19,6 +20,7 @@ export class FineTuningStage extends Stage {
   readonly network: NetworkStack;
   readonly storage: StorageStack;
   readonly security: SecurityStack;
+  readonly pipelines: PipelinesStack;
 
   constructor(scope: Construct, id: string, props: FineTuningStageProps) {
     super(scope, id, props);
@@ -41,6 +43,14 @@ export class FineTuningStage extends Stage {
       storage: this.storage,
       stackName: name('security'),
       description: `Roles, audit trail, image repository and alerts of the ${config.name} fine-tuning platform`,
+    });
+    this.pipelines = new PipelinesStack(this, 'Pipelines', {
+      config,
+      network: this.network,
+      storage: this.storage,
+      security: this.security,
+      stackName: name('pipelines'),
+      description: `SageMaker fine-tuning pipeline of the ${config.name} fine-tuning platform`,
     });
 
     for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);

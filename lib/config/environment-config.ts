@@ -83,8 +83,29 @@ export interface TrainingConfig {
   readonly processingInstanceType: string;
   /** SageMaker instance type for real-time endpoints. */
   readonly endpointInstanceType: string;
-  /** Use managed spot capacity for training. */
+  /** Use managed spot capacity for training; checkpoints make interruptions safe. */
   readonly useSpot: boolean;
+  /** Longest a training job may run, in hours (1 to 120); with spot it may wait as long again. */
+  readonly maxRuntimeHours: number;
+  /** The metric gate between evaluation and registration. */
+  readonly qualityGate: QualityGateConfig;
+  /** Full image URIs instead of the region's Hugging Face DLC. @default the DLC from container-images.json */
+  readonly images?: { readonly training?: string; readonly processing?: string };
+}
+
+/** Evaluation task whose report gates registration. */
+export const EVALUATION_TASKS = ['perplexity', 'classification', 'summarization', 'qa'] as const;
+
+/** A model is registered only when its evaluation passes this gate. Exactly one of minimum and maximum. */
+export interface QualityGateConfig {
+  /** `python -m training.evaluate <task>` on the test split. */
+  readonly task: (typeof EVALUATION_TASKS)[number];
+  /** Dotted path of the metric in evaluation.json, e.g. `generation_metrics.perplexity.value`. */
+  readonly metricPath: string;
+  /** Least acceptable value, for metrics where higher is better. */
+  readonly minimum?: number;
+  /** Greatest acceptable value, for metrics where lower is better (perplexity). */
+  readonly maximum?: number;
 }
 
 export interface BedrockConfig {

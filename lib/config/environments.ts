@@ -41,6 +41,8 @@ const dev: EnvironmentConfig = {
     processingInstanceType: 'ml.m5.xlarge',
     endpointInstanceType: 'ml.g5.xlarge',
     useSpot: true,
+    maxRuntimeHours: 24,
+    qualityGate: { task: 'perplexity', metricPath: 'generation_metrics.perplexity.value', maximum: 20 },
   },
   bedrock: { baseModelIds: ['amazon.nova-micro-v1:0', 'meta.llama3-1-8b-instruct-v1:0'] },
   audit: { trailLogRetentionDays: 365 },

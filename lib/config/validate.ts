@@ -1,6 +1,7 @@
 import { contains, formatAddress, isPrivateRange, packSubnets, parseCidr } from './cidr';
 import {
   EnvironmentConfig,
+  EVALUATION_TASKS,
   INTERFACE_ENDPOINT_NAMES,
   LOG_RETENTION_DAYS,
   SUBNET_TIERS,
@@ -78,6 +79,15 @@ export function findConfigProblems(c: EnvironmentConfig): string[] {
   });
   for (const key of ['trainingInstanceType', 'processingInstanceType', 'endpointInstanceType'] as const) {
     if (!INSTANCE_TYPE_PATTERN.test(t[key])) bad(`training.${key}`, t[key], 'allowed: a SageMaker instance type such as ml.g5.2xlarge');
+  }
+  if (!Number.isInteger(t.maxRuntimeHours) || t.maxRuntimeHours < 1 || t.maxRuntimeHours > 120) {
+    bad('training.maxRuntimeHours', t.maxRuntimeHours, 'allowed: a whole number of hours from 1 to 120');
+  }
+  checkQualityGate(t.qualityGate, bad);
+  for (const [key, uri] of Object.entries(t.images ?? {})) {
+    if (uri !== undefined && !/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/.test(uri)) {
+      bad(`training.images.${key}`, uri, 'allowed: an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>');
+    }
   }
   if (c.bedrock.baseModelIds.length === 0) bad('bedrock.baseModelIds', c.bedrock.baseModelIds, 'list at least one Bedrock model id');
   c.bedrock.baseModelIds.forEach((m, i) => {
@@ -158,6 +168,19 @@ function checkNetwork(c: EnvironmentConfig, bad: Reporter): void {
   }
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(n.flowLogRetentionDays)) {
     bad('network.flowLogRetentionDays', n.flowLogRetentionDays, `allowed: one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  }
+}
+
+function checkQualityGate(g: EnvironmentConfig['training']['qualityGate'], bad: Reporter): void {
+  if (!(EVALUATION_TASKS as readonly string[]).includes(g.task)) {
+    bad('training.qualityGate.task', g.task, `allowed: ${EVALUATION_TASKS.join(', ')}`);
+  }
+  if (!/^[a-z_]+\.[A-Za-z0-9_]+\.value$/.test(g.metricPath)) {
+    bad('training.qualityGate.metricPath', g.metricPath, 'allowed: <section>.<metric>.value as in evaluation.json, e.g. generation_metrics.perplexity.value');
+  }
+  const bounds = [g.minimum, g.maximum].filter((v) => v !== undefined);
+  if (bounds.length !== 1 || !bounds.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    bad('training.qualityGate', { minimum: g.minimum, maximum: g.maximum }, 'set exactly one of minimum and maximum, a finite number');
   }
 }
 

@@ -26,7 +26,7 @@ export interface PlatformAlertsProps {
 export class PlatformAlerts extends Construct {
   readonly topic: sns.Topic;
   readonly budget: budgets.CfnBudget;
-  /** Dead-letter queue of the e-mail subscription. */
+  /** Dead-letter queue of the e-mail subscription and of EventBridge rules that target the topic. */
   readonly undeliveredAlerts: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: PlatformAlertsProps) {
@@ -48,12 +48,23 @@ export class PlatformAlerts extends Construct {
       { id: 'AwsSolutions::AwsSolutions-SQS3', reason: isDlq },
       { id: 'Serverless::Serverless-SQSRedrivePolicy', reason: isDlq },
     );
+    this.undeliveredAlerts.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowEventBridgeDeadLettersFromThisAccount',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.undeliveredAlerts.queueArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+      }),
+    );
     this.topic.addSubscription(new subscriptions.EmailSubscription(props.email, { deadLetterQueue: this.undeliveredAlerts }));
 
-    const publishers = ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com'];
+    // EventBridge rules of other stacks (pipeline failures) publish here too. Granting by account here, not
+    // per rule, keeps those stacks from writing into this one's policies (a dependency cycle).
+    const publishers = ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com', 'events.amazonaws.com'];
     this.topic.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'AllowBudgetsAndAlarmsFromThisAccount',
+        sid: 'AllowAlertPublishersFromThisAccount',
         principals: publishers.map((p) => new iam.ServicePrincipal(p)),
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],

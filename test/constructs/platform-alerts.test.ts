@@ -35,7 +35,7 @@ describe('PlatformAlerts', () => {
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: keyArn });
   });
 
-  test('topic policy denies publishing without TLS and allows only Budgets and CloudWatch of this account', () => {
+  test('topic policy denies publishing without TLS and allows only Budgets, CloudWatch and EventBridge of this account', () => {
     template.resourceCountIs('AWS::SNS::TopicPolicy', 1);
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [topicRef],
@@ -49,10 +49,10 @@ describe('PlatformAlerts', () => {
             Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           }),
           {
-            Sid: 'AllowBudgetsAndAlarmsFromThisAccount',
+            Sid: 'AllowAlertPublishersFromThisAccount',
             Effect: 'Allow',
             Action: 'sns:Publish',
-            Principal: { Service: ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com'] },
+            Principal: { Service: ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com', 'events.amazonaws.com'] },
             Resource: topicRef,
             Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
           },
@@ -123,14 +123,14 @@ describe('PlatformAlerts', () => {
     });
   });
 
-  test('key policy lets Budgets, CloudWatch and SNS of this account decrypt and create data keys only', () => {
+  test('key policy lets Budgets, CloudWatch, EventBridge and SNS of this account decrypt and create data keys only', () => {
     template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
           {
             Sid: 'AllowAlertPublishersToUseKey',
             Effect: 'Allow',
-            Principal: { Service: ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com', 'sns.amazonaws.com'] },
+            Principal: { Service: ['budgets.amazonaws.com', 'cloudwatch.amazonaws.com', 'events.amazonaws.com', 'sns.amazonaws.com'] },
             Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
             Resource: '*',
             Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },

@@ -12,7 +12,7 @@ function objectGrants(template: Template, roleLogicalIdPrefix: string, action: s
   const id = Object.keys(policies).find((k) => k.startsWith(`${roleLogicalIdPrefix}Policy`));
   if (!id) throw new Error(`no managed policy for ${roleLogicalIdPrefix}`);
   const render = (v: any): string =>
-    typeof v === 'string' ? v : v['Fn::Join'] ? v['Fn::Join'][1].map(render).join('') : v.Ref ? `<${v.Ref}>` : JSON.stringify(v);
+    typeof v === 'string' ? v : v['Fn::Join'] ? v['Fn::Join'][1].map(render).join('') : v.Ref ? `<${v.Ref}>` : v['Fn::Sub'] ? '<cdk-assets>' : JSON.stringify(v);
   return policies[id].Properties.PolicyDocument.Statement.filter((s: any) => [s.Action].flat().includes(action))
     .flatMap((s: any) => [s.Resource].flat().map(render))
     .map((arn: string) => arn.replace(/^arn:aws:s3:::fmft-dev-/, '').replace(/-<AWS::AccountId>-us-east-1/, ''))
@@ -117,6 +117,8 @@ describe('security stack', () => {
 
   test('each job role reads and writes exactly its prefixes', () => {
     expect(objectGrants(sec, 'TrainingRole', 's3:GetObject')).toEqual([
+      expect.stringMatching(/^arn:aws:s3:::<cdk-assets>\/[0-9a-f]{64}\.gz$/),
+      `model-artifacts/${p.modelArtifacts.prefixes.base}*`,
       `model-artifacts/${p.modelArtifacts.prefixes.checkpoints}*`,
       `training-data/${p.trainingData.prefixes.processed}*`,
     ]);

@@ -16,6 +16,9 @@ function physicalNames(stage: typeof dev): string[] {
         if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
       }
       if (p.Budget?.BudgetName) names.push(p.Budget.BudgetName);
+      for (const key of ['PipelineName', 'ModelPackageGroupName']) {
+        if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
+      }
     }
   }
   return names;
@@ -23,15 +26,15 @@ function physicalNames(stage: typeof dev): string[] {
 
 describe('stage', () => {
   test('stack names carry the environment', () => {
-    expect(Object.keys(dev.raw).sort()).toEqual(['fmft-dev-network', 'fmft-dev-security', 'fmft-dev-storage']);
-    expect(Object.keys(prod.raw).sort()).toEqual(['fmft-prod-network', 'fmft-prod-security', 'fmft-prod-storage']);
+    expect(Object.keys(dev.raw).sort()).toEqual(['fmft-dev-network', 'fmft-dev-pipelines', 'fmft-dev-security', 'fmft-dev-storage']);
+    expect(Object.keys(prod.raw).sort()).toEqual(['fmft-prod-network', 'fmft-prod-pipelines', 'fmft-prod-security', 'fmft-prod-storage']);
   });
 
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 3 stacks, 4 named buckets, 5 key aliases, 1 repository, 1 budget.
-    expect(devNames).toHaveLength(14);
+    // 4 stacks, 4 named buckets, 5 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group.
+    expect(devNames).toHaveLength(17);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 
@@ -46,6 +49,7 @@ describe('stage', () => {
 
   test('stacks get what they need through props, so deploy order follows', () => {
     expect(dev.stage.security.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-storage']);
+    expect(dev.stage.pipelines.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-security', 'fmft-dev-storage']);
     expect(dev.stage.network.dependencies).toEqual([]);
     expect(dev.stage.storage.dependencies).toEqual([]);
   });

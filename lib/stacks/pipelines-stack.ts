@@ -1,0 +1,89 @@
+import * as path from 'path';
+import { Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import metricsContract from '../../training/contracts/training-metrics.json';
+import { huggingFaceTrainingImage } from '../config/container-images';
+import { EnvironmentConfig } from '../config/environment-config';
+import { resourceName } from '../config/naming';
+import { STORAGE_LAYOUT } from '../config/storage-layout';
+import { MlBucket } from '../constructs/ml-bucket';
+import { SageMakerFineTuningPipeline } from '../constructs/sagemaker-fine-tuning-pipeline';
+import { TrainingCodeAsset } from '../constructs/training-code-asset';
+import { NetworkStack } from './network-stack';
+import { SecurityStack } from './security-stack';
+import { StorageStack } from './storage-stack';
+
+export interface PipelinesStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly network: NetworkStack;
+  readonly storage: StorageStack;
+  readonly security: SecurityStack;
+}
+
+/** The SageMaker fine-tuning pipeline of the environment, its job code and its failure alerts. */
+export class PipelinesStack extends Stack {
+  readonly fineTuning: SageMakerFineTuningPipeline;
+
+  constructor(scope: Construct, id: string, props: PipelinesStackProps) {
+    super(scope, id, props);
+    const { config, network, storage, security } = props;
+    const { roles } = security;
+    const { buckets } = storage;
+    const layout = STORAGE_LAYOUT;
+    const net = network.network;
+    const t = config.training;
+
+    // Base models are staged in S3: network isolation keeps jobs off the Hugging Face hub.
+    buckets.modelArtifacts.grantReadObjects(roles.training, layout.modelArtifacts.prefixes.base);
+    buckets.modelArtifacts.grantReadObjects(roles.processing, layout.modelArtifacts.prefixes.base);
+    // The execution reads evaluation.json for the quality gate, and creates grants on the data key for
+    // the jobs' encrypted volumes.
+    buckets.evaluation.grantReadObjects(roles.pipeline, layout.evaluation.prefixes.reports);
+    roles.pipeline.allowKeyUseVia(storage.dataKey, 'sagemaker', ['kms:CreateGrant', 'kms:DescribeKey']);
+
+    const uri = (bucket: MlBucket, prefix: string) => bucket.bucket.s3UrlForObject(prefix);
+    const dlc = huggingFaceTrainingImage(this.region);
+    const baseModel = t.baseModels[0];
+
+    this.fineTuning = new SageMakerFineTuningPipeline(this, 'FineTuningPipeline', {
+      pipelineName: resourceName(config, 'fine-tuning'),
+      pipelineRole: roles.pipeline,
+      trainingRole: roles.training,
+      processingRole: roles.processing,
+      code: new TrainingCodeAsset(this, 'TrainingCode', { sourceDirectory: path.join(__dirname, '..', '..', 'training') }),
+      failureTopic: security.alerts.topic,
+      failureDeadLetterQueue: security.alerts.undeliveredAlerts,
+      definition: {
+        trainingImageUri: t.images?.training ?? dlc,
+        processingImageUri: t.images?.processing ?? dlc,
+        inference: { imageUri: t.images?.training ?? dlc, instanceTypes: [t.endpointInstanceType] },
+        trainingNetwork: {
+          subnetIds: net.subnetsFor('training').subnetIds,
+          securityGroupIds: [net.securityGroups.training.securityGroupId],
+        },
+        processingNetwork: {
+          subnetIds: net.subnetsFor('processing').subnetIds,
+          securityGroupIds: [net.securityGroups.processing.securityGroupId],
+        },
+        volumeKmsKeyId: storage.dataKey.keyArn,
+        outputKmsKeyId: storage.dataKey.keyArn,
+        storage: {
+          rawData: uri(buckets.trainingData, layout.trainingData.prefixes.raw),
+          processedData: uri(buckets.trainingData, layout.trainingData.prefixes.processed),
+          checkpoints: uri(buckets.modelArtifacts, layout.modelArtifacts.prefixes.checkpoints),
+          finalModels: uri(buckets.modelArtifacts, layout.modelArtifacts.prefixes.final),
+          evaluationReports: uri(buckets.evaluation, layout.evaluation.prefixes.reports),
+        },
+        defaults: {
+          baseModelUri: uri(buckets.modelArtifacts, `${layout.modelArtifacts.prefixes.base}${baseModel}/`),
+          instanceType: t.trainingInstanceType,
+        },
+        processingInstanceType: t.processingInstanceType,
+        trainingMaxRuntimeSeconds: t.maxRuntimeHours * 3600,
+        spot: t.useSpot,
+        metricDefinitions: metricsContract.metrics.map((m) => ({ name: m.name, regex: m.regex })),
+        evaluation: t.qualityGate,
+      },
+    });
+  }
+}
