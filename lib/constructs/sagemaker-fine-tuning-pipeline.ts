@@ -18,7 +18,10 @@ export interface SageMakerFineTuningPipelineProps {
   /** The job code; both job roles get read access to exactly this archive. */
   readonly code: TrainingCodeAsset;
   /** Everything else the definition needs (images, network, keys, storage URIs, gate, tuning...). */
-  readonly definition: Omit<FineTuningPipelineProps, 'trainingRoleArn' | 'processingRoleArn' | 'codeS3Uri' | 'modelPackageGroupName'>;
+  readonly definition: Omit<
+    FineTuningPipelineProps,
+    'trainingRoleArn' | 'processingRoleArn' | 'codeS3Uri' | 'codeArchiveFileName' | 'modelPackageGroupName'
+  >;
   /** Receives a message when an execution fails. */
   readonly failureTopic: sns.ITopic;
   /** Keeps failure events that could not be delivered to the topic. */
@@ -48,6 +51,8 @@ export class SageMakerFineTuningPipeline extends Construct {
       trainingRoleArn: props.trainingRole.role.roleArn,
       processingRoleArn: props.processingRole.role.roleArn,
       codeS3Uri: props.code.s3Uri,
+      // SageMaker copies the asset object into the job under its key's name, `<hash>.gz`.
+      codeArchiveFileName: props.code.asset.s3ObjectKey.split('/').pop(),
       modelPackageGroupName: groupName,
     });
 

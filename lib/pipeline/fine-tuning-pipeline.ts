@@ -198,8 +198,14 @@ export interface FineTuningPipelineProps {
   /** KMS key for job outputs. */
   readonly outputKmsKeyId: string;
   readonly storage: PipelineStorageUris;
-  /** S3 URI of the code archive, `.../sourcedir.tar.gz`, holding the `training/` package. */
+  /** S3 URI of the code archive (a gzipped tar holding the `training/` package). */
   readonly codeS3Uri: string;
+  /**
+   * File name of that archive, the last part of `codeS3Uri`: SageMaker copies the object into the job under
+   * this name. Needed because `codeS3Uri` is usually a token at synth time (a CDK asset `<hash>.gz`).
+   * @default 'sourcedir.tar.gz'
+   */
+  readonly codeArchiveFileName?: string;
   /** Script the training container runs, relative to the archive root. @default 'training/train/launch.py' */
   readonly trainingEntryPoint?: string;
   readonly defaults: TrainingParameterDefaults;
@@ -236,7 +242,6 @@ export interface FineTuningPipelineProps {
 const PROC = '/opt/ml/processing';
 const CODE_DIR = `${PROC}/code`;
 const WORK_DIR = `${PROC}/work`; // on the job's KMS-encrypted volume
-const TRAINING_CODE_ARCHIVE = `/opt/ml/input/data/code/${CODE_ARCHIVE}`;
 const RESERVED_HYPERPARAMETERS = [
   'sagemaker_program',
   'sagemaker_submit_directory',
@@ -277,7 +282,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
   const modelFamilyFlag = prep.modelFamily ? ` --model-family ${shellQuote(prep.modelFamily)}` : '';
   const formatted = `${WORK_DIR}/formatted/data.jsonl`;
   const prepareScript = [
-    ...unpackCode(),
+    ...unpackCode(props),
     `mkdir -p ${WORK_DIR}/formatted ${WORK_DIR}/splits ${PROC}/output/train ${PROC}/output/validation ${PROC}/output/test`,
     // format converts source shapes to the target and checks the conversion; validate then checks the
     // result against every target rule (limits, duplicates); validate first would reject source shapes.
@@ -339,7 +344,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
   const staticHyperparameters: Record<string, StringValue> = {
     sagemaker_program: props.trainingEntryPoint ?? 'training/train/launch.py',
     // Network isolation blocks the toolkit's own S3 download: the archive arrives as the 'code' channel.
-    sagemaker_submit_directory: TRAINING_CODE_ARCHIVE,
+    sagemaker_submit_directory: `/opt/ml/input/data/code/${codeArchive(props)}`,
     ...props.extraHyperparameters,
   };
 
@@ -411,7 +416,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     arguments: processingJob(props, {
       instanceType: ev.instanceType ?? props.processingInstanceType,
       runtime: processingRuntime,
-      script: [...unpackCode(), `mkdir -p ${modelDir}`, `tar -xzf ${PROC}/input/model/model.tar.gz -C ${modelDir}`, ...evaluateCommands],
+      script: [...unpackCode(props), `mkdir -p ${modelDir}`, `tar -xzf ${PROC}/input/model/model.tar.gz -C ${modelDir}`, ...evaluateCommands],
       inputs: [codeInput(props), s3Input('model', modelArtifactsUri, `${PROC}/input/model`), s3Input('test', prepare.outputUri('test'), `${PROC}/input/test`)],
       outputs: [
         {
@@ -485,8 +490,12 @@ function codeInput(props: FineTuningPipelineProps) {
 }
 
 /** Shell lines that unpack the code archive and enter it, so `python3 -m training...` resolves. */
-function unpackCode(): string[] {
-  return ['set -euo pipefail', `mkdir -p ${CODE_DIR}`, `tar -xzf ${PROC}/input/code/${CODE_ARCHIVE} -C ${CODE_DIR}`, `cd ${CODE_DIR}`];
+function unpackCode(props: FineTuningPipelineProps): string[] {
+  return ['set -euo pipefail', `mkdir -p ${CODE_DIR}`, `tar -xzf ${PROC}/input/code/${codeArchive(props)} -C ${CODE_DIR}`, `cd ${CODE_DIR}`];
+}
+
+function codeArchive(props: FineTuningPipelineProps): string {
+  return props.codeArchiveFileName ?? CODE_ARCHIVE;
 }
 
 function shellQuote(value: string): string {
@@ -545,8 +554,12 @@ function validateProps(props: FineTuningPipelineProps): void {
   for (const [key, uri] of Object.entries(props.storage)) {
     if (known(uri) && !s3Prefix.test(uri)) problems.push(`storage.${key} must be an S3 prefix URI ending with '/', got '${uri}'`);
   }
-  if (known(props.codeS3Uri) && !(props.codeS3Uri.startsWith('s3://') && props.codeS3Uri.endsWith(`/${CODE_ARCHIVE}`))) {
-    problems.push(`codeS3Uri must be an S3 URI ending with '/${CODE_ARCHIVE}', got '${props.codeS3Uri}'`);
+  const archive = codeArchive(props);
+  if (!/^[\w.-]+\.(tar\.gz|tgz|gz)$/.test(archive)) {
+    problems.push(`codeArchiveFileName must be a gzipped tar file name (.tar.gz, .tgz or .gz), got '${archive}'`);
+  }
+  if (known(props.codeS3Uri) && !(props.codeS3Uri.startsWith('s3://') && props.codeS3Uri.endsWith(`/${archive}`))) {
+    problems.push(`codeS3Uri must be an S3 URI ending with '/${archive}', got '${props.codeS3Uri}'`);
   }
   const d = props.defaults;
   if (known(d.baseModelUri) && !d.baseModelUri.startsWith('s3://')) {

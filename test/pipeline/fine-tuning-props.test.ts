@@ -19,6 +19,8 @@ describe('FineTuningPipeline props validation (one rule per test)', () => {
     ['output KMS key empty', (p) => (p.outputKmsKeyId = ' '), /outputKmsKeyId must not be empty/],
     ['storage URI without trailing slash', (p) => (p.storage = { ...p.storage, checkpoints: 's3://bucket-name/models/checkpoints' }), /storage.checkpoints must be an S3 prefix URI ending with '\/'/],
     ['code archive name', (p) => (p.codeS3Uri = 's3://bucket-name/code/code.zip'), /codeS3Uri must be an S3 URI ending with '\/sourcedir.tar.gz'/],
+    ['code archive file name', (p) => (p.codeArchiveFileName = 'code.zip'), /codeArchiveFileName must be a gzipped tar file name \(.tar.gz, .tgz or .gz\), got 'code.zip'/],
+    ['code URI not ending with the archive name', (p) => (p.codeArchiveFileName = 'abc.gz'), /codeS3Uri must be an S3 URI ending with '\/abc.gz'/],
     ['base model not on S3', (p) => (p.defaults = { ...p.defaults, baseModelUri: 'meta-llama/Llama-3.1-8B' }), /defaults.baseModelUri must be an S3 URI/],
     ['instance type', (p) => (p.processingInstanceType = 'm5.large'), /processingInstanceType must be a SageMaker instance type/],
     ['instance count', (p) => (p.defaults = { ...p.defaults, instanceCount: 0 }), /defaults.instanceCount must be a positive integer/],

@@ -98,3 +98,13 @@ describe('pipelines stack', () => {
     expect(normalizedTemplate(tpl)).toMatchSnapshot();
   });
 });
+
+describe('code archive path', () => {
+  test('jobs open the archive under the name SageMaker copies it as (the asset key)', () => {
+    const text = JSON.stringify(deployedDefinition());
+    const archive = /\/opt\/ml\/input\/data\/code\/([0-9a-f]{64}\.gz)/.exec(text)?.[1];
+    expect(archive).toBeDefined();
+    expect(text).toContain(`tar -xzf /opt/ml/processing/input/code/${archive}`);
+    expect(text).not.toContain('sourcedir.tar.gz');
+  });
+});
