@@ -61,12 +61,22 @@ export class TrainingCodeAsset extends Construct {
     this.s3Uri = this.asset.s3ObjectUrl;
   }
 
-  /** Read exactly this archive (one object, no wildcard). */
+  /**
+   * Read exactly this archive (one object, no wildcard). SageMaker lists an S3Prefix input before copying
+   * it, so listing is allowed too, for this key only.
+   */
   grantRead(grantee: iam.IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
         resources: [this.asset.bucket.arnForObjects(this.asset.s3ObjectKey)],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.asset.bucket.bucketArn],
+        conditions: { StringEquals: { 's3:prefix': this.asset.s3ObjectKey } },
       }),
     );
   }

@@ -38,9 +38,11 @@ describe('TrainingCodeAsset', () => {
     expect(fs.readFileSync(second.archive).equals(fs.readFileSync(first.archive))).toBe(true);
   });
 
-  test('grantRead allows GetObject on exactly the archive', () => {
+  test('grantRead allows GetObject on exactly the archive, and listing of its key only', () => {
     const policy = Object.values(Template.fromStack(first.stack).findResources('AWS::IAM::Policy'))[0];
-    const [statement] = policy.Properties.PolicyDocument.Statement;
+    const [statement, list] = policy.Properties.PolicyDocument.Statement;
+    expect(list.Action).toBe('s3:ListBucket');
+    expect(list.Condition).toEqual({ StringEquals: { 's3:prefix': first.asset.asset.s3ObjectKey } });
     expect(statement.Action).toBe('s3:GetObject');
     expect(JSON.stringify(statement.Resource)).toContain(`/${first.asset.asset.assetHash}.gz`);
     expect(JSON.stringify(statement.Resource)).not.toContain('*');
