@@ -39,3 +39,14 @@ def word_tokenizer(tmp_path: Path) -> Path:
     path = tmp_path / "tokenizer.json"
     tokenizer.save(str(path))
     return path
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Tiny models train fastest on one thread (as in the torchrun workers); more only contend on 2 cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
