@@ -1,3 +1,5 @@
+import type { HyperparameterTuningOptions } from '../pipeline/fine-tuning-pipeline';
+
 /**
  * The one definition of every per-environment setting. `environments.ts` gives the values for `dev` and
  * `prod`; `validateEnvironmentConfig` checks a config at synth time and reports every problem at once.
@@ -89,6 +91,11 @@ export interface TrainingConfig {
   readonly maxRuntimeHours: number;
   /** The metric gate between evaluation and registration. */
   readonly qualityGate: QualityGateConfig;
+  /**
+   * Tune hyperparameters (Bayesian search over these ranges, early stopping) instead of one training job.
+   * The objective must be a metric of training/contracts/training-metrics.json. @default one training job
+   */
+  readonly tuning?: HyperparameterTuningOptions;
   /** Full image URIs instead of the region's Hugging Face DLC. @default the DLC from container-images.json */
   readonly images?: { readonly training?: string; readonly processing?: string };
 }

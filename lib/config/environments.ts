@@ -69,6 +69,17 @@ const prod: EnvironmentConfig = {
   },
   training: {
     ...dev.training,
+    tuning: {
+      objectiveMetricName: 'eval_loss',
+      objectiveType: 'Minimize',
+      maxJobs: 12,
+      maxParallelJobs: 3,
+      learningRate: { min: 1e-5, max: 5e-4 },
+      epochs: { min: 1, max: 3 },
+      loraR: { values: [8, 16, 32] },
+      loraAlpha: { values: [16, 32, 64] },
+      perDeviceTrainBatchSize: { values: [1, 2, 4] },
+    },
     trainingInstanceType: 'ml.g5.12xlarge',
     processingInstanceType: 'ml.m5.2xlarge',
     endpointInstanceType: 'ml.g5.2xlarge',

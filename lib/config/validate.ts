@@ -1,3 +1,4 @@
+import metricsContract from '../../training/contracts/training-metrics.json';
 import { contains, formatAddress, isPrivateRange, packSubnets, parseCidr } from './cidr';
 import {
   EnvironmentConfig,
@@ -19,6 +20,8 @@ export class ConfigValidationError extends Error {
   }
 }
 
+/** Metrics the training script logs (the names SageMaker can tune on). */
+const TRAINING_METRIC_NAMES = metricsContract.metrics.map((m) => m.name);
 const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const ENV_NAME_PATTERN = /^[a-z][a-z0-9]{1,9}$/;
 const BUCKET_PREFIX_PATTERN = /^[a-z0-9][a-z0-9-]*[a-z0-9]$/;
@@ -84,6 +87,9 @@ export function findConfigProblems(c: EnvironmentConfig): string[] {
     bad('training.maxRuntimeHours', t.maxRuntimeHours, 'allowed: a whole number of hours from 1 to 120');
   }
   checkQualityGate(t.qualityGate, bad);
+  if (t.tuning && !TRAINING_METRIC_NAMES.includes(t.tuning.objectiveMetricName)) {
+    bad('training.tuning.objectiveMetricName', t.tuning.objectiveMetricName, `allowed: a logged metric, one of ${TRAINING_METRIC_NAMES.join(', ')}`);
+  }
   for (const [key, uri] of Object.entries(t.images ?? {})) {
     if (uri !== undefined && !/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/.test(uri)) {
       bad(`training.images.${key}`, uri, 'allowed: an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>');

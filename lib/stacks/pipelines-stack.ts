@@ -83,6 +83,7 @@ export class PipelinesStack extends Stack {
         spot: t.useSpot,
         metricDefinitions: metricsContract.metrics.map((m) => ({ name: m.name, regex: m.regex })),
         evaluation: t.qualityGate,
+        tuning: t.tuning,
       },
     });
   }

@@ -63,6 +63,7 @@ describe('environment config', () => {
     ['quality gate path', (c) => (c.training.qualityGate.metricPath = 'perplexity'), /training.qualityGate.metricPath: got "perplexity"; allowed: <section>.<metric>.value/],
     ['quality gate with both bounds', (c) => (c.training.qualityGate.minimum = 1), /training.qualityGate: got \{"minimum":1,"maximum":20\}; set exactly one of minimum and maximum/],
     ['quality gate without bounds', (c) => delete c.training.qualityGate.maximum, /training.qualityGate: .*set exactly one/],
+    ['tuning objective', (c) => (c.training.tuning = { ...ENVIRONMENTS.prod.training.tuning, objectiveMetricName: 'accuracy' }), /training.tuning.objectiveMetricName: got "accuracy"; allowed: a logged metric, one of train_loss, eval_loss/],
     ['image override', (c) => (c.training.images = { training: 'my-image:latest' }), /training.images.training: got "my-image:latest"; allowed: an ECR image URI/],
     ['bedrock model id', (c) => (c.bedrock.baseModelIds = ['Nova Micro']), /bedrock.baseModelIds\[0\]: got "Nova Micro"/],
     ['trail retention', (c) => (c.audit.trailLogRetentionDays = 100), /audit.trailLogRetentionDays: got 100; allowed: one of/],

@@ -11,8 +11,8 @@ const tpl = dev.templates.pipelines;
  * The deployed definition body: a Fn::Join of JSON text and CloudFormation references. References sit inside
  * JSON strings, so replacing each with a marker gives parseable JSON with the real structure.
  */
-function deployedDefinition(): any {
-  const pipeline = Object.values(tpl.findResources('AWS::SageMaker::Pipeline'))[0];
+function deployedDefinition(template = tpl): any {
+  const pipeline = Object.values(template.findResources('AWS::SageMaker::Pipeline'))[0];
   const body = pipeline.Properties.PipelineDefinition.PipelineDefinitionBody;
   const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'CFN_REF')).join('');
   return JSON.parse(text);
@@ -21,9 +21,10 @@ function deployedDefinition(): any {
 describe('pipelines stack', () => {
   const definition = deployedDefinition();
 
-  test('the deployed definition validates against the published schema plus overlay', () => {
+  test.each(Object.keys(ENVIRONMENTS))('the deployed definition of %s validates against the published schema plus overlay', (env) => {
     const validate = overlaidValidator();
-    if (!validate(definition)) throw new Error(`schema errors:\n${errorsOf(validate)}`);
+    const deployed = deployedDefinition(synthesizeStage(ENVIRONMENTS[env]).templates.pipelines);
+    if (!validate(deployed)) throw new Error(`schema errors:\n${errorsOf(validate)}`);
   });
 
   test('jobs run in the platform subnets with the platform key, spot from config', () => {
@@ -106,5 +107,19 @@ describe('code archive path', () => {
     expect(archive).toBeDefined();
     expect(text).toContain(`tar -xzf /opt/ml/processing/input/code/${archive}`);
     expect(text).not.toContain('sourcedir.tar.gz');
+  });
+});
+
+describe('hyperparameter tuning from config', () => {
+  test('prod tunes with the configured search; dev runs one training job', () => {
+    const prodTpl = synthesizeStage(ENVIRONMENTS.prod).templates.pipelines;
+    const body = JSON.stringify(Object.values(prodTpl.findResources('AWS::SageMaker::Pipeline'))[0].Properties);
+    const tuning = ENVIRONMENTS.prod.training.tuning!;
+    expect(body).toContain('\\"Type\\":\\"Tuning\\"');
+    expect(body).toContain('\\"Strategy\\":\\"Bayesian\\"');
+    expect(body).toContain(`\\"MaxNumberOfTrainingJobs\\":${tuning.maxJobs}`);
+    expect(body).toContain(`\\"MaxParallelTrainingJobs\\":${tuning.maxParallelJobs}`);
+    expect(body).toContain('\\"TrainingJobEarlyStoppingType\\":\\"Auto\\"');
+    expect(JSON.stringify(deployedDefinition().Steps.map((s: any) => s.Type))).not.toContain('Tuning');
   });
 });
