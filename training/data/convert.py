@@ -8,11 +8,11 @@ from typing import Any
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, FieldError
 from training.data.io import AtomicOutputs, dumps_record, read_records
-from training.data.validate import DUPLICATE, OK, build_validator, report
+from training.data.validate import DUPLICATE, OK, LimitArgs, build_validator, report
 
 
 @dataclass
-class FormatArgs:
+class FormatArgs(LimitArgs):
     """Convert records (instruction, prompt/completion, chat, task) to a target format."""
 
     input: str | None = field(
@@ -37,15 +37,6 @@ class FormatArgs:
     drop_duplicates: bool = field(
         default=False, metadata={"help": "Drop repeated records instead of failing"}
     )
-    tokenizer: str | None = field(default=None, metadata={"help": "Local tokenizer.json for token limits"})
-    min_records: int | None = field(default=None, metadata={"help": "Override the family's minimum records"})
-    max_records: int | None = field(default=None, metadata={"help": "Override the family's maximum records"})
-    max_chars: int | None = field(
-        default=None, metadata={"help": "Override the maximum characters per record"}
-    )
-    max_tokens: int | None = field(default=None, metadata={"help": "Override the maximum tokens per record"})
-    labels: list[str] | None = field(default=None, metadata={"help": "Allowed labels (classification)"})
-    max_errors: int = field(default=100, metadata={"help": "How many errors to print"})
 
     @property
     def allow_duplicates(self) -> bool:

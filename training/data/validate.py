@@ -247,7 +247,22 @@ def report(validator: DatasetValidator, stream: Any = None) -> None:
 
 
 @dataclass
-class ValidateArgs:
+class LimitArgs:
+    """Limits that override a model family's, shared by ``validate`` and ``format``."""
+
+    tokenizer: str | None = field(default=None, metadata={"help": "Local tokenizer.json for token limits"})
+    min_records: int | None = field(default=None, metadata={"help": "Override the family's minimum records"})
+    max_records: int | None = field(default=None, metadata={"help": "Override the family's maximum records"})
+    max_chars: int | None = field(
+        default=None, metadata={"help": "Override the maximum characters per record"}
+    )
+    max_tokens: int | None = field(default=None, metadata={"help": "Override the maximum tokens per record"})
+    labels: list[str] | None = field(default=None, metadata={"help": "Allowed labels (classification)"})
+    max_errors: int = field(default=100, metadata={"help": "How many errors to print"})
+
+
+@dataclass
+class ValidateArgs(LimitArgs):
     """Check that a dataset is valid for a target format and a model family's limits."""
 
     input: str | None = field(
@@ -259,16 +274,7 @@ class ValidateArgs:
         default=None,
         metadata={"help": "Base model family whose limits apply", "choices": list(MODEL_FAMILIES)},
     )
-    tokenizer: str | None = field(default=None, metadata={"help": "Local tokenizer.json for token limits"})
-    min_records: int | None = field(default=None, metadata={"help": "Override the family's minimum records"})
-    max_records: int | None = field(default=None, metadata={"help": "Override the family's maximum records"})
-    max_chars: int | None = field(
-        default=None, metadata={"help": "Override the maximum characters per record"}
-    )
-    max_tokens: int | None = field(default=None, metadata={"help": "Override the maximum tokens per record"})
-    labels: list[str] | None = field(default=None, metadata={"help": "Allowed labels (classification)"})
     allow_duplicates: bool = field(default=False, metadata={"help": "Accept duplicate records"})
-    max_errors: int = field(default=100, metadata={"help": "How many errors to print"})
 
 
 def build_validator(args: Any) -> DatasetValidator:
