@@ -26,8 +26,8 @@ echo "templates: ${#templates[@]}"
 step "cfn-lint (errors fail)"
 .venv-tools/bin/cfn-lint --non-zero-exit-code error -- "${templates[@]}"
 
-step "checkov (any failed check fails)"
-.venv-tools/bin/checkov --quiet --compact --framework cloudformation --skip-download -d "$out"
+step "checkov over templates and the job image Dockerfile (any failed check fails)"
+.venv-tools/bin/checkov --quiet --compact --framework cloudformation dockerfile --skip-download -d "$out"
 
 step "ruff"
 .venv/bin/ruff check training bench

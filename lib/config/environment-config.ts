@@ -96,7 +96,11 @@ export interface TrainingConfig {
    * The objective must be a metric of training/contracts/training-metrics.json. @default one training job
    */
   readonly tuning?: HyperparameterTuningOptions;
-  /** Full image URIs instead of the region's Hugging Face DLC. @default the DLC from container-images.json */
+  /**
+   * Full image URIs of your own job images instead of the one `cdk deploy` builds from training/Dockerfile.
+   * They must hold the versions pinned in training/requirements.txt (jobs cannot pip install).
+   * @default - the job image: the region's DLC from container-images.json plus the pinned requirements
+   */
   readonly images?: { readonly training?: string; readonly processing?: string };
 }
 

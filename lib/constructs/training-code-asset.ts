@@ -8,7 +8,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 
 /** Paths under the source directory that never ship to a job. */
-export const TRAINING_CODE_EXCLUDES = ['tests', '__pycache__', '*.pyc', '.pytest_cache', '.ruff_cache', 'bench_*.py'];
+export const TRAINING_CODE_EXCLUDES = ['tests', 'Dockerfile', '__pycache__', '*.pyc', '.pytest_cache', '.ruff_cache', 'bench_*.py'];
 
 export interface TrainingCodeAssetProps {
   /** Directory whose contents become the job's code; its parent is put on PYTHONPATH by the job. */

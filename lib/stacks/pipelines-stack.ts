@@ -7,6 +7,7 @@ import { EnvironmentConfig } from '../config/environment-config';
 import { resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { MlBucket } from '../constructs/ml-bucket';
+import { JobImage } from '../constructs/job-image';
 import { SageMakerFineTuningPipeline } from '../constructs/sagemaker-fine-tuning-pipeline';
 import { TrainingCodeAsset } from '../constructs/training-code-asset';
 import { NetworkStack } from './network-stack';
@@ -23,6 +24,8 @@ export interface PipelinesStackProps extends StackProps {
 /** The SageMaker fine-tuning pipeline of the environment, its job code and its failure alerts. */
 export class PipelinesStack extends Stack {
   readonly fineTuning: SageMakerFineTuningPipeline;
+  /** The job image built from training/Dockerfile; undefined when the config names both images. */
+  readonly jobImage?: JobImage;
 
   constructor(scope: Construct, id: string, props: PipelinesStackProps) {
     super(scope, id, props);
@@ -42,7 +45,14 @@ export class PipelinesStack extends Stack {
     roles.pipeline.allowKeyUseVia(storage.dataKey, 'sagemaker', ['kms:CreateGrant', 'kms:DescribeKey']);
 
     const uri = (bucket: MlBucket, prefix: string) => bucket.bucket.s3UrlForObject(prefix);
-    const dlc = huggingFaceTrainingImage(this.region);
+    const trainingDir = path.join(__dirname, '..', '..', 'training');
+    // The job image is built only where the config does not name one for both job kinds.
+    const needsJobImage = !(t.images?.training && t.images?.processing);
+    if (needsJobImage) {
+      this.jobImage = new JobImage(this, 'JobImage', { directory: trainingDir, baseImage: huggingFaceTrainingImage(this.region) });
+      this.jobImage.grantPull(roles.training, roles.processing);
+    }
+    const jobImageUri = (override?: string): string => override ?? this.jobImage!.imageUri;
     const baseModel = t.baseModels[0];
 
     this.fineTuning = new SageMakerFineTuningPipeline(this, 'FineTuningPipeline', {
@@ -50,13 +60,13 @@ export class PipelinesStack extends Stack {
       pipelineRole: roles.pipeline,
       trainingRole: roles.training,
       processingRole: roles.processing,
-      code: new TrainingCodeAsset(this, 'TrainingCode', { sourceDirectory: path.join(__dirname, '..', '..', 'training') }),
+      code: new TrainingCodeAsset(this, 'TrainingCode', { sourceDirectory: trainingDir }),
       failureTopic: security.alerts.topic,
       failureDeadLetterQueue: security.alerts.undeliveredAlerts,
       definition: {
-        trainingImageUri: t.images?.training ?? dlc,
-        processingImageUri: t.images?.processing ?? dlc,
-        inference: { imageUri: t.images?.training ?? dlc, instanceTypes: [t.endpointInstanceType] },
+        trainingImageUri: jobImageUri(t.images?.training),
+        processingImageUri: jobImageUri(t.images?.processing),
+        inference: { imageUri: jobImageUri(t.images?.training), instanceTypes: [t.endpointInstanceType] },
         trainingNetwork: {
           subnetIds: net.subnetsFor('training').subnetIds,
           securityGroupIds: [net.securityGroups.training.securityGroupId],

@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { FINE_TUNING_STEP_NAMES } from '../../lib/pipeline/fine-tuning-pipeline';
@@ -33,9 +35,8 @@ describe('pipelines stack', () => {
     expect(train.Arguments.EnableNetworkIsolation).toBe(true);
     expect(train.Arguments.EnableManagedSpotTraining).toBe(ENVIRONMENTS.dev.training.useSpot);
     expect(train.Arguments.StoppingCondition.MaxRuntimeInSeconds).toBe(ENVIRONMENTS.dev.training.maxRuntimeHours * 3600);
-    expect(train.Arguments.AlgorithmSpecification.TrainingImage).toBe(
-      '763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04',
-    );
+    // The job image is a CloudFormation reference (the asset repository); see 'job image' below.
+    expect(train.Arguments.AlgorithmSpecification.TrainingImage).toBe('CFN_REF');
     const metricNames = train.Arguments.AlgorithmSpecification.MetricDefinitions.map((m: any) => m.Name);
     expect(metricNames).toEqual(expect.arrayContaining(['train_loss', 'eval_loss', 'learning_rate', 'tokens_per_second']));
   });
@@ -97,6 +98,52 @@ describe('pipelines stack', () => {
 
   test('snapshot', () => {
     expect(normalizedTemplate(tpl)).toMatchSnapshot();
+  });
+});
+
+describe('job image', () => {
+  const body = JSON.stringify(Object.values(tpl.findResources('AWS::SageMaker::Pipeline'))[0].Properties);
+  const image = dev.stage.pipelines.jobImage!;
+
+  test('training and processing jobs run the image built from training/Dockerfile on the region DLC', () => {
+    const definition = deployedDefinition();
+    const jobs = definition.Steps.filter((s: any) => ['Training', 'Processing'].includes(s.Type));
+    expect(jobs.length).toBeGreaterThanOrEqual(3);
+    for (const job of jobs) {
+      expect(job.Arguments.AlgorithmSpecification?.TrainingImage ?? job.Arguments.AppSpecification.ImageUri).toBe('CFN_REF');
+    }
+    // The only image references in the definition are the asset's tag in the CDK asset repository.
+    const tags = [...body.matchAll(/container-assets-[^"]*?:([0-9a-f]{64})/g)].map((m) => m[1]);
+    expect(new Set(tags)).toEqual(new Set([image.asset.assetHash]));
+    expect(body).not.toContain('huggingface-pytorch-training');
+  });
+
+  test('the image builds FROM the pinned DLC of the stack region, for linux/amd64', () => {
+    const assets = JSON.parse(fs.readFileSync(path.join(dev.stage.outdir, `${dev.stage.pipelines.artifactId}.assets.json`), 'utf8'));
+    const docker = assets.dockerImages[image.asset.assetHash];
+    expect(docker.source.dockerBuildArgs.BASE_IMAGE).toBe(
+      '763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:2.9.0-transformers5.3.0-gpu-py312-cu130-ubuntu22.04',
+    );
+    expect(docker.source.platform).toBe('linux/amd64');
+    expect(fs.readdirSync(path.join(dev.stage.outdir, docker.source.directory)).sort()).toEqual(['Dockerfile', 'requirements.txt']);
+  });
+
+  test('only the training and processing roles may pull it, from the asset repository only', () => {
+    const policies = dev.templates.security.findResources('AWS::IAM::ManagedPolicy');
+    const pulling = Object.entries(policies)
+      .filter(([, p]) => JSON.stringify(p).includes('container-assets-'))
+      .map(([id]) => id.replace(/Policy[0-9A-F]{8}$/, ''));
+    expect(pulling.sort()).toEqual(['ProcessingRole', 'TrainingRole']);
+  });
+
+  test('no image is built when the config names both images', () => {
+    const own = '111122223333.dkr.ecr.us-east-1.amazonaws.com/fmft/jobs:1.0.0';
+    const config = { ...ENVIRONMENTS.dev, training: { ...ENVIRONMENTS.dev.training, images: { training: own, processing: own } } };
+    const stage = synthesizeStage(config);
+    expect(stage.stage.pipelines.jobImage).toBeUndefined();
+    const text = JSON.stringify(stage.templates.pipelines.toJSON());
+    expect(text).toContain(own);
+    expect(text).not.toContain('container-assets-');
   });
 });
 
