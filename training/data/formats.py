@@ -7,14 +7,17 @@ prompt/completion pair) is an error naming the field, not a silent truncation.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 BEDROCK_CONVERSATION = "bedrock-conversation"
 BEDROCK_PROMPT_COMPLETION = "bedrock-prompt-completion"
 BEDROCK_SCHEMA_VERSION = "bedrock-conversation-2024"
+BEDROCK_CONTINUED_PRETRAINING = "bedrock-continued-pretraining"
 
 
 class FieldError(ValueError):
@@ -40,57 +43,31 @@ class ModelFamily:
     reserved_keywords: tuple[str, ...] = ()
 
 
-# Limits for Bedrock fine-tuning (training + validation records; tokens and characters per record, prompt and
-# completion together). Sources:
-#   https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html
-#     ("Model requirements for training and validation datasets": conversational vs. prompt/completion models;
-#      character quota per record = token quota x 6)
-#   https://docs.aws.amazon.com/general/latest/gr/bedrock.html ("Sum of training and validation records")
-#   https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html
-#     (Nova: roles user/assistant, first turn user, last turn assistant, reserved keywords)
-# Quotas are adjustable per account; every limit can be overridden by a flag (--max-records, --max-tokens...).
-MODEL_FAMILIES: dict[str, ModelFamily] = {
-    family.name: family
-    for family in (
-        ModelFamily(
-            "amazon-nova",
-            "Amazon Nova Micro, Lite, Pro",
-            BEDROCK_CONVERSATION,
-            min_records=8,
-            max_records=20_000,
-            max_tokens=32_000,
-            max_chars=32_000 * 6,
-            reserved_keywords=("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]"),
-        ),
-        ModelFamily(
-            "anthropic-claude-3-haiku",
-            "Anthropic Claude 3 Haiku",
-            BEDROCK_CONVERSATION,
-            min_records=32,
-            max_records=10_000,
-            max_tokens=32_000,
-            max_chars=32_000 * 6,
-        ),
-        ModelFamily(
-            "amazon-titan-text",
-            "Amazon Titan Text G1 Express, Lite, Premier",
-            BEDROCK_PROMPT_COMPLETION,
-            min_records=1,
-            max_records=10_000,
-            max_tokens=4_096,
-            max_chars=4_096 * 6,
-        ),
-        ModelFamily(
-            "meta-llama",
-            "Meta Llama 3.1 8B / 70B Instruct, Llama 3.2",
-            BEDROCK_PROMPT_COMPLETION,
-            min_records=1,
-            max_records=10_000,
-            max_tokens=16_000,
-            max_chars=16_000 * 6,
-        ),
-    )
-}
+# Limits for Bedrock fine-tuning come from the one table shared with the CDK app and the Bedrock state
+# machine: training/contracts/bedrock-models.json (sources cited there). Quotas are adjustable per account;
+# every limit can be overridden by a flag (--max-records, --max-tokens...).
+BEDROCK_MODELS_CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "bedrock-models.json"
+
+
+def _load_model_families() -> dict[str, ModelFamily]:
+    table = json.loads(BEDROCK_MODELS_CONTRACT.read_text(encoding="utf-8"))
+    chars = table["charsPerToken"]
+    return {
+        name: ModelFamily(
+            name,
+            f["examples"],
+            f["dataFormat"],
+            min_records=f["minRecords"],
+            max_records=f["maxRecords"],
+            max_tokens=f["maxTokens"],
+            max_chars=f["maxTokens"] * chars,
+            reserved_keywords=tuple(f.get("reservedKeywords", ())),
+        )
+        for name, f in table["families"].items()
+    }
+
+
+MODEL_FAMILIES: dict[str, ModelFamily] = _load_model_families()
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -369,6 +346,21 @@ def check_bedrock_prompt_completion(record: dict[str, Any]) -> None:
         )
 
 
+def write_continued_pretraining(record: dict[str, Any]) -> dict[str, Any]:
+    """Unlabeled text for Bedrock continued pre-training: ``{"input": ...}`` from ``input`` or ``text``."""
+    field = _first_present(record, ("input", "text"))
+    if field is None:
+        raise FieldError("input", "is missing; continued pre-training needs the text in 'input' or 'text'")
+    return {"input": require_text(record, field, field)}
+
+
+def check_continued_pretraining(record: dict[str, Any]) -> None:
+    require_text(record, "input", "input")
+    extra = sorted(set(record) - {"input"})
+    if extra:
+        raise FieldError(extra[0], "is not allowed; continued pre-training records hold only input")
+
+
 def check_chat(record: dict[str, Any]) -> None:
     _chat_conversation(record)
 
@@ -465,6 +457,12 @@ TARGETS: dict[str, TargetFormat] = {
             "Bedrock prompt/completion: {prompt, completion} and nothing else",
             write_prompt_completion,
             check_bedrock_prompt_completion,
+        ),
+        TargetFormat(
+            BEDROCK_CONTINUED_PRETRAINING,
+            "Bedrock continued pre-training: {input} and nothing else",
+            write_continued_pretraining,
+            check_continued_pretraining,
         ),
         TargetFormat(
             "classification",

@@ -1,0 +1,411 @@
+"""The Bedrock stack's Lambda handlers. S3, Bedrock invocation logging, SNS and CloudWatch calls go to a moto
+server on loopback; the calls moto does not emulate (bedrock-runtime Converse, provisioned throughput) go
+through botocore's Stubber, which still checks every request against the service model."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from training.bedrock import handlers
+from training.bedrock.models import InputError, check_hyperparameters, load_models
+
+BUCKET = "fmft-dev-training-data-111122223333-us-east-1"
+EVAL_BUCKET = "fmft-dev-evaluation-111122223333-us-east-1"
+NOVA = "amazon.nova-micro-v1:0:128k"
+TITAN = "amazon.titan-text-express-v1:0:8k"
+
+
+def conversation(i: int) -> dict[str, Any]:
+    return {
+        "schemaVersion": "bedrock-conversation-2024",
+        "system": [{"text": "You answer questions about invoices."}],
+        "messages": [
+            {"role": "user", "content": [{"text": f"What is the total of invoice {i}?"}]},
+            {"role": "assistant", "content": [{"text": f"Invoice {i} totals {i * 10} euros."}]},
+        ],
+    }
+
+
+def settings(**changes: Any) -> dict[str, Any]:
+    cfg = {
+        "namePrefix": "fmft-dev",
+        "dataBucket": BUCKET,
+        "dataPrefix": "training-data/processed/",
+        "evaluationPrefix": "reports/bedrock/",
+        "maxProvisionedModelUnits": 2,
+        "defaults": {
+            "baseModelId": NOVA,
+            "customizationType": "FINE_TUNING",
+            "hyperParameters": {"epochCount": 2},
+            "provisionedModelUnits": 0,
+            "evaluationTask": "summarization",
+            "maxEvaluationRecords": 50,
+        },
+        "throughputGuard": {
+            "maxAgeHours": 24,
+            "deleteStale": False,
+            "namePrefix": "fmft-dev",
+            "metricNamespace": "FineTuningPlatform/dev",
+            "topicArn": "",
+        },
+    }
+    cfg.update(changes)
+    return cfg
+
+
+@pytest.fixture
+def s3(moto_endpoint, monkeypatch):
+    client = boto3.client("s3")
+    for bucket in (BUCKET, EVAL_BUCKET):
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(Bucket=bucket)
+    monkeypatch.setenv("FMFT_BEDROCK_SETTINGS", json.dumps(settings()))
+    return client
+
+
+def put_jsonl(s3, key: str, records: list[Any]) -> str:
+    s3.put_object(Bucket=BUCKET, Key=key, Body="".join(json.dumps(r) + "\n" for r in records).encode())
+    return f"s3://{BUCKET}/{key}"
+
+
+# ------------------------------------------------------------------------------------------ the table
+
+
+def test_hyperparameters_get_defaults_and_api_strings():
+    nova = load_models()[NOVA]
+    problems, values = check_hyperparameters(nova, {"epochCount": 3, "learningRate": "0.00002"})
+    assert problems == []
+    assert values == {"epochCount": "3", "learningRate": "2e-05", "learningRateWarmupSteps": "10"}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"epochCount": 6},
+            "hyperParameters.epochCount: got 6; allowed for amazon.nova-micro-v1:0:128k: 1 to 5",
+        ),
+        ({"epochCount": 2.5}, "hyperParameters.epochCount: got 2.5; allowed: an integer from 1 to 5"),
+        (
+            {"learningRate": "fast"},
+            "hyperParameters.learningRate: got 'fast'; allowed: a number from 1e-06 to 0.0001",
+        ),
+        (
+            {"batchSize": 8},
+            "hyperParameters.batchSize: got 8; not a hyperparameter of amazon.nova-micro-v1:0:128k",
+        ),
+    ],
+)
+def test_hyperparameter_problems_name_the_field_the_value_and_the_range(values, message):
+    problems, _ = check_hyperparameters(load_models()[NOVA], values)
+    assert any(p.startswith(message) for p in problems), problems
+
+
+def test_config_can_add_a_model():
+    extra = {
+        "amazon.nova-2-lite-v1:0:256k": {
+            "family": "amazon-nova",
+            "hyperParameters": "amazon-nova",
+            "customizationTypes": ["FINE_TUNING"],
+        }
+    }
+    assert "amazon.nova-2-lite-v1:0:256k" in load_models(extra)
+
+
+# ------------------------------------------------------------------------------------------ prepare
+
+
+def test_prepare_finds_the_splits_of_a_dataset_and_validates_them(s3):
+    root = "training-data/processed/invoices-v1/"
+    put_jsonl(s3, root + "train.jsonl", [conversation(i) for i in range(10)])
+    put_jsonl(s3, root + "validation.jsonl", [conversation(i) for i in range(10, 13)])
+    put_jsonl(s3, root + "test.jsonl", [conversation(i) for i in range(13, 16)])
+    run = handlers.prepare(
+        {
+            "input": {"datasetUri": f"s3://{BUCKET}/{root}", "provisionedModelUnits": 1},
+            "executionName": "run-1",
+        }
+    )
+    assert run["trainingDataUri"] == f"s3://{BUCKET}/{root}train.jsonl"
+    assert run["validationDataUri"] == f"s3://{BUCKET}/{root}validation.jsonl"
+    assert run["testDataUri"] == f"s3://{BUCKET}/{root}test.jsonl"
+    assert run["records"] == {"train": 10, "validation": 3}
+    assert run["jobName"] == "fmft-dev-run-1"
+    assert run["hyperParameters"]["epochCount"] == "2"
+    assert (run["provision"], run["evaluate"], run["dataFormat"]) == (True, True, "bedrock-conversation")
+
+
+def test_prepare_without_validation_or_throughput_skips_them(s3):
+    root = "training-data/processed/no-validation/"
+    put_jsonl(s3, root + "train.jsonl", [conversation(i) for i in range(8)])
+    run = handlers.prepare({"input": {"datasetUri": f"s3://{BUCKET}/{root}"}, "executionName": "run-2"})
+    assert (run["validationDataUri"], run["hasValidationData"]) == (None, False)
+    assert (run["provision"], run["evaluate"]) == (False, False)
+
+
+def test_every_bad_input_is_reported_at_once(s3):
+    with pytest.raises(InputError) as caught:
+        handlers.prepare(
+            {
+                "input": {
+                    "baseModelId": NOVA,
+                    "customizationType": "CONTINUED_PRE_TRAINING",
+                    "trainingDataUri": "s3://another-bucket/train.jsonl",
+                    "provisionedModelUnits": 5,
+                    "evaluationTask": "bleu",
+                    "hyperParameters": {"epochCount": 0},
+                    "colour": "blue",
+                },
+                "executionName": "bad",
+            }
+        )
+    text = str(caught.value)
+    assert "colour: not an input of this state machine" in text
+    assert (
+        "customizationType: got 'CONTINUED_PRE_TRAINING'; "
+        "allowed for amazon.nova-micro-v1:0:128k: FINE_TUNING" in text
+    )
+    assert "trainingDataUri: got 's3://another-bucket/train.jsonl'; allowed: an object under s3://" in text
+    assert "provisionedModelUnits: got 5; allowed: an integer from 0 (none) to 2" in text
+    assert "evaluationTask: got 'bleu'; allowed: none, summarization, qa, classification" in text
+    assert "hyperParameters.epochCount: got 0" in text
+    assert len(caught.value.problems) == 6
+
+
+def test_unknown_model_lists_the_known_ones(s3):
+    with pytest.raises(InputError, match=r"baseModelId: got 'openai.gpt-9'; allowed: amazon\.nova"):
+        handlers.prepare(
+            {"input": {"baseModelId": "openai.gpt-9", "trainingDataUri": "s3://x/y"}, "executionName": "e"}
+        )
+
+
+def test_invalid_data_fails_with_the_validator_message(s3):
+    root = "training-data/processed/broken/"
+    records = [conversation(i) for i in range(9)]
+    records[3]["messages"][0]["role"] = "bot"
+    put_jsonl(s3, root + "train.jsonl", records)
+    with pytest.raises(handlers.DatasetInvalidError) as caught:
+        handlers.prepare({"input": {"datasetUri": f"s3://{BUCKET}/{root}"}, "executionName": "run-3"})
+    text = str(caught.value)
+    assert "bedrock-conversation data for amazon.nova-micro-v1:0:128k is invalid (1 errors)" in text
+    assert "record 4" in text and "messages[0].role" in text
+
+
+def test_too_few_records_for_the_family_minimum(s3):
+    root = "training-data/processed/tiny/"
+    put_jsonl(s3, root + "train.jsonl", [conversation(i) for i in range(5)])
+    with pytest.raises(handlers.DatasetInvalidError, match="8"):
+        handlers.prepare({"input": {"datasetUri": f"s3://{BUCKET}/{root}"}, "executionName": "run-4"})
+
+
+def test_continued_pretraining_data_for_titan(s3):
+    root = "training-data/processed/cpt/"
+    put_jsonl(
+        s3, root + "train.jsonl", [{"input": f"Maintenance note {i}: replace the filter."} for i in range(3)]
+    )
+    run = handlers.prepare(
+        {
+            "input": {
+                "datasetUri": f"s3://{BUCKET}/{root}",
+                "baseModelId": TITAN,
+                "customizationType": "CONTINUED_PRE_TRAINING",
+                "hyperParameters": {"epochCount": 1},
+            },
+            "executionName": "cpt",
+        }
+    )
+    assert run["dataFormat"] == "bedrock-continued-pretraining"
+    assert run["hyperParameters"] == {
+        "epochCount": "1",
+        "batchSize": "1",
+        "learningRate": "1e-05",
+        "learningRateWarmupSteps": "5",
+    }
+
+
+# ------------------------------------------------------------------------------------------ predictions
+
+
+def test_predictions_ask_the_provisioned_model_and_write_the_toolkit_format(s3, monkeypatch):
+    key = "training-data/processed/eval/test.jsonl"
+    put_jsonl(s3, key, [conversation(i) for i in range(3)])
+    runtime = boto3.client("bedrock-runtime")
+    stub = Stubber(runtime)
+    arn = "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123"
+    for i in range(2):
+        stub.add_response(
+            "converse",
+            {
+                "output": {"message": {"role": "assistant", "content": [{"text": f"It is {i * 10} euros."}]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 9, "outputTokens": 5, "totalTokens": 14},
+                "metrics": {"latencyMs": 120},
+            },
+            {
+                "modelId": arn,
+                "messages": conversation(i)["messages"][:1],
+                "system": conversation(i)["system"],
+                "inferenceConfig": {"temperature": 0.0, "maxTokens": 1024},
+            },
+        )
+    real = handlers.client
+    monkeypatch.setattr(
+        handlers, "client", lambda service: runtime if service == "bedrock-runtime" else real(service)
+    )
+    run = {
+        "evaluationTask": "summarization",
+        "maxEvaluationRecords": 2,
+        "dataFormat": "bedrock-conversation",
+        "testDataUri": f"s3://{BUCKET}/{key}",
+        "evaluationPrefix": "reports/bedrock/run-1/",
+    }
+    with stub:
+        out = handlers.write_predictions({"run": run, "modelArn": arn, "evaluationBucket": EVAL_BUCKET})
+    stub.assert_no_pending_responses()
+    assert out == {"predictionsUri": f"s3://{EVAL_BUCKET}/reports/bedrock/run-1/predictions/", "records": 2}
+    body = s3.get_object(Bucket=EVAL_BUCKET, Key="reports/bedrock/run-1/predictions/predictions.jsonl")[
+        "Body"
+    ].read()
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert lines == [
+        {"summary": "Invoice 0 totals 0 euros.", "prediction": "It is 0 euros."},
+        {"summary": "Invoice 1 totals 10 euros.", "prediction": "It is 10 euros."},
+    ]
+
+
+# ------------------------------------------------------------------------------------ invocation logging
+
+
+def test_invocation_logging_custom_resource_against_moto(moto_endpoint):
+    bedrock = boto3.client("bedrock")
+    props = {
+        "Region": "us-east-1",
+        "LogGroupName": "/fmft/dev/bedrock-invocations",
+        "BucketName": EVAL_BUCKET,
+        "KeyPrefix": "bedrock-invocations/",
+        "LargeDataPrefix": "bedrock-invocations/large/",
+        "LoggingRoleArn": "arn:aws:iam::111122223333:role/logging",
+    }
+    created = handlers.invocation_logging({"RequestType": "Create", "ResourceProperties": props})
+    assert created == {"PhysicalResourceId": "bedrock-invocation-logging-us-east-1"}
+    config = bedrock.get_model_invocation_logging_configuration()["loggingConfig"]
+    assert config["s3Config"] == {"bucketName": EVAL_BUCKET, "keyPrefix": "bedrock-invocations/"}
+    assert config["cloudWatchConfig"]["logGroupName"] == "/fmft/dev/bedrock-invocations"
+    assert config["textDataDeliveryEnabled"] is True
+
+    updated = handlers.invocation_logging(
+        {
+            "RequestType": "Update",
+            "PhysicalResourceId": created["PhysicalResourceId"],
+            "ResourceProperties": {**props, "KeyPrefix": "logs/"},
+        }
+    )
+    assert updated == created
+    assert (
+        bedrock.get_model_invocation_logging_configuration()["loggingConfig"]["s3Config"]["keyPrefix"]
+        == "logs/"
+    )
+
+    handlers.invocation_logging(
+        {
+            "RequestType": "Delete",
+            "PhysicalResourceId": created["PhysicalResourceId"],
+            "ResourceProperties": props,
+        }
+    )
+    assert not bedrock.get_model_invocation_logging_configuration().get("loggingConfig")
+
+
+# ------------------------------------------------------------------------------------------ throughput guard
+
+
+def _summary(name: str, hours_old: float, now: dt.datetime) -> dict[str, Any]:
+    arn = f"arn:aws:bedrock:us-east-1:111122223333:provisioned-model/{name}"
+    created = now - dt.timedelta(hours=hours_old)
+    return {
+        "provisionedModelName": name,
+        "provisionedModelArn": arn,
+        "modelArn": arn,
+        "desiredModelArn": arn,
+        "foundationModelArn": arn,
+        "modelUnits": 1,
+        "desiredModelUnits": 1,
+        "status": "InService",
+        "creationTime": created,
+        "lastModifiedTime": created,
+    }
+
+
+@pytest.mark.parametrize("delete_stale", [False, True])
+def test_guard_reports_old_throughput_and_deletes_only_its_own(moto_endpoint, monkeypatch, delete_stale):
+    now = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name=f"alerts-{delete_stale}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"inbox-{delete_stale}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    cfg = settings()
+    cfg["throughputGuard"].update(
+        topicArn=topic, deleteStale=delete_stale, metricNamespace=f"FineTuningPlatform/guard-{delete_stale}"
+    )
+    monkeypatch.setenv("FMFT_BEDROCK_SETTINGS", json.dumps(cfg))
+
+    bedrock = boto3.client("bedrock")
+    stub = Stubber(bedrock)
+    ours, theirs = _summary("fmft-dev-run-1", 30, now), _summary("team-b-model", 50, now)
+    stub.add_response(
+        "list_provisioned_model_throughputs",
+        {"provisionedModelSummaries": [theirs], "nextToken": "page-2"},
+        {
+            "creationTimeBefore": now - dt.timedelta(hours=24),
+            "sortBy": "CreationTime",
+            "sortOrder": "Ascending",
+        },
+    )
+    stub.add_response(
+        "list_provisioned_model_throughputs",
+        {"provisionedModelSummaries": [ours]},
+        {
+            "creationTimeBefore": now - dt.timedelta(hours=24),
+            "sortBy": "CreationTime",
+            "sortOrder": "Ascending",
+            "nextToken": "page-2",
+        },
+    )
+    if delete_stale:
+        stub.add_response(
+            "delete_provisioned_model_throughput", {}, {"provisionedModelId": ours["provisionedModelArn"]}
+        )
+    real = handlers.client
+    monkeypatch.setattr(
+        handlers, "client", lambda service: bedrock if service == "bedrock" else real(service)
+    )
+    with stub:
+        result = handlers.guard_throughput({}, None, now=now)
+    stub.assert_no_pending_responses()
+
+    assert result["stale"] == [theirs["provisionedModelArn"], ours["provisionedModelArn"]]
+    assert result["deleted"] == ([ours["provisionedModelArn"]] if delete_stale else [])
+    message = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"]
+    assert "team-b-model" in message and "fmft-dev-run-1" in message
+    assert ("DELETED" in message) == delete_stale
+    stats = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace=f"FineTuningPlatform/guard-{delete_stale}",
+        MetricName="StaleProvisionedThroughputs",
+        StartTime=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10),
+        EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    assert [p["Maximum"] for p in stats["Datapoints"]] == [1.0 if delete_stale else 2.0]
