@@ -119,9 +119,54 @@ export interface QualityGateConfig {
   readonly maximum?: number;
 }
 
+/** Bedrock customization kinds (CreateModelCustomizationJob customizationType). */
+export const CUSTOMIZATION_TYPES = ['FINE_TUNING', 'CONTINUED_PRE_TRAINING'] as const;
+export type CustomizationType = (typeof CUSTOMIZATION_TYPES)[number];
+
+/** Evaluation of a Bedrock custom model on the test split; `none` skips it. */
+export const BEDROCK_EVALUATION_TASKS = ['none', 'summarization', 'qa', 'classification'] as const;
+
+/** A base model not (yet) in training/contracts/bedrock-models.json, in the same shape. */
+export interface BedrockModelSpec {
+  /** A family of the table (its data format and limits apply). */
+  readonly family: string;
+  /** A hyperparameter set of the table by name, or the ranges inline. */
+  readonly hyperParameters:
+    | string
+    | Record<string, { readonly type: 'integer' | 'float'; readonly min: number; readonly max: number; readonly default: number }>;
+  readonly customizationTypes: CustomizationType[];
+}
+
 export interface BedrockConfig {
-  /** Bedrock base model ids that may be customized. */
-  readonly baseModelIds: string[];
+  /** What a run uses where its input says nothing. Checked against the model table at synth time. */
+  readonly defaults: {
+    /** A model id of training/contracts/bedrock-models.json or of `extraModels`. */
+    readonly baseModelId: string;
+    readonly customizationType: CustomizationType;
+    /** Hyperparameters of the base model (the table's defaults fill the rest). */
+    readonly hyperParameters: Record<string, number>;
+    /** Model units of no-commitment provisioned throughput after training; 0 provisions nothing. */
+    readonly provisionedModelUnits: number;
+    readonly evaluationTask: (typeof BEDROCK_EVALUATION_TASKS)[number];
+    /** Test records sent to the custom model for the evaluation (1 to 10000). */
+    readonly maxEvaluationRecords: number;
+  };
+  /** Most model units a run may ask for (provisioned throughput bills per unit and hour). */
+  readonly maxProvisionedModelUnits: number;
+  /** Minutes to wait for provisioned throughput to be InService before the run fails and deletes it. */
+  readonly throughputWaitMinutes: number;
+  /** Base models to add to the table. */
+  readonly extraModels?: Record<string, BedrockModelSpec>;
+  /**
+   * A run starts when `<datasetPrefix><name>/train.jsonl` lands in the training-data bucket (with
+   * validation.jsonl and test.jsonl beside it, if any). Must lie under the processed-data prefix.
+   * Omit to start runs only by hand.
+   */
+  readonly trigger?: { readonly datasetPrefix: string };
+  /** Hourly check for provisioned throughput older than `maxAgeHours`; `deleteStale` deletes the platform's own. */
+  readonly throughputGuard: { readonly maxAgeHours: number; readonly deleteStale: boolean };
+  /** Days to keep model invocation logs in CloudWatch Logs (they are kept in S3 as well). */
+  readonly invocationLogRetentionDays: number;
 }
 
 export interface AuditConfig {

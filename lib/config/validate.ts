@@ -1,6 +1,8 @@
 import metricsContract from '../../training/contracts/training-metrics.json';
+import { findBedrockProblems } from './bedrock-models';
 import { contains, formatAddress, isPrivateRange, packSubnets, parseCidr } from './cidr';
 import {
+  BEDROCK_EVALUATION_TASKS,
   EnvironmentConfig,
   EVALUATION_TASKS,
   INTERFACE_ENDPOINT_NAMES,
@@ -8,6 +10,7 @@ import {
   SUBNET_TIERS,
   SubnetTier,
 } from './environment-config';
+import { STORAGE_LAYOUT } from './storage-layout';
 
 /** Thrown when a config is invalid; the message lists every problem, one per line. */
 export class ConfigValidationError extends Error {
@@ -95,10 +98,18 @@ export function findConfigProblems(c: EnvironmentConfig): string[] {
       bad(`training.images.${key}`, uri, 'allowed: an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>');
     }
   }
-  if (c.bedrock.baseModelIds.length === 0) bad('bedrock.baseModelIds', c.bedrock.baseModelIds, 'list at least one Bedrock model id');
-  c.bedrock.baseModelIds.forEach((m, i) => {
-    if (!/^[a-z0-9-]+\.[\w.:-]+$/.test(m)) bad(`bedrock.baseModelIds[${i}]`, m, 'allowed: a Bedrock model id such as amazon.nova-micro-v1:0');
-  });
+  findBedrockProblems(c.bedrock, bad);
+  if (!(BEDROCK_EVALUATION_TASKS as readonly string[]).includes(c.bedrock.defaults.evaluationTask)) {
+    bad('bedrock.defaults.evaluationTask', c.bedrock.defaults.evaluationTask, `allowed: ${BEDROCK_EVALUATION_TASKS.join(', ')}`);
+  }
+  const processed = STORAGE_LAYOUT.trainingData.prefixes.processed;
+  const trigger = c.bedrock.trigger?.datasetPrefix;
+  if (trigger !== undefined && (!trigger.startsWith(processed) || !trigger.endsWith('/') || trigger.length <= processed.length)) {
+    bad('bedrock.trigger.datasetPrefix', trigger, `allowed: a folder under ${processed} ending in '/', e.g. ${processed}bedrock/`);
+  }
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(c.bedrock.invocationLogRetentionDays)) {
+    bad('bedrock.invocationLogRetentionDays', c.bedrock.invocationLogRetentionDays, `allowed: one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  }
 
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(c.audit.trailLogRetentionDays)) {
     bad('audit.trailLogRetentionDays', c.audit.trailLogRetentionDays, `allowed: one of ${LOG_RETENTION_DAYS.join(', ')}`);

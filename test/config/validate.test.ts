@@ -65,7 +65,20 @@ describe('environment config', () => {
     ['quality gate without bounds', (c) => delete c.training.qualityGate.maximum, /training.qualityGate: .*set exactly one/],
     ['tuning objective', (c) => (c.training.tuning = { ...ENVIRONMENTS.prod.training.tuning, objectiveMetricName: 'accuracy' }), /training.tuning.objectiveMetricName: got "accuracy"; allowed: a logged metric, one of train_loss, eval_loss/],
     ['image override', (c) => (c.training.images = { training: 'my-image:latest' }), /training.images.training: got "my-image:latest"; allowed: an ECR image URI/],
-    ['bedrock model id', (c) => (c.bedrock.baseModelIds = ['Nova Micro']), /bedrock.baseModelIds\[0\]: got "Nova Micro"/],
+    ['unknown bedrock model', (c) => (c.bedrock.defaults.baseModelId = 'Nova Micro'), /bedrock.defaults.baseModelId: got "Nova Micro"; allowed: amazon.nova-micro-v1:0:128k, .*, or add it in bedrock.extraModels/],
+    ['customization type the model lacks', (c) => (c.bedrock.defaults.customizationType = 'CONTINUED_PRE_TRAINING'), /bedrock.defaults.customizationType: got "CONTINUED_PRE_TRAINING"; allowed for amazon.nova-micro-v1:0:128k: FINE_TUNING/],
+    ['hyperparameter out of range', (c) => (c.bedrock.defaults.hyperParameters = { epochCount: 9 }), /bedrock.defaults.hyperParameters.epochCount: got 9; allowed for amazon.nova-micro-v1:0:128k: 1 to 5/],
+    ['fractional epochs', (c) => (c.bedrock.defaults.hyperParameters = { epochCount: 1.5 }), /bedrock.defaults.hyperParameters.epochCount: got 1.5; allowed: an integer from 1 to 5/],
+    ['hyperparameter the model lacks', (c) => (c.bedrock.defaults.hyperParameters = { batchSize: 8 }), /bedrock.defaults.hyperParameters.batchSize: got 8; not a hyperparameter of amazon.nova-micro-v1:0:128k; allowed: epochCount, learningRate, learningRateWarmupSteps/],
+    ['more default units than allowed', (c) => (c.bedrock.defaults.provisionedModelUnits = 3), /bedrock.defaults.provisionedModelUnits: got 3; allowed: a whole number from 0 to bedrock.maxProvisionedModelUnits \(1\)/],
+    ['evaluation records', (c) => (c.bedrock.defaults.maxEvaluationRecords = 0), /bedrock.defaults.maxEvaluationRecords: got 0; allowed: a whole number from 1 to 10000/],
+    ['bedrock evaluation task', (c) => (c.bedrock.defaults.evaluationTask = 'perplexity'), /bedrock.defaults.evaluationTask: got "perplexity"; allowed: none, summarization, qa, classification/],
+    ['throughput wait', (c) => (c.bedrock.throughputWaitMinutes = 1), /bedrock.throughputWaitMinutes: got 1; allowed: a whole number of minutes from 5 to 720/],
+    ['guard age', (c) => (c.bedrock.throughputGuard.maxAgeHours = 0), /bedrock.throughputGuard.maxAgeHours: got 0; allowed: 1 to 2160 hours/],
+    ['trigger outside processed data', (c) => (c.bedrock.trigger = { datasetPrefix: 'training-data/raw/bedrock/' }), /bedrock.trigger.datasetPrefix: got "training-data\/raw\/bedrock\/"; allowed: a folder under training-data\/processed\//],
+    ['invocation log retention', (c) => (c.bedrock.invocationLogRetentionDays = 10), /bedrock.invocationLogRetentionDays: got 10; allowed: one of/],
+    ['extra model of an unknown family', (c) => (c.bedrock.extraModels = { 'amazon.nova-2-lite-v1:0:256k': { family: 'nova2', hyperParameters: 'amazon-nova', customizationTypes: ['FINE_TUNING'] } }), /bedrock.extraModels.amazon.nova-2-lite-v1:0:256k.family: got "nova2"; allowed: amazon-nova, /],
+    ['extra model with an unknown hyperparameter set', (c) => (c.bedrock.extraModels = { 'amazon.nova-2-lite-v1:0:256k': { family: 'amazon-nova', hyperParameters: 'nova2', customizationTypes: ['FINE_TUNING'] } }), /bedrock.extraModels.amazon.nova-2-lite-v1:0:256k.hyperParameters: got "nova2"; allowed: amazon-nova, /],
     ['trail retention', (c) => (c.audit.trailLogRetentionDays = 100), /audit.trailLogRetentionDays: got 100; allowed: one of/],
     ['alarm e-mail', (c) => (c.alarmEmail = 'ops'), /alarmEmail: got "ops"; allowed: an e-mail address/],
     ['zero budget', (c) => (c.monthlyBudgetUsd = 0), /monthlyBudgetUsd: got 0; allowed: a number of US dollars > 0/],
@@ -85,5 +98,26 @@ describe('environment config', () => {
       c.network.subnetPrefixLengths = { training: 18, processing: 19, inference: 20, privatelink: 20, public: 17 };
     });
     expect(findConfigProblems(crowded).join('\n')).toMatch(/training, processing, inference, privatelink, public x 2 zones/);
+  });
+});
+
+describe('bedrock models', () => {
+  test('a model added in config can be the default, with its own ranges', () => {
+    const config = configWith(ENVIRONMENTS.dev, (c) => {
+      c.bedrock.extraModels = {
+        'amazon.nova-2-lite-v1:0:256k': {
+          family: 'amazon-nova',
+          hyperParameters: { epochCount: { type: 'integer', min: 1, max: 3, default: 2 } },
+          customizationTypes: ['FINE_TUNING'],
+        },
+      };
+      c.bedrock.defaults.baseModelId = 'amazon.nova-2-lite-v1:0:256k';
+      c.bedrock.defaults.hyperParameters = { epochCount: 3 };
+    });
+    expect(findConfigProblems(config)).toEqual([]);
+    config.bedrock.defaults.hyperParameters.epochCount = 4;
+    expect(findConfigProblems(config)).toEqual([
+      'bedrock.defaults.hyperParameters.epochCount: got 4; allowed for amazon.nova-2-lite-v1:0:256k: 1 to 3',
+    ]);
   });
 });
