@@ -2,6 +2,7 @@ import { Stage, StageProps, Tags } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from './config/environment-config';
 import { environmentPrefix } from './config/naming';
+import { BedrockStack } from './stacks/bedrock-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { PipelinesStack } from './stacks/pipelines-stack';
 import { SecurityStack } from './stacks/security-stack';
@@ -21,6 +22,7 @@ export class FineTuningStage extends Stage {
   readonly storage: StorageStack;
   readonly security: SecurityStack;
   readonly pipelines: PipelinesStack;
+  readonly bedrock: BedrockStack;
 
   constructor(scope: Construct, id: string, props: FineTuningStageProps) {
     super(scope, id, props);
@@ -51,6 +53,16 @@ export class FineTuningStage extends Stage {
       security: this.security,
       stackName: name('pipelines'),
       description: `SageMaker fine-tuning pipeline of the ${config.name} fine-tuning platform`,
+    });
+
+    this.bedrock = new BedrockStack(this, 'Bedrock', {
+      config,
+      network: this.network,
+      storage: this.storage,
+      security: this.security,
+      pipelines: this.pipelines,
+      stackName: name('bedrock'),
+      description: `Bedrock customization, invocation logging and throughput guard of the ${config.name} fine-tuning platform`,
     });
 
     for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);

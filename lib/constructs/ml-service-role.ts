@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 
@@ -111,6 +112,36 @@ export class MlServiceRole extends Construct implements iam.IGrantable {
       }),
     );
     this.acknowledgeUnscopedApis();
+  }
+
+  /** Write to one log group: a Lambda function's or a state machine's own. */
+  allowLogGroup(logGroup: logs.ILogGroup): void {
+    this.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
+      }),
+    );
+    acknowledgeNag(this, {
+      id: iam5ResourceFinding(this, `${logGroup.logGroupArn}:log-stream:*`),
+      reason: 'Log streams are created by the function at run time with generated names; the statement is limited to streams of its own log group',
+    });
+  }
+
+  /**
+   * What a Lambda function in a VPC needs for its ENIs (the actions of AWSLambdaVPCAccessExecutionRole),
+   * limited to the given subnets and security groups and to ENIs in their VPC.
+   */
+  allowLambdaVpcAccess(placement: JobNetworkPlacement): void {
+    this.allowVpcPlacement(placement);
+    const ec2Arn = (resource: string, resourceName: string) => Stack.of(this).formatArn({ service: 'ec2', resource, resourceName });
+    this.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+        resources: [ec2Arn('network-interface', '*')],
+        conditions: { ArnEquals: { 'ec2:Vpc': ec2Arn('vpc', placement.vpc.vpcId) } },
+      }),
+    );
   }
 
   /**

@@ -26,6 +26,10 @@ export class PipelinesStack extends Stack {
   readonly fineTuning: SageMakerFineTuningPipeline;
   /** The job image built from training/Dockerfile; undefined when the config names both images. */
   readonly jobImage?: JobImage;
+  /** The jobs' Python code archive. */
+  readonly code: TrainingCodeAsset;
+  /** Image of processing jobs (evaluation, data preparation): the job image or the configured one. */
+  readonly processingImageUri: string;
 
   constructor(scope: Construct, id: string, props: PipelinesStackProps) {
     super(scope, id, props);
@@ -53,6 +57,8 @@ export class PipelinesStack extends Stack {
       this.jobImage.grantPull(roles.training, roles.processing);
     }
     const jobImageUri = (override?: string): string => override ?? this.jobImage!.imageUri;
+    this.code = new TrainingCodeAsset(this, 'TrainingCode', { sourceDirectory: trainingDir });
+    this.processingImageUri = jobImageUri(t.images?.processing);
     const baseModel = t.baseModels[0];
 
     this.fineTuning = new SageMakerFineTuningPipeline(this, 'FineTuningPipeline', {
@@ -60,12 +66,12 @@ export class PipelinesStack extends Stack {
       pipelineRole: roles.pipeline,
       trainingRole: roles.training,
       processingRole: roles.processing,
-      code: new TrainingCodeAsset(this, 'TrainingCode', { sourceDirectory: trainingDir }),
+      code: this.code,
       failureTopic: security.alerts.topic,
       failureDeadLetterQueue: security.alerts.undeliveredAlerts,
       definition: {
         trainingImageUri: jobImageUri(t.images?.training),
-        processingImageUri: jobImageUri(t.images?.processing),
+        processingImageUri: this.processingImageUri,
         inference: { imageUri: jobImageUri(t.images?.training), instanceTypes: [t.endpointInstanceType] },
         trainingNetwork: {
           subnetIds: net.subnetsFor('training').subnetIds,

@@ -6,8 +6,12 @@ import { EnvironmentConfig } from '../config/environment-config';
 import { keyAlias, resourceName } from '../config/naming';
 import { MlBucketKind, STORAGE_LAYOUT } from '../config/storage-layout';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { admitBedrockInvocationLogs } from '../constructs/bedrock-invocation-logging';
 import { MlBucket } from '../constructs/ml-bucket';
 import { PlatformKey } from '../constructs/platform-key';
+
+/** Purpose part of the invocation-log bucket's name. */
+export const INVOCATION_LOGS_PURPOSE = 'invocation-logs';
 
 export interface StorageStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -24,6 +28,9 @@ export class StorageStack extends Stack {
   readonly bedrockCustomModelKey: kms.Key;
   readonly accessLogsBucket: s3.Bucket;
   readonly buckets: Readonly<Record<MlBucketKind, MlBucket>>;
+  /** Bedrock model invocation logs (every prompt and answer): their own key and bucket, for auditors only. */
+  readonly invocationLogsKey: kms.Key;
+  readonly invocationLogsBucket: MlBucket;
 
   constructor(scope: Construct, id: string, props: StorageStackProps) {
     super(scope, id, props);
@@ -66,5 +73,15 @@ export class StorageStack extends Stack {
       }),
       evaluation: ml('EvaluationBucket', 'evaluation'),
     };
+    this.invocationLogsKey = key('InvocationLogsKey', 'invocation-logs', `Bedrock model invocation logs of ${config.name}`);
+    this.invocationLogsBucket = new MlBucket(this, 'InvocationLogsBucket', {
+      bucketName: bucketName(INVOCATION_LOGS_PURPOSE),
+      encryptionKey: this.invocationLogsKey,
+      accessLogsBucket: this.accessLogsBucket,
+      noncurrentVersionExpirationDays: st.noncurrentVersionExpirationDays,
+      abortIncompleteUploadDays: st.abortIncompleteUploadDays,
+      retainOnDelete: st.retainOnDelete,
+    });
+    admitBedrockInvocationLogs(this.invocationLogsBucket.bucket, this.invocationLogsKey);
   }
 }

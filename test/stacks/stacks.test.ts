@@ -72,16 +72,41 @@ describe('network stack', () => {
 describe('storage stack', () => {
   const st = dev.templates.storage;
 
-  test('four buckets: three ML buckets with the data key, one access-log bucket', () => {
-    st.resourceCountIs('AWS::S3::Bucket', 4);
+  test('five buckets: three ML buckets and the invocation logs with KMS, one access-log bucket', () => {
+    st.resourceCountIs('AWS::S3::Bucket', 5);
     const kmsBuckets = st.findResources('AWS::S3::Bucket', {
       Properties: { BucketEncryption: { ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } },
     });
-    expect(Object.keys(kmsBuckets)).toHaveLength(3);
+    expect(Object.keys(kmsBuckets)).toHaveLength(4);
+  });
+
+  test('invocation logs have their own key, which Bedrock of this account alone may use', () => {
+    const logs = Object.values(st.findResources('AWS::S3::Bucket')).find((b: any) =>
+      JSON.stringify(b.Properties.BucketName).includes('fmft-dev-invocation-logs-'),
+    ) as any;
+    const keyRef = logs.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.KMSMasterKeyID;
+    const keyId = keyRef['Fn::GetAtt'][0];
+    expect(keyId).toMatch(/^InvocationLogsKey/);
+    const key = st.toJSON().Resources[keyId];
+    const bedrock = key.Properties.KeyPolicy.Statement.find((x: any) => x.Principal?.Service === 'bedrock.amazonaws.com');
+    expect(bedrock.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+    expect([...bedrock.Action].sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    st.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'AllowBedrockInvocationLogsFromThisAccount',
+            Principal: { Service: 'bedrock.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+          }),
+        ]),
+      },
+    });
   });
 
   test('bucket names carry prefix, environment, purpose, account and region', () => {
-    for (const purpose of ['training-data', 'model-artifacts', 'evaluation-results', 'access-logs']) {
+    for (const purpose of ['training-data', 'model-artifacts', 'evaluation-results', 'invocation-logs', 'access-logs']) {
       st.hasResourceProperties('AWS::S3::Bucket', {
         BucketName: { 'Fn::Join': ['', [`fmft-dev-${purpose}-`, { Ref: 'AWS::AccountId' }, '-us-east-1']] },
       });
@@ -104,7 +129,7 @@ describe('storage stack', () => {
   });
 
   test('keys rotate; prod keeps keys and buckets on stack deletion', () => {
-    st.resourceCountIs('AWS::KMS::Key', 2);
+    st.resourceCountIs('AWS::KMS::Key', 3);
     st.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true, RotationPeriodInDays: 365 });
     prod.templates.storage.allResources('AWS::KMS::Key', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     prod.templates.storage.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });

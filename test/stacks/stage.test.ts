@@ -12,11 +12,13 @@ function physicalNames(stage: typeof dev): string[] {
   for (const template of Object.values(stage.raw) as any[]) {
     for (const r of Object.values(template.Resources) as any[]) {
       const p = r.Properties ?? {};
-      for (const key of ['BucketName', 'AliasName', 'RepositoryName']) {
+      if (r.Type === 'AWS::S3::Bucket' && p.BucketName !== undefined) names.push(JSON.stringify(p.BucketName));
+      for (const key of ['AliasName', 'RepositoryName']) {
         if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
       }
       if (p.Budget?.BudgetName) names.push(p.Budget.BudgetName);
-      for (const key of ['PipelineName', 'ModelPackageGroupName']) {
+      if (r.Type === 'AWS::Logs::LogGroup' && p.LogGroupName !== undefined) names.push(JSON.stringify(p.LogGroupName));
+      for (const key of ['PipelineName', 'ModelPackageGroupName', 'StateMachineName']) {
         if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
       }
     }
@@ -26,15 +28,17 @@ function physicalNames(stage: typeof dev): string[] {
 
 describe('stage', () => {
   test('stack names carry the environment', () => {
-    expect(Object.keys(dev.raw).sort()).toEqual(['fmft-dev-network', 'fmft-dev-pipelines', 'fmft-dev-security', 'fmft-dev-storage']);
-    expect(Object.keys(prod.raw).sort()).toEqual(['fmft-prod-network', 'fmft-prod-pipelines', 'fmft-prod-security', 'fmft-prod-storage']);
+    const stacks = ['bedrock', 'network', 'pipelines', 'security', 'storage'];
+    expect(Object.keys(dev.raw).sort()).toEqual(stacks.map((s) => `fmft-dev-${s}`));
+    expect(Object.keys(prod.raw).sort()).toEqual(stacks.map((s) => `fmft-prod-${s}`));
   });
 
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 4 stacks, 4 named buckets, 5 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group.
-    expect(devNames).toHaveLength(17);
+    // 5 stacks, 5 named buckets, 7 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
+    // 1 state machine, 1 named log group (Bedrock invocations).
+    expect(devNames).toHaveLength(23);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 

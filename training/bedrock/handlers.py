@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +148,14 @@ def resolve_run(run_input: dict[str, Any], execution_name: str, cfg: dict[str, A
         "evaluationTask": task,
         "maxEvaluationRecords": max_eval,
         "evaluationPrefix": f"{cfg['evaluationPrefix']}{name}/",
+        "evaluationJobName": evaluation_job_name(name),
     }
+
+
+def evaluation_job_name(run_name: str) -> str:
+    """A SageMaker job name (at most 63 characters) unique per run name."""
+    digest = hashlib.sha256(run_name.encode()).hexdigest()[:8]
+    return f"{run_name[:45].rstrip('-.+')}-eval-{digest}".replace("+", "-").replace(".", "-")
 
 
 def _data_uris(run_input: dict[str, Any], problems: list[str], s3) -> dict[str, str | None]:
@@ -164,6 +173,8 @@ def _data_uris(run_input: dict[str, Any], problems: list[str], s3) -> dict[str, 
                 f"datasetUri: got {dataset!r}; allowed: s3://<bucket>/<prefix>/ holding train.jsonl"
             )
             return dict.fromkeys(SPLIT_FILES)
+        # The S3 trigger passes the train.jsonl that landed; its folder is the data set.
+        dataset = dataset.removesuffix(SPLIT_FILES["train"])
         root = dataset if dataset.endswith("/") else dataset + "/"
         uris = {s: root + f for s, f in SPLIT_FILES.items()}
         if not _exists(s3, uris["train"]):
@@ -301,6 +312,31 @@ def invocation_logging(event: dict[str, Any], _context: Any = None) -> dict[str,
         }
     )
     return {"PhysicalResourceId": physical_id}
+
+
+def invocation_logging_resource(event: dict[str, Any], context: Any = None) -> None:
+    """The custom resource's Lambda: apply the change, then answer CloudFormation at the pre-signed
+    ResponseURL (SUCCESS, or FAILED with the error, so a stack never waits an hour for a timeout)."""
+    response = {
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "PhysicalResourceId": event.get("PhysicalResourceId") or event["LogicalResourceId"],
+        "Status": "SUCCESS",
+    }
+    try:
+        response.update(invocation_logging(event, context))
+    except Exception as exc:  # every error must reach CloudFormation
+        response.update(Status="FAILED", Reason=f"{type(exc).__name__}: {exc}"[:1000])
+    body = json.dumps(response).encode()
+    request = urllib.request.Request(
+        event["ResponseURL"],
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "", "Content-Length": str(len(body))},
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        reply.read()
 
 
 # ------------------------------------------------------------------------------------------ throughput guard

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import http.server
 import json
+import threading
 from typing import Any
 
 import boto3
@@ -140,6 +142,24 @@ def test_prepare_finds_the_splits_of_a_dataset_and_validates_them(s3):
     assert run["jobName"] == "fmft-dev-run-1"
     assert run["hyperParameters"]["epochCount"] == "2"
     assert (run["provision"], run["evaluate"], run["dataFormat"]) == (True, True, "bedrock-conversation")
+    assert run["evaluationJobName"].startswith("fmft-dev-run-1-eval-") and len(run["evaluationJobName"]) <= 63
+
+
+def test_the_s3_trigger_passes_the_train_file_and_gets_its_folder(s3):
+    root = "training-data/processed/bedrock/claims/"
+    put_jsonl(s3, root + "train.jsonl", [conversation(i) for i in range(8)])
+    put_jsonl(s3, root + "test.jsonl", [conversation(i) for i in range(8, 10)])
+    run = handlers.prepare(
+        {"input": {"datasetUri": f"s3://{BUCKET}/{root}train.jsonl"}, "executionName": "s3"}
+    )
+    assert (run["trainingDataUri"], run["validationDataUri"]) == (f"s3://{BUCKET}/{root}train.jsonl", None)
+    assert run["testDataUri"] == f"s3://{BUCKET}/{root}test.jsonl"
+
+
+def test_long_run_names_still_give_valid_unique_job_names():
+    a = handlers.evaluation_job_name("fmft-dev-" + "a" * 54)
+    b = handlers.evaluation_job_name("fmft-dev-" + "a" * 53 + "b")
+    assert a != b and len(a) <= 63 and len(b) <= 63
 
 
 def test_prepare_without_validation_or_throughput_skips_them(s3):
@@ -321,6 +341,58 @@ def test_invocation_logging_custom_resource_against_moto(moto_endpoint):
         }
     )
     assert not bedrock.get_model_invocation_logging_configuration().get("loggingConfig")
+
+
+@pytest.fixture
+def cloudformation_response_url():
+    """A local HTTP server standing in for CloudFormation's pre-signed response URL; records each PUT."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/response", received
+    server.shutdown()
+
+
+def _cfn_event(request_type: str, url: str, props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "RequestType": request_type,
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/fmft-dev-bedrock/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "InvocationLogging",
+        "ResourceProperties": props,
+    }
+
+
+def test_custom_resource_answers_cloudformation(moto_endpoint, cloudformation_response_url):
+    url, received = cloudformation_response_url
+    props = {
+        "Region": "us-east-1",
+        "LogGroupName": "/fmft/dev/bedrock-invocations",
+        "BucketName": EVAL_BUCKET,
+        "KeyPrefix": "bedrock-invocations/",
+        "LargeDataPrefix": "bedrock-invocations/large/",
+        "LoggingRoleArn": "arn:aws:iam::111122223333:role/logging",
+    }
+    handlers.invocation_logging_resource(_cfn_event("Create", url, props))
+    assert received[-1]["Status"] == "SUCCESS"
+    assert received[-1]["PhysicalResourceId"] == "bedrock-invocation-logging-us-east-1"
+    assert received[-1]["RequestId"] == "req-1"
+
+    handlers.invocation_logging_resource(_cfn_event("Create", url, {"Region": "us-east-1"}))
+    assert received[-1]["Status"] == "FAILED"
+    assert received[-1]["Reason"].startswith("KeyError:")
 
 
 # ------------------------------------------------------------------------------------------ throughput guard

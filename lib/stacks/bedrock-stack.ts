@@ -1,0 +1,251 @@
+import * as path from 'path';
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../config/environment-config';
+import { environmentPrefix, keyAlias, resourceName } from '../config/naming';
+import { STORAGE_LAYOUT } from '../config/storage-layout';
+import { BedrockCustomizationWorkflow } from '../constructs/bedrock-customization-workflow';
+import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
+import { BedrockInvocationLogging } from '../constructs/bedrock-invocation-logging';
+import { MlBucket } from '../constructs/ml-bucket';
+import { JobNetworkPlacement, MlServiceRole } from '../constructs/ml-service-role';
+import { PlatformFunction } from '../constructs/platform-function';
+import { PlatformKey } from '../constructs/platform-key';
+import { pythonHandlersCode } from '../constructs/python-handlers-code';
+import { ThroughputGuard } from '../constructs/throughput-guard';
+import { NetworkStack } from './network-stack';
+import { PipelinesStack } from './pipelines-stack';
+import { SecurityStack } from './security-stack';
+import { StorageStack } from './storage-stack';
+
+export interface BedrockStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly network: NetworkStack;
+  readonly storage: StorageStack;
+  readonly security: SecurityStack;
+  /** Supplies the evaluation job's image and code. */
+  readonly pipelines: PipelinesStack;
+}
+
+/** Prefix of the Bedrock reports in the evaluation bucket, next to the SageMaker pipeline's reports. */
+export const BEDROCK_REPORTS_PREFIX = `${STORAGE_LAYOUT.evaluation.prefixes.reports}bedrock/`;
+
+/**
+ * The Bedrock customization path of an environment: the state machine that runs a customization from data
+ * to an evaluated, provisioned custom model; its S3 trigger; model invocation logging; and the hourly guard
+ * against forgotten provisioned throughput.
+ */
+export class BedrockStack extends Stack {
+  readonly workflow: BedrockCustomizationWorkflow;
+  readonly invocationLogging: BedrockInvocationLogging;
+  readonly guard: ThroughputGuard;
+  readonly trigger?: events.Rule;
+
+  constructor(scope: Construct, id: string, props: BedrockStackProps) {
+    super(scope, id, props);
+    const { config, network, storage, security, pipelines } = props;
+    const b = config.bedrock;
+    const layout = STORAGE_LAYOUT;
+    const { buckets } = storage;
+    const net = network.network;
+    const alerts = security.alerts;
+    const retention = b.invocationLogRetentionDays as logs.RetentionDays;
+
+    const key = new PlatformKey(this, 'BedrockKey', {
+      aliasName: keyAlias(config, 'bedrock-operations'),
+      description: `Bedrock invocation logs, state machine and function logs of ${config.name}`,
+      rotationPeriodDays: config.encryption.keyRotationPeriodDays,
+      deletionWindowDays: config.encryption.keyDeletionWindowDays,
+      retainOnDelete: config.storage.retainOnDelete,
+      allowCloudWatchLogs: true,
+    }).key;
+
+    // Failed asynchronous invocations and undeliverable trigger events. Local to this stack: EventBridge
+    // targets write the queue policy, which on the security stack's queue would be a dependency cycle.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowEventBridgeDeadLettersFromThisAccount',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    const deadLetters = new sqs.Queue(this, 'DeadLetters', {
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const isDlq = 'This queue is itself the dead-letter queue of the trigger, the guard schedule and the functions; a further DLQ would only re-queue the same messages';
+    acknowledgeNag(deadLetters, { id: 'Serverless::Serverless-SQSRedrivePolicy', reason: isDlq });
+    new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription: 'A Bedrock trigger event, guard run or function invocation failed for good; see the dead-letter queue',
+      metric: deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(new actions.SnsAction(alerts.topic));
+
+    const placement: JobNetworkPlacement = {
+      vpc: net.vpc,
+      subnets: net.subnetsFor('processing').subnets,
+      securityGroups: [net.securityGroups.lambda],
+    };
+    const code = pythonHandlersCode(path.join(__dirname, '..', '..', 'training'));
+    const settings = {
+      namePrefix: environmentPrefix(config),
+      dataBucket: buckets.trainingData.bucket.bucketName,
+      dataPrefix: layout.trainingData.prefixes.processed,
+      evaluationPrefix: BEDROCK_REPORTS_PREFIX,
+      maxProvisionedModelUnits: b.maxProvisionedModelUnits,
+      defaults: b.defaults,
+      extraModels: b.extraModels ?? {},
+      throughputGuard: {
+        ...b.throughputGuard,
+        namePrefix: environmentPrefix(config),
+        metricNamespace: `FineTuningPlatform/${config.name}`,
+        topicArn: alerts.topic.topicArn,
+      },
+    };
+    const fn = (id: string, handler: string, description: string, timeout: Duration, extra: { memorySizeMiB?: number; ephemeralStorageMiB?: number } = {}) =>
+      new PlatformFunction(this, id, {
+        code,
+        handler: `training.bedrock.handlers.${handler}`,
+        description,
+        placement,
+        key,
+        logRetention: retention,
+        deadLetterQueue: deadLetters,
+        timeout,
+        reservedConcurrency: 5,
+        environment: { FMFT_BEDROCK_SETTINGS: Stack.of(this).toJsonString(settings) },
+        ...extra,
+      });
+
+    // Data sets of up to 20,000 records of 192,000 characters: room for the files and the validator.
+    const prepare = fn('Prepare', 'prepare', `Checks a Bedrock run's input and data (${config.name})`, Duration.minutes(15), {
+      memorySizeMiB: 2048,
+      ephemeralStorageMiB: 10240,
+    });
+    buckets.trainingData.grantReadObjects(prepare.role, layout.trainingData.prefixes.processed);
+
+    const predictions = fn('Predictions', 'write_predictions', `Asks a Bedrock custom model the test prompts (${config.name})`, Duration.minutes(15), {
+      memorySizeMiB: 1024,
+      ephemeralStorageMiB: 2048,
+    });
+    buckets.trainingData.grantReadObjects(predictions.role, layout.trainingData.prefixes.processed);
+    buckets.evaluation.grantWriteObjects(predictions.role, BEDROCK_REPORTS_PREFIX);
+    this.allowInvokeCustomModels(predictions.role);
+    predictions.role.allowKeyUseVia(storage.bedrockCustomModelKey, 'bedrock', ['kms:Decrypt', 'kms:DescribeKey']);
+
+    // The evaluation job reads the predictions and writes the report beside them.
+    buckets.evaluation.grantReadObjects(security.roles.processing, BEDROCK_REPORTS_PREFIX);
+
+    this.workflow = new BedrockCustomizationWorkflow(this, 'Customization', {
+      stateMachineName: resourceName(config, 'bedrock-customization'),
+      prepareFunction: prepare.fn,
+      predictionsFunction: predictions.fn,
+      customizationRole: security.roles.bedrockCustomization.role,
+      customModelKey: storage.bedrockCustomModelKey,
+      outputUri: buckets.modelArtifacts.bucket.s3UrlForObject(layout.modelArtifacts.prefixes.bedrockOutput),
+      jobPlacement: {
+        subnetIds: net.subnetsFor('training').subnetIds,
+        securityGroupIds: [net.securityGroups.training.securityGroupId],
+      },
+      evaluation: {
+        imageUri: pipelines.processingImageUri,
+        role: security.roles.processing.role,
+        codeS3Uri: pipelines.code.s3Uri,
+        codeArchiveFileName: pipelines.code.asset.s3ObjectKey.split('/').pop()!,
+        bucketName: buckets.evaluation.bucket.bucketName,
+        instanceType: config.training.processingInstanceType,
+        placement: {
+          subnetIds: net.subnetsFor('processing').subnetIds,
+          securityGroupIds: [net.securityGroups.processing.securityGroupId],
+        },
+        key: storage.dataKey,
+      },
+      topic: alerts.topic,
+      logKey: key,
+      logRetention: retention,
+      throughputWaitMinutes: b.throughputWaitMinutes,
+      tags: { 'fmft:environment': config.name },
+    });
+
+    const loggingHandler = fn('InvocationLoggingHandler', 'invocation_logging_resource', `Sets Bedrock model invocation logging (${config.name})`, Duration.minutes(2));
+    this.invocationLogging = new BedrockInvocationLogging(this, 'InvocationLogging', {
+      bucket: storage.invocationLogsBucket,
+      key,
+      logGroupName: `/${environmentPrefix(config)}/bedrock/model-invocations`,
+      retention,
+      handler: loggingHandler,
+    });
+
+    const guardHandler = fn('ThroughputGuardHandler', 'guard_throughput', `Reports stale Bedrock provisioned throughput (${config.name})`, Duration.minutes(5));
+    this.guard = new ThroughputGuard(this, 'ThroughputGuard', {
+      handler: guardHandler,
+      metricNamespace: settings.throughputGuard.metricNamespace,
+      topic: alerts.topic,
+      deadLetterQueue: deadLetters,
+      deleteStale: b.throughputGuard.deleteStale,
+    });
+
+    if (b.trigger) this.trigger = this.addTrigger(b.trigger.datasetPrefix, buckets.trainingData, deadLetters);
+  }
+
+  /** Start a run when `<prefix><name>/train.jsonl` lands in the data bucket. */
+  private addTrigger(prefix: string, bucket: MlBucket, deadLetterQueue: targets.SfnStateMachineProps['deadLetterQueue']): events.Rule {
+    const role = new MlServiceRole(this, 'TriggerRole', {
+      description: 'EventBridge starts the Bedrock customization state machine',
+      trust: { service: 'events.amazonaws.com' },
+    });
+    role.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.workflow.stateMachine.stateMachineArn] }),
+    );
+    const rule = new events.Rule(this, 'DatasetLanded', {
+      description: `Starts a Bedrock customization when ${prefix}<name>/train.jsonl lands`,
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [bucket.bucket.bucketName] },
+          object: { key: events.Match.wildcard(`${prefix}*/train.jsonl`) },
+        },
+      },
+    });
+    rule.addTarget(
+      new targets.SfnStateMachine(this.workflow.stateMachine, {
+        input: events.RuleTargetInput.fromObject({
+          datasetUri: `s3://${bucket.bucket.bucketName}/${events.EventField.fromPath('$.detail.object.key')}`,
+        }),
+        role: iam.Role.fromRoleArn(this, 'TriggerRoleRef', role.role.roleArn, { mutable: false }),
+        deadLetterQueue,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(2),
+      }),
+    );
+    rule.node.addDependency(role);
+    return rule;
+  }
+
+  private allowInvokeCustomModels(role: MlServiceRole): void {
+    const arn = (resource: string) => this.formatArn({ service: 'bedrock', resource, resourceName: '*' });
+    role.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: [arn('provisioned-model'), arn('custom-model')] }),
+    );
+    const reason = 'The custom model and its provisioned throughput are created per run with generated names; the function only invokes them (no management actions)';
+    acknowledgeNag(
+      role,
+      { id: iam5ResourceFinding(role, arn('provisioned-model')), reason },
+      { id: iam5ResourceFinding(role, arn('custom-model')), reason },
+    );
+  }
+}
