@@ -131,7 +131,8 @@ export class BedrockCustomizationWorkflow extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     notifySuccess.addRetry({ errors: TRANSIENT.sns, maxAttempts: 6, backoffRate: 2, interval: Duration.seconds(2) });
-    notifySuccess.addCatch(notifyFailure, { resultPath: '$.error' });
+    // The run itself succeeded: a lost e-mail must neither fail it nor delete the throughput it provisioned.
+    notifySuccess.addCatch(succeeded, { resultPath: '$.notificationError' });
     notifySuccess.next(succeeded);
 
     // Every failure after the throughput exists comes here first.

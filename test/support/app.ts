@@ -29,7 +29,7 @@ export function configWith(base: EnvironmentConfig, change: (c: any) => void): E
 
 export interface SynthesizedStage {
   readonly stage: FineTuningStage;
-  readonly templates: { network: Template; storage: Template; security: Template; pipelines: Template };
+  readonly templates: { network: Template; storage: Template; security: Template; pipelines: Template; bedrock: Template };
   /** Raw templates keyed by stack name. */
   readonly raw: Record<string, any>;
   /** cdk-nag's policy validation report of the stage. */
@@ -75,6 +75,7 @@ export function synthesizeStage(config: EnvironmentConfig): SynthesizedStage {
       storage: Template.fromStack(stage.storage),
       security: Template.fromStack(stage.security),
       pipelines: Template.fromStack(stage.pipelines),
+      bedrock: Template.fromStack(stage.bedrock),
     },
     raw,
     report,

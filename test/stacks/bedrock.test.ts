@@ -1,0 +1,261 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENVIRONMENTS } from '../../lib/config/environments';
+import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
+import { BEDROCK_STATE_NAMES as N } from '../../lib/constructs/bedrock-customization-workflow';
+import { HANDLER_PACKAGES } from '../../lib/constructs/python-handlers-code';
+import { PLATFORM_PYTHON_RUNTIME } from '../../lib/constructs/platform-function';
+import { BEDROCK_REPORTS_PREFIX } from '../../lib/stacks/bedrock-stack';
+import { normalizedTemplate, synthesizeStage } from '../support/app';
+
+const dev = synthesizeStage(ENVIRONMENTS.dev);
+const prod = synthesizeStage(ENVIRONMENTS.prod);
+const tpl = dev.templates.bedrock;
+
+/** The state machine definition with every CloudFormation reference replaced by 'CFN_REF'. */
+function definition(template = tpl): { StartAt: string; States: Record<string, any> } {
+  const sm = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+  const body = sm.Properties.DefinitionString;
+  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'CFN_REF')).join('');
+  return JSON.parse(text);
+}
+
+/** The raw definition parts, to see which resource a reference points at. */
+function definitionRefs(): string {
+  const sm = Object.values(tpl.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+  return JSON.stringify(sm.Properties.DefinitionString);
+}
+
+function successors(state: any): string[] {
+  return [
+    state.Next,
+    state.Default,
+    ...(state.Choices ?? []).map((c: any) => c.Next),
+    ...(state.Catch ?? []).map((c: any) => c.Next),
+  ].filter((s): s is string => typeof s === 'string');
+}
+
+/** Every path from `from` to `to` that does not pass through `avoiding` (depth-first, no state twice). */
+function pathsAvoiding(states: Record<string, any>, from: string, to: string, avoiding: string): string[][] {
+  const found: string[][] = [];
+  const walk = (name: string, trail: string[]) => {
+    if (name === avoiding || trail.includes(name)) return;
+    if (name === to) return void found.push([...trail, name]);
+    for (const next of successors(states[name])) walk(next, [...trail, name]);
+  };
+  walk(from, []);
+  return found;
+}
+
+const def = definition();
+const tasks = Object.entries(def.States).filter(([, s]) => s.Type === 'Task');
+
+describe('bedrock state machine', () => {
+  test('the run goes check -> customize -> throughput -> evaluation -> notification', () => {
+    expect(def.StartAt).toBe(N.prepare);
+    expect(def.States[N.prepare].Next).toBe(N.hasValidation);
+    expect(def.States[N.customize].Resource).toBe('arn:aws:states:::bedrock:createModelCustomizationJob.sync');
+    expect(def.States[N.evaluate].Resource).toBe('arn:aws:states:::sagemaker:createProcessingJob.sync');
+    expect(def.States[N.notifySuccess].Next).toBe(N.succeeded);
+    expect(def.States[N.failed].Type).toBe('Fail');
+  });
+
+  test('every task retries transient errors and catches everything else', () => {
+    expect(tasks.length).toBeGreaterThanOrEqual(10);
+    for (const [name, state] of tasks) {
+      expect({ name, retries: (state.Retry ?? []).length > 0 }).toEqual({ name, retries: true });
+      const catchesAll = (state.Catch ?? []).some((c: any) => c.ErrorEquals.includes('States.ALL'));
+      expect({ name, catchesAll }).toEqual({ name, catchesAll: true });
+    }
+  });
+
+  test('every failure ends in the Failed state after a notification', () => {
+    for (const [name] of tasks) {
+      if (name === N.notifyFailure || name === N.notifySuccess) continue;
+      const paths = pathsAvoiding(def.States, name, N.failed, '-');
+      expect(paths.length).toBeGreaterThan(0);
+      for (const p of paths) expect(p).toContain(N.notifyFailure);
+    }
+  });
+
+  test('a lost success e-mail neither fails the run nor deletes its throughput', () => {
+    expect(def.States[N.notifySuccess].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.notificationError', Next: N.succeeded }]);
+  });
+
+  test('once throughput exists, no path to Failed skips deleting it', () => {
+    const afterCreate = def.States[N.createThroughput].Next;
+    expect(pathsAvoiding(def.States, afterCreate, N.failed, N.deleteThroughput)).toEqual([]);
+    // ... while the success path keeps it (a provisioned model is the point of the run).
+    expect(pathsAvoiding(def.States, afterCreate, N.succeeded, N.deleteThroughput).length).toBeGreaterThan(0);
+  });
+
+  test('the wait for InService polls once a minute and gives up after the configured time', () => {
+    expect(def.States[N.wait]).toEqual(expect.objectContaining({ Type: 'Wait', Seconds: 60 }));
+    const ready = def.States[N.throughputReady];
+    const giveUp = ready.Choices.find((c: any) => c.Variable === '$.throughputPolls.count');
+    expect(giveUp.NumericGreaterThanEquals).toBe(ENVIRONMENTS.dev.bedrock.throughputWaitMinutes);
+    expect(ready.Default).toBe(N.wait);
+  });
+
+  test.each([N.customize, N.customizeWithValidation])('%s: VPC, KMS, role and output from the platform, never from the input', (name) => {
+    const p = def.States[name].Parameters;
+    expect(p.VpcConfig.SubnetIds).toHaveLength(ENVIRONMENTS.dev.network.availabilityZones.length);
+    expect(p.VpcConfig.SecurityGroupIds).toHaveLength(1);
+    for (const key of ['RoleArn', 'CustomModelKmsKeyId']) expect(p[key]).toBe('CFN_REF');
+    expect(p.OutputDataConfig.S3Uri).toContain(STORAGE_LAYOUT.modelArtifacts.prefixes.bedrockOutput);
+    // Only data, names, model and hyperparameters come from the checked run.
+    const fromInput = Object.keys(p).filter((k) => k.endsWith('.$'));
+    expect(fromInput.sort()).toEqual(['BaseModelIdentifier.$', 'CustomModelName.$', 'CustomizationType.$', 'HyperParameters.$', 'JobName.$']);
+    expect(p.JobTags).toEqual([{ Key: 'fmft:environment', Value: 'dev' }]);
+  });
+
+  test('the customization job uses the custom-model key and the Bedrock role of the other stacks', () => {
+    const refs = definitionRefs();
+    expect(refs).toMatch(/fmft-dev-storage.*BedrockCustomModelKey/);
+    expect(refs).toMatch(/fmft-dev-security.*BedrockCustomizationRole/);
+    expect(def.States[N.customizeWithValidation].Parameters.ValidationDataConfig.Validators[0]).toEqual({ 'S3Uri.$': '$.run.validationDataUri' });
+    expect(def.States[N.customize].Parameters.ValidationDataConfig).toBeUndefined();
+  });
+
+  test('the evaluation job is isolated, encrypted, in the VPC, and writes next to the SageMaker reports', () => {
+    const p = def.States[N.evaluate].Parameters;
+    expect(p.NetworkConfig).toEqual({
+      EnableNetworkIsolation: true,
+      EnableInterContainerTrafficEncryption: true,
+      VpcConfig: { Subnets: expect.any(Array), SecurityGroupIds: ['CFN_REF'] },
+    });
+    expect(p.ProcessingResources.ClusterConfig.VolumeKmsKeyId).toBe('CFN_REF');
+    expect(p.ProcessingOutputConfig.KmsKeyId).toBe('CFN_REF');
+    expect(p.ProcessingOutputConfig.Outputs[0].S3Output['S3Uri.$']).toBe("States.Format('s3://CFN_REF/{}', $.run.evaluationPrefix)");
+    expect(definitionRefs()).toMatch(/fmft-dev-storage.*PublishOutputRefEvaluationBucket/);
+    expect(p.AppSpecification.ContainerEntrypoint[2]).toContain('python3 -m training.evaluate "$EVALUATION_TASK" --predictions');
+    expect(BEDROCK_REPORTS_PREFIX).toBe(`${STORAGE_LAYOUT.evaluation.prefixes.reports}bedrock/`);
+  });
+
+  test('logs everything to an encrypted group and traces with X-Ray', () => {
+    tpl.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'fmft-dev-bedrock-customization',
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  test('the role passes only the Bedrock and processing roles, each to its service', () => {
+    const policy = Object.entries(tpl.findResources('AWS::IAM::ManagedPolicy')).find(([id]) => id.startsWith('CustomizationRolePolicy'))![1] as any;
+    const passes = policy.Properties.PolicyDocument.Statement.filter((s: any) => [s.Action].flat().includes('iam:PassRole'));
+    expect(passes.map((s: any) => s.Condition.StringEquals['iam:PassedToService']).sort()).toEqual(['bedrock.amazonaws.com', 'sagemaker.amazonaws.com']);
+    expect(JSON.stringify(policy)).not.toMatch(/"Action":"\*"|"bedrock:\*"|"sagemaker:\*"/);
+  });
+});
+
+describe('bedrock functions', () => {
+  const functions = tpl.findResources('AWS::Lambda::Function');
+
+  test('four functions, each in the private subnets, with reserved concurrency, encrypted environment, tracing and a DLQ', () => {
+    expect(Object.keys(functions)).toHaveLength(4);
+    for (const fn of Object.values(functions) as any[]) {
+      const p = fn.Properties;
+      expect(p.Runtime).toBe(PLATFORM_PYTHON_RUNTIME.name);
+      expect(p.VpcConfig.SubnetIds).toHaveLength(2);
+      expect(p.ReservedConcurrentExecutions).toBeGreaterThan(0);
+      expect(p.KmsKeyArn).toBeDefined();
+      expect(p.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(p.DeadLetterConfig.TargetArn).toBeDefined();
+      expect(p.Handler).toMatch(/^training\.bedrock\.handlers\.\w+$/);
+      expect(p.Environment.Variables.FMFT_BEDROCK_SETTINGS).toBeDefined();
+    }
+  });
+
+  test('no function role has an inline policy or an AWS managed policy', () => {
+    tpl.resourceCountIs('AWS::IAM::Policy', 0);
+    for (const role of Object.values(tpl.findResources('AWS::IAM::Role')) as any[]) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(role.Properties.Policies).toBeUndefined();
+    }
+  });
+
+  test('the code is the handler packages of training/ only', () => {
+    const code = (Object.values(functions)[0] as any).Properties.Code;
+    const hash = code.S3Key.replace('.zip', '');
+    const dir = path.join(dev.stage.outdir, '..', `asset.${hash}`, 'training');
+    expect(fs.readdirSync(dir).sort()).toEqual([...HANDLER_PACKAGES].sort());
+    expect(fs.existsSync(path.join(dir, 'bedrock', 'handlers.py'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'contracts', 'bedrock-models.json'))).toBe(true);
+  });
+
+  test('settings carry the config defaults, the data bucket and the guard', () => {
+    const prepare = Object.entries(functions).find(([id]) => id.startsWith('Prepare'))![1] as any;
+    const text = JSON.stringify(prepare.Properties.Environment.Variables.FMFT_BEDROCK_SETTINGS);
+    expect(text).toContain('amazon.nova-micro-v1:0:128k');
+    expect(text).toContain('PublishOutputRefTrainingDataBucket');
+    expect(text).toContain('"deleteStale\\":true');
+    const prodText = JSON.stringify(prod.templates.bedrock.toJSON());
+    expect(prodText).toContain('"deleteStale\\":false');
+  });
+});
+
+describe('bedrock trigger, guard and invocation logging', () => {
+  test('a train.jsonl under the configured prefix starts a run, with retries and a dead-letter queue', () => {
+    tpl.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { object: { key: [{ wildcard: `${ENVIRONMENTS.dev.bedrock.trigger!.datasetPrefix}*/train.jsonl` }] } },
+      },
+      Targets: [
+        Match.objectLike({
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+          DeadLetterConfig: { Arn: Match.anyValue() },
+          InputTransformer: Match.objectLike({ InputPathsMap: { 'detail-object-key': '$.detail.object.key' } }),
+        }),
+      ],
+    });
+  });
+
+  test('the guard runs hourly and its alarm mails the alerts topic, also when it stops reporting', () => {
+    tpl.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
+    tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'StaleProvisionedThroughputs',
+      Namespace: 'FineTuningPlatform/dev',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [Match.anyValue()],
+    });
+  });
+
+  test('only dev may delete stale throughput', () => {
+    const deletes = (t: typeof tpl) => JSON.stringify(Object.entries(t.findResources('AWS::IAM::ManagedPolicy')).filter(([id]) => id.startsWith('ThroughputGuardHandler'))).includes('bedrock:DeleteProvisionedModelThroughput');
+    expect(deletes(tpl)).toBe(true);
+    expect(deletes(prod.templates.bedrock)).toBe(false);
+  });
+
+  test('invocation logging: a custom resource with the log group, delivery role and bucket', () => {
+    tpl.hasResourceProperties('Custom::BedrockInvocationLogging', {
+      KeyPrefix: 'bedrock-invocations/',
+      LargeDataPrefix: 'bedrock-invocations/large-data/',
+      LogGroupName: { Ref: Match.anyValue() },
+      LoggingRoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^InvocationLoggingDeliveryRole'), 'Arn'] },
+    });
+    tpl.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/fmft-dev/bedrock/model-invocations',
+      RetentionInDays: ENVIRONMENTS.dev.bedrock.invocationLogRetentionDays,
+      KmsKeyId: Match.anyValue(),
+    });
+    tpl.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'bedrock.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: Match.anyValue() },
+          }),
+        ],
+      },
+    });
+  });
+
+  test('snapshot', () => {
+    expect(normalizedTemplate(tpl)).toMatchSnapshot();
+  });
+});
