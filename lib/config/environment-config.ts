@@ -169,6 +169,64 @@ export interface BedrockConfig {
   readonly invocationLogRetentionDays: number;
 }
 
+/** Serving containers of the endpoints: AWS's LMI (DJL) or Hugging Face TGI, per region from serving-images.json. */
+export const SERVING_CONTAINERS = ['lmi', 'tgi'] as const;
+export type ServingContainer = (typeof SERVING_CONTAINERS)[number];
+
+/** One production variant of the endpoint: a registered model version and its capacity. */
+export interface ServingVariantConfig {
+  /** Variant name, unique in the endpoint: letters, digits and hyphens. */
+  readonly name: string;
+  /** ARN of an approved model package version of the environment's model package group. */
+  readonly modelPackageArn: string;
+  /** Relative traffic weight (all weights must sum to more than 0). */
+  readonly initialWeight: number;
+  readonly instanceType: string;
+  /** Bounds of the variant's auto scaling; the variant starts at minInstances. */
+  readonly minInstances: number;
+  readonly maxInstances: number;
+}
+
+export interface ServingConfig {
+  readonly container: ServingContainer;
+  /** Own serving image instead of the table's. @default - serving-images.json for the region */
+  readonly imageUri?: string;
+  /**
+   * What the endpoint serves. Empty: no endpoint yet (the registry may be empty at the first deploy).
+   * `-c servingVariants=<file.json>` replaces it at synth, so a pipeline can deploy approved versions.
+   */
+  readonly variants: ServingVariantConfig[];
+  /** Every variant keeps at least 2 instances (spread over AZs) when true. */
+  readonly highAvailability: boolean;
+  /** Target of the per-variant target-tracking policy (SageMakerVariantInvocationsPerInstance per minute). */
+  readonly targetInvocationsPerInstance: number;
+  readonly scaleInCooldownSeconds: number;
+  readonly scaleOutCooldownSeconds: number;
+  /** Share of requests whose input and output are captured to S3 (0 turns capture off). */
+  readonly dataCapturePercent: number;
+  /** Blue/green rollout of a new endpoint configuration with automatic rollback. */
+  readonly rollout: {
+    readonly mode: 'canary' | 'linear';
+    /** Canary size, or the size of each linear step, in percent of the new fleet's capacity. */
+    readonly stepPercent: number;
+    /** Minutes between traffic shifts (the bake time of each step). */
+    readonly waitMinutes: number;
+    /** Minutes the old fleet is kept after the shift, for an instant rollback. */
+    readonly terminationWaitMinutes: number;
+    /** Rollback when the 5xx error rate of a variant exceeds this, in percent of invocations. */
+    readonly maxErrorRatePercent: number;
+    /** Rollback when a variant's p99 model latency exceeds this, in milliseconds. */
+    readonly maxP99LatencyMs: number;
+  };
+  /** Continuous batching of the serving container. */
+  readonly batching: {
+    /** Requests one instance serves at once (LMI: OPTION_MAX_ROLLING_BATCH_SIZE; TGI: MAX_CONCURRENT_REQUESTS). */
+    readonly maxConcurrentRequests: number;
+    /** Longest input plus output, in tokens (LMI: OPTION_MAX_MODEL_LEN; TGI: MAX_TOTAL_TOKENS). */
+    readonly maxTotalTokens: number;
+  };
+}
+
 export interface AuditConfig {
   /** Days to keep CloudTrail events in CloudWatch Logs. */
   readonly trailLogRetentionDays: number;
@@ -186,6 +244,7 @@ export interface EnvironmentConfig {
   readonly storage: StorageConfig;
   readonly training: TrainingConfig;
   readonly bedrock: BedrockConfig;
+  readonly serving: ServingConfig;
   readonly audit: AuditConfig;
   /** Address that receives alarms and budget alerts. */
   readonly alarmEmail: string;

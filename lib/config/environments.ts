@@ -1,4 +1,5 @@
 import { EnvironmentConfig } from './environment-config';
+import { withServingVariants } from './serving-variants';
 import { validateEnvironmentConfig } from './validate';
 
 const ALL_INTERFACE_ENDPOINTS: EnvironmentConfig['network']['interfaceEndpoints'] = [
@@ -59,6 +60,17 @@ const dev: EnvironmentConfig = {
     throughputGuard: { maxAgeHours: 12, deleteStale: true },
     invocationLogRetentionDays: 90,
   },
+  serving: {
+    container: 'lmi',
+    variants: [],
+    highAvailability: false,
+    targetInvocationsPerInstance: 30,
+    scaleInCooldownSeconds: 600,
+    scaleOutCooldownSeconds: 120,
+    dataCapturePercent: 100,
+    rollout: { mode: 'canary', stepPercent: 10, waitMinutes: 10, terminationWaitMinutes: 15, maxErrorRatePercent: 2, maxP99LatencyMs: 10000 },
+    batching: { maxConcurrentRequests: 32, maxTotalTokens: 8192 },
+  },
   audit: { trailLogRetentionDays: 365 },
   alarmEmail: 'ml-platform-alerts@example.com',
   monthlyBudgetUsd: 2000,
@@ -106,6 +118,12 @@ const prod: EnvironmentConfig = {
     throughputGuard: { maxAgeHours: 72, deleteStale: false },
     invocationLogRetentionDays: 731,
   },
+  serving: {
+    ...dev.serving,
+    highAvailability: true,
+    dataCapturePercent: 20,
+    rollout: { ...dev.serving.rollout, mode: 'linear', stepPercent: 20, waitMinutes: 15, terminationWaitMinutes: 60 },
+  },
   audit: { trailLogRetentionDays: 2557 },
   monthlyBudgetUsd: 15000,
   tags: { ...dev.tags, environment: 'prod' },
@@ -114,11 +132,14 @@ const prod: EnvironmentConfig = {
 /** Every environment the app can build; add one here to get a new stage (see README). */
 export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfig>> = { dev, prod };
 
-/** The validated config of `name`, or an error naming the known environments. */
-export function loadEnvironmentConfig(name: string): EnvironmentConfig {
+/**
+ * The validated config of `name`, or an error naming the known environments. `servingVariantsFile` (from
+ * `-c servingVariants=<file>`) replaces `serving.variants` before validation.
+ */
+export function loadEnvironmentConfig(name: string, servingVariantsFile?: string): EnvironmentConfig {
   const config = Object.prototype.hasOwnProperty.call(ENVIRONMENTS, name) ? ENVIRONMENTS[name] : undefined;
   if (!config) {
     throw new Error(`env: got ${JSON.stringify(name)}; allowed: ${Object.keys(ENVIRONMENTS).join(', ')} (pass -c env=<name>)`);
   }
-  return validateEnvironmentConfig(config);
+  return validateEnvironmentConfig(servingVariantsFile ? withServingVariants(config, servingVariantsFile) : config);
 }

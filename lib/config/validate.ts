@@ -3,6 +3,7 @@ import { findBedrockProblems } from './bedrock-models';
 import { contains, formatAddress, isPrivateRange, packSubnets, parseCidr } from './cidr';
 import {
   BEDROCK_EVALUATION_TASKS,
+  SERVING_CONTAINERS,
   EnvironmentConfig,
   EVALUATION_TASKS,
   INTERFACE_ENDPOINT_NAMES,
@@ -29,6 +30,7 @@ const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const ENV_NAME_PATTERN = /^[a-z][a-z0-9]{1,9}$/;
 const BUCKET_PREFIX_PATTERN = /^[a-z0-9][a-z0-9-]*[a-z0-9]$/;
 const INSTANCE_TYPE_PATTERN = /^ml\.[a-z0-9-]+\.[0-9]*[a-z]+$/;
+const ECR_IMAGE = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/;
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 // Longest purpose suffix, 12-digit account and longest commercial region name, as used by StorageStack.
 const LONGEST_BUCKET_PURPOSE = 'evaluation-results';
@@ -94,7 +96,7 @@ export function findConfigProblems(c: EnvironmentConfig): string[] {
     bad('training.tuning.objectiveMetricName', t.tuning.objectiveMetricName, `allowed: a logged metric, one of ${TRAINING_METRIC_NAMES.join(', ')}`);
   }
   for (const [key, uri] of Object.entries(t.images ?? {})) {
-    if (uri !== undefined && !/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/.test(uri)) {
+    if (uri !== undefined && !ECR_IMAGE.test(uri)) {
       bad(`training.images.${key}`, uri, 'allowed: an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>');
     }
   }
@@ -110,6 +112,8 @@ export function findConfigProblems(c: EnvironmentConfig): string[] {
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(c.bedrock.invocationLogRetentionDays)) {
     bad('bedrock.invocationLogRetentionDays', c.bedrock.invocationLogRetentionDays, `allowed: one of ${LOG_RETENTION_DAYS.join(', ')}`);
   }
+
+  checkServing(c, bad);
 
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(c.audit.trailLogRetentionDays)) {
     bad('audit.trailLogRetentionDays', c.audit.trailLogRetentionDays, `allowed: one of ${LOG_RETENTION_DAYS.join(', ')}`);
@@ -217,4 +221,52 @@ export function validateEnvironmentConfig(config: EnvironmentConfig): Environmen
   const problems = findConfigProblems(config);
   if (problems.length) throw new ConfigValidationError(config.name, problems);
   return config;
+}
+
+const VARIANT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+const MODEL_PACKAGE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/[a-zA-Z0-9-]{1,63}\/\d+$/;
+
+function checkServing(c: EnvironmentConfig, bad: (key: string, value: unknown, allowed: string) => void): void {
+  const s = c.serving;
+  if (!(SERVING_CONTAINERS as readonly string[]).includes(s.container)) bad('serving.container', s.container, `allowed: ${SERVING_CONTAINERS.join(', ')}`);
+  if (s.imageUri !== undefined && !ECR_IMAGE.test(s.imageUri)) bad('serving.imageUri', s.imageUri, 'allowed: an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>');
+  const names = new Set<string>();
+  s.variants.forEach((v, i) => {
+    const key = `serving.variants[${i}]`;
+    if (!VARIANT_NAME.test(v.name)) bad(`${key}.name`, v.name, 'allowed: 1-63 letters, digits and hyphens');
+    if (names.has(v.name)) bad(`${key}.name`, v.name, 'variant names must be unique');
+    names.add(v.name);
+    if (!MODEL_PACKAGE_ARN.test(v.modelPackageArn)) {
+      bad(`${key}.modelPackageArn`, v.modelPackageArn, 'allowed: a versioned model package ARN arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>');
+    }
+    if (!(typeof v.initialWeight === 'number' && Number.isFinite(v.initialWeight) && v.initialWeight >= 0)) bad(`${key}.initialWeight`, v.initialWeight, 'allowed: a number >= 0');
+    if (!INSTANCE_TYPE_PATTERN.test(v.instanceType)) bad(`${key}.instanceType`, v.instanceType, 'allowed: a SageMaker instance type such as ml.g5.2xlarge');
+    const least = s.highAvailability ? 2 : 1;
+    if (!Number.isInteger(v.minInstances) || v.minInstances < least) {
+      bad(`${key}.minInstances`, v.minInstances, `allowed: a whole number >= ${least}${s.highAvailability ? ' (serving.highAvailability keeps 2 instances per variant)' : ''}`);
+    }
+    if (!Number.isInteger(v.maxInstances) || v.maxInstances < v.minInstances) bad(`${key}.maxInstances`, v.maxInstances, `allowed: a whole number >= minInstances (${v.minInstances})`);
+  });
+  if (s.variants.length > 0 && !(s.variants.reduce((sum, v) => sum + (v.initialWeight > 0 ? v.initialWeight : 0), 0) > 0)) {
+    bad('serving.variants', s.variants.map((v) => `${v.name}=${v.initialWeight}`), 'the initial weights must sum to more than 0');
+  }
+  if (s.variants.length > 10) bad('serving.variants', s.variants.length, 'allowed: at most 10 production variants');
+  const positive = (key: string, v: number, max: number) => {
+    if (!(Number.isInteger(v) && v >= 1 && v <= max)) bad(key, v, `allowed: a whole number from 1 to ${max}`);
+  };
+  positive('serving.targetInvocationsPerInstance', s.targetInvocationsPerInstance, 100000);
+  positive('serving.scaleInCooldownSeconds', s.scaleInCooldownSeconds, 86400);
+  positive('serving.scaleOutCooldownSeconds', s.scaleOutCooldownSeconds, 86400);
+  if (!(Number.isInteger(s.dataCapturePercent) && s.dataCapturePercent >= 0 && s.dataCapturePercent <= 100)) bad('serving.dataCapturePercent', s.dataCapturePercent, 'allowed: a whole number from 0 to 100');
+  const r = s.rollout;
+  if (!['canary', 'linear'].includes(r.mode)) bad('serving.rollout.mode', r.mode, 'allowed: canary, linear');
+  if (!(Number.isInteger(r.stepPercent) && r.stepPercent >= 1 && r.stepPercent <= 50)) bad('serving.rollout.stepPercent', r.stepPercent, 'allowed: a whole number from 1 to 50');
+  positive('serving.rollout.waitMinutes', r.waitMinutes, 60);
+  if (!(Number.isInteger(r.terminationWaitMinutes) && r.terminationWaitMinutes >= 0 && r.terminationWaitMinutes <= 60)) {
+    bad('serving.rollout.terminationWaitMinutes', r.terminationWaitMinutes, 'allowed: a whole number from 0 to 60');
+  }
+  if (!(r.maxErrorRatePercent > 0 && r.maxErrorRatePercent <= 100)) bad('serving.rollout.maxErrorRatePercent', r.maxErrorRatePercent, 'allowed: a number above 0 and at most 100');
+  positive('serving.rollout.maxP99LatencyMs', r.maxP99LatencyMs, 600000);
+  positive('serving.batching.maxConcurrentRequests', s.batching.maxConcurrentRequests, 1024);
+  positive('serving.batching.maxTotalTokens', s.batching.maxTotalTokens, 1048576);
 }

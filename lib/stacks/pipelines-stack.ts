@@ -3,6 +3,7 @@ import { Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import metricsContract from '../../training/contracts/training-metrics.json';
 import { huggingFaceTrainingImage } from '../config/container-images';
+import { servingImage } from '../config/serving-images';
 import { EnvironmentConfig } from '../config/environment-config';
 import { resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
@@ -72,7 +73,8 @@ export class PipelinesStack extends Stack {
       definition: {
         trainingImageUri: jobImageUri(t.images?.training),
         processingImageUri: this.processingImageUri,
-        inference: { imageUri: jobImageUri(t.images?.training), instanceTypes: [t.endpointInstanceType] },
+        // Registered versions name the serving container the endpoints stack runs them in.
+        inference: { imageUri: config.serving.imageUri ?? servingImage(config.serving.container, this.region), instanceTypes: [t.endpointInstanceType] },
         trainingNetwork: {
           subnetIds: net.subnetsFor('training').subnetIds,
           securityGroupIds: [net.securityGroups.training.securityGroupId],

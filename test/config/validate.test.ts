@@ -2,6 +2,16 @@ import { ConfigValidationError, findConfigProblems, validateEnvironmentConfig } 
 import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
 import { configWith } from '../support/app';
 
+const variant = (change: Record<string, unknown> = {}) => ({
+  name: 'a',
+  modelPackageArn: 'arn:aws:sagemaker:us-east-1:111122223333:model-package/fmft-dev-fine-tuning-models/1',
+  initialWeight: 1,
+  instanceType: 'ml.g5.xlarge',
+  minInstances: 1,
+  maxInstances: 2,
+  ...change,
+});
+
 const dev = ENVIRONMENTS.dev;
 const bad = (change: (c: any) => void) => () => validateEnvironmentConfig(configWith(dev, change));
 
@@ -79,6 +89,21 @@ describe('environment config', () => {
     ['invocation log retention', (c) => (c.bedrock.invocationLogRetentionDays = 10), /bedrock.invocationLogRetentionDays: got 10; allowed: one of/],
     ['extra model of an unknown family', (c) => (c.bedrock.extraModels = { 'amazon.nova-2-lite-v1:0:256k': { family: 'nova2', hyperParameters: 'amazon-nova', customizationTypes: ['FINE_TUNING'] } }), /bedrock.extraModels.amazon.nova-2-lite-v1:0:256k.family: got "nova2"; allowed: amazon-nova, /],
     ['extra model with an unknown hyperparameter set', (c) => (c.bedrock.extraModels = { 'amazon.nova-2-lite-v1:0:256k': { family: 'amazon-nova', hyperParameters: 'nova2', customizationTypes: ['FINE_TUNING'] } }), /bedrock.extraModels.amazon.nova-2-lite-v1:0:256k.hyperParameters: got "nova2"; allowed: amazon-nova, /],
+    ['serving container', (c) => (c.serving.container = 'triton'), /serving.container: got "triton"; allowed: lmi, tgi/],
+    ['variant weights summing to 0', (c) => (c.serving.variants = [variant({ initialWeight: 0 }), variant({ name: 'b', initialWeight: 0 })]), /serving.variants: got \["a=0","b=0"\]; the initial weights must sum to more than 0/],
+    ['negative weight', (c) => (c.serving.variants = [variant({ initialWeight: -1 })]), /serving.variants\[0\].initialWeight: got -1; allowed: a number >= 0/],
+    ['min above max capacity', (c) => (c.serving.variants = [variant({ minInstances: 3, maxInstances: 2 })]), /serving.variants\[0\].maxInstances: got 2; allowed: a whole number >= minInstances \(3\)/],
+    ['one instance where high availability is required', (c) => { c.serving.highAvailability = true; c.serving.variants = [variant({ minInstances: 1 })]; }, /serving.variants\[0\].minInstances: got 1; allowed: a whole number >= 2 \(serving.highAvailability keeps 2 instances per variant\)/],
+    ['duplicate variant names', (c) => (c.serving.variants = [variant(), variant()]), /serving.variants\[1\].name: got "a"; variant names must be unique/],
+    ['variant name characters', (c) => (c.serving.variants = [variant({ name: 'new model' })]), /serving.variants\[0\].name: got "new model"; allowed: 1-63 letters, digits and hyphens/],
+    ['unversioned model package', (c) => (c.serving.variants = [variant({ modelPackageArn: 'arn:aws:sagemaker:us-east-1:111122223333:model-package-group/g' })]), /serving.variants\[0\].modelPackageArn: got "arn:aws:sagemaker:us-east-1:111122223333:model-package-group\/g"; allowed: a versioned model package ARN/],
+    ['variant instance type', (c) => (c.serving.variants = [variant({ instanceType: 'g5.xlarge' })]), /serving.variants\[0\].instanceType: got "g5.xlarge"/],
+    ['data capture share', (c) => (c.serving.dataCapturePercent = 150), /serving.dataCapturePercent: got 150; allowed: a whole number from 0 to 100/],
+    ['rollout mode', (c) => (c.serving.rollout.mode = 'all-at-once' as any), /serving.rollout.mode: got "all-at-once"; allowed: canary, linear/],
+    ['rollout step', (c) => (c.serving.rollout.stepPercent = 80), /serving.rollout.stepPercent: got 80; allowed: a whole number from 1 to 50/],
+    ['rollback error rate', (c) => (c.serving.rollout.maxErrorRatePercent = 0), /serving.rollout.maxErrorRatePercent: got 0/],
+    ['scaling target', (c) => (c.serving.targetInvocationsPerInstance = 0), /serving.targetInvocationsPerInstance: got 0; allowed: a whole number from 1 to 100000/],
+    ['batch size', (c) => (c.serving.batching.maxConcurrentRequests = 0), /serving.batching.maxConcurrentRequests: got 0/],
     ['trail retention', (c) => (c.audit.trailLogRetentionDays = 100), /audit.trailLogRetentionDays: got 100; allowed: one of/],
     ['alarm e-mail', (c) => (c.alarmEmail = 'ops'), /alarmEmail: got "ops"; allowed: an e-mail address/],
     ['zero budget', (c) => (c.monthlyBudgetUsd = 0), /monthlyBudgetUsd: got 0; allowed: a number of US dollars > 0/],
@@ -119,5 +144,28 @@ describe('bedrock models', () => {
     expect(findConfigProblems(config)).toEqual([
       'bedrock.defaults.hyperParameters.epochCount: got 4; allowed for amazon.nova-2-lite-v1:0:256k: 1 to 3',
     ]);
+  });
+});
+
+describe('serving variants from a file (-c servingVariants=...)', () => {
+  const fixture = require('path').join(__dirname, '..', 'fixtures', 'serving-variants.json');
+
+  test('replace the environment variants and pass validation', () => {
+    const config = loadEnvironmentConfig('prod', fixture);
+    expect(config.serving.variants.map((v) => v.name)).toEqual(['current', 'candidate']);
+    expect(ENVIRONMENTS.prod.serving.variants).toEqual([]);
+  });
+
+  test('are validated with the rest of the config', () => {
+    const tmp = require('path').join(require('os').tmpdir(), `variants-${process.pid}.json`);
+    require('fs').writeFileSync(tmp, JSON.stringify([{ ...variant(), minInstances: 1 }]));
+    expect(() => loadEnvironmentConfig('prod', tmp)).toThrow(/serving.variants\[0\].minInstances: got 1; allowed: a whole number >= 2/);
+  });
+
+  test('a missing file or a non-array says what is expected', () => {
+    expect(() => loadEnvironmentConfig('dev', '/nonexistent/variants.json')).toThrow(/servingVariants: got "\/nonexistent\/variants.json"; allowed: a readable JSON file holding an array of variants/);
+    const tmp = require('path').join(require('os').tmpdir(), `variants-obj-${process.pid}.json`);
+    require('fs').writeFileSync(tmp, '{"name": "a"}');
+    expect(() => loadEnvironmentConfig('dev', tmp)).toThrow(/must hold an array of objects/);
   });
 });
