@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { EnvironmentConfig } from './config/environment-config';
 import { environmentPrefix } from './config/naming';
 import { BedrockStack } from './stacks/bedrock-stack';
+import { EndpointsStack } from './stacks/endpoints-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { PipelinesStack } from './stacks/pipelines-stack';
 import { SecurityStack } from './stacks/security-stack';
@@ -23,6 +24,8 @@ export class FineTuningStage extends Stage {
   readonly security: SecurityStack;
   readonly pipelines: PipelinesStack;
   readonly bedrock: BedrockStack;
+  /** Exists once `serving.variants` names at least one registered version (the registry starts empty). */
+  readonly endpoints?: EndpointsStack;
 
   constructor(scope: Construct, id: string, props: FineTuningStageProps) {
     super(scope, id, props);
@@ -64,6 +67,17 @@ export class FineTuningStage extends Stage {
       stackName: name('bedrock'),
       description: `Bedrock customization, invocation logging and throughput guard of the ${config.name} fine-tuning platform`,
     });
+
+    if (config.serving.variants.length > 0) {
+      this.endpoints = new EndpointsStack(this, 'Endpoints', {
+        config,
+        network: this.network,
+        storage: this.storage,
+        security: this.security,
+        stackName: name('endpoints'),
+        description: `Real-time endpoint (A/B variants, guarded rollout) of the ${config.name} fine-tuning platform`,
+      });
+    }
 
     for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
   }

@@ -1,6 +1,8 @@
 import { Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { ENVIRONMENTS } from '../lib/config/environments';
+import * as path from 'path';
+import { EnvironmentConfig } from '../lib/config/environment-config';
+import { ENVIRONMENTS, loadEnvironmentConfig } from '../lib/config/environments';
 import { synthesizeStage } from './support/app';
 
 const NAG_PACKS = ['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless'];
@@ -22,8 +24,14 @@ function acknowledgements(root: IConstruct): Array<{ path: string; id: string; r
   return found;
 }
 
-describe.each(Object.keys(ENVIRONMENTS))('compliance of %s', (envName) => {
-  const { stage, report, raw } = synthesizeStage(ENVIRONMENTS[envName]);
+/** Every environment, plus prod serving the fixture's two variants (no environment serves one by default). */
+const CONFIGS: Record<string, EnvironmentConfig> = {
+  ...ENVIRONMENTS,
+  'prod with endpoint': loadEnvironmentConfig('prod', path.join(__dirname, 'fixtures', 'serving-variants.json')),
+};
+
+describe.each(Object.keys(CONFIGS))('compliance of %s', (envName) => {
+  const { stage, report, raw } = synthesizeStage(CONFIGS[envName]);
 
   test('all five cdk-nag packs ran', () => {
     expect(report.pluginReports.map((p) => p.pluginName)).toEqual(expect.arrayContaining(NAG_PACKS));

@@ -111,6 +111,8 @@ export class SecurityStack extends Stack {
 
     const deployment = sageMakerRole('DeploymentRole', `SageMaker endpoints (model execution) of ${config.name}`);
     buckets.modelArtifacts.grantReadObjects(deployment, layout.modelArtifacts.prefixes.final);
+    // Endpoints upload captured requests and responses with their execution role.
+    buckets.modelArtifacts.grantWriteObjects(deployment, layout.modelArtifacts.prefixes.dataCapture);
     deployment.allowSageMakerLogs('Endpoints');
     deployment.allowMetrics('/aws/sagemaker/Endpoints');
     deployment.allowImagePull(this.repository.repository);

@@ -156,7 +156,7 @@ describe('security stack', () => {
       `training-data/${p.trainingData.prefixes.processed}*`,
     ]);
     expect(objectGrants(sec, 'DeploymentRole', 's3:GetObject')).toEqual([`model-artifacts/${p.modelArtifacts.prefixes.final}*`]);
-    expect(objectGrants(sec, 'DeploymentRole', 's3:PutObject')).toEqual([]);
+    expect(objectGrants(sec, 'DeploymentRole', 's3:PutObject')).toEqual([`model-artifacts/${p.modelArtifacts.prefixes.dataCapture}*`]);
     expect(objectGrants(sec, 'BedrockCustomizationRole', 's3:PutObject')).toEqual([
       `model-artifacts/${p.modelArtifacts.prefixes.bedrockOutput}*`,
     ]);

@@ -1,0 +1,206 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { ServingConfig, ServingVariantConfig } from '../config/environment-config';
+import { acknowledgeRuleInPacks, REGULATORY_PACKS } from './compliance';
+
+/** Instance families with local NVMe storage: SageMaker rejects a volume KMS key for them (the disks are hardware-encrypted). */
+const INSTANCE_STORE_FAMILY = /^ml\.((g5|g6|g6e|p5|p5e|p5en|trn1|trn1n)|[a-z]+\d+[a-z]*d[n]?)\./;
+
+/** Whether SageMaker refuses a volume KMS key for this instance type (local NVMe instance storage). */
+export function hasInstanceStorage(instanceType: string): boolean {
+  return INSTANCE_STORE_FAMILY.test(instanceType);
+}
+
+export interface LlmEndpointProps {
+  readonly endpointName: string;
+  readonly serving: ServingConfig;
+  /** Serving container image (LMI or TGI) and its environment (batching). */
+  readonly image: { readonly uri: string; readonly environment: Record<string, string> };
+  /** The endpoint's execution role (reads model data, writes data capture, places ENIs). */
+  readonly executionRole: iam.IRole;
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+  /** Encrypts captured data and, where the instance type allows it, the ML storage volumes. */
+  readonly key: kms.IKey;
+  /** `s3://.../data-capture/` */
+  readonly dataCaptureUri: string;
+  readonly topic: sns.ITopic;
+}
+
+/**
+ * A real-time endpoint serving registered model versions as production variants (A/B by weight): one
+ * network-isolated model per variant in the private subnets, data capture to S3 with KMS, target-tracking
+ * auto scaling per variant, and blue/green rollout of every configuration change (canary or linear) that
+ * rolls back by itself when a variant's error-rate or p99-latency alarm fires. A dashboard shows
+ * invocations, errors and model/overhead latency percentiles per variant.
+ */
+export class LlmEndpoint extends Construct {
+  readonly endpoint: sagemaker.CfnEndpoint;
+  readonly endpointConfig: sagemaker.CfnEndpointConfig;
+  readonly alarms: cloudwatch.IAlarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: LlmEndpointProps) {
+    super(scope, id);
+    const s = props.serving;
+    if (s.variants.length === 0) throw new Error(`Invalid LlmEndpoint props:\n- serving.variants: got []; an endpoint needs at least one variant`);
+    const models = s.variants.map(
+      (v) =>
+        new sagemaker.CfnModel(this, `Model-${v.name}`, {
+          executionRoleArn: props.executionRole.roleArn,
+          containers: [{ modelPackageName: v.modelPackageArn, environment: props.image.environment }],
+          enableNetworkIsolation: true,
+          vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
+        }),
+    );
+    const volumeKeyAllowed = !s.variants.some((v) => hasInstanceStorage(v.instanceType));
+    this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
+      productionVariants: s.variants.map((v, i) => ({
+        variantName: v.name,
+        modelName: models[i].attrModelName,
+        instanceType: v.instanceType,
+        initialInstanceCount: v.minInstances,
+        initialVariantWeight: v.initialWeight,
+      })),
+      kmsKeyId: volumeKeyAllowed ? props.key.keyArn : undefined,
+      dataCaptureConfig:
+        s.dataCapturePercent > 0
+          ? {
+              enableCapture: true,
+              initialSamplingPercentage: s.dataCapturePercent,
+              destinationS3Uri: props.dataCaptureUri,
+              kmsKeyId: props.key.keyArn,
+              captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
+              captureContentTypeHeader: { jsonContentTypes: ['application/json'] },
+            }
+          : undefined,
+    });
+    if (!volumeKeyAllowed) {
+      acknowledgeRuleInPacks(
+        this.endpointConfig,
+        'SageMakerEndpointConfigurationKMSKeyConfigured',
+        `The variants use instance types with local NVMe storage (${s.variants.map((v) => v.instanceType).join(', ')}), for which SageMaker rejects a volume KMS key; those disks are encrypted by the instance hardware, and captured data is still encrypted with the data key`,
+        REGULATORY_PACKS,
+      );
+    }
+
+    for (const v of s.variants) this.alarms.push(...this.variantAlarms(props, v));
+    const r = s.rollout;
+    const step = { type: 'CAPACITY_PERCENT', value: r.stepPercent };
+    this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', {
+      endpointName: props.endpointName,
+      endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+      deploymentConfig: {
+        blueGreenUpdatePolicy: {
+          trafficRoutingConfiguration: {
+            type: r.mode === 'canary' ? 'CANARY' : 'LINEAR',
+            waitIntervalInSeconds: r.waitMinutes * 60,
+            ...(r.mode === 'canary' ? { canarySize: step } : { linearStepSize: step }),
+          },
+          terminationWaitInSeconds: r.terminationWaitMinutes * 60,
+        },
+        autoRollbackConfiguration: { alarms: this.alarms.map((a) => ({ alarmName: a.alarmName })) },
+      },
+    });
+
+    for (const v of s.variants) this.addScaling(props, v);
+    this.dashboard = this.buildDashboard(props);
+  }
+
+  private metric(props: LlmEndpointProps, variant: string, metricName: string, statistic: string, namespace = 'AWS/SageMaker'): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace,
+      metricName,
+      statistic,
+      period: Duration.minutes(1),
+      dimensionsMap: { EndpointName: props.endpointName, VariantName: variant },
+    });
+  }
+
+  private variantAlarms(props: LlmEndpointProps, v: ServingVariantConfig): cloudwatch.Alarm[] {
+    const r = props.serving.rollout;
+    const errorRate = new cloudwatch.MathExpression({
+      expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+      usingMetrics: {
+        errors: this.metric(props, v.name, 'Invocation5XXErrors', 'Sum'),
+        invocations: this.metric(props, v.name, 'Invocations', 'Sum'),
+      },
+      period: Duration.minutes(1),
+      label: `${v.name} 5xx error rate (%)`,
+    });
+    const alarms = [
+      errorRate.createAlarm(this, `ErrorRate-${v.name}`, {
+        alarmName: `${props.endpointName}-${v.name}-error-rate`,
+        alarmDescription: `5xx errors above ${r.maxErrorRatePercent} % of invocations on variant ${v.name}; rolls a deployment back`,
+        threshold: r.maxErrorRatePercent,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      // ModelLatency is reported in microseconds.
+      this.metric(props, v.name, 'ModelLatency', 'p99').createAlarm(this, `Latency-${v.name}`, {
+        alarmName: `${props.endpointName}-${v.name}-p99-latency`,
+        alarmDescription: `p99 model latency above ${r.maxP99LatencyMs} ms on variant ${v.name}; rolls a deployment back`,
+        threshold: r.maxP99LatencyMs * 1000,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    for (const a of alarms) a.addAlarmAction(new actions.SnsAction(props.topic));
+    return alarms;
+  }
+
+  private addScaling(props: LlmEndpointProps, v: ServingVariantConfig): void {
+    const s = props.serving;
+    const target = new appscaling.ScalableTarget(this, `Scaling-${v.name}`, {
+      serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
+      resourceId: `endpoint/${props.endpointName}/variant/${v.name}`,
+      scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+      minCapacity: v.minInstances,
+      maxCapacity: v.maxInstances,
+      // The service-linked role of SageMaker endpoint scaling; no role of ours is needed.
+      role: iam.Role.fromRoleArn(
+        this,
+        `ScalingRole-${v.name}`,
+        Stack.of(this).formatArn({
+          service: 'iam',
+          region: '',
+          resource: 'role',
+          resourceName: 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint',
+        }),
+      ),
+    });
+    target.node.addDependency(this.endpoint);
+    target.scaleToTrackMetric(`Invocations-${v.name}`, {
+      predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+      targetValue: s.targetInvocationsPerInstance,
+      scaleInCooldown: Duration.seconds(s.scaleInCooldownSeconds),
+      scaleOutCooldown: Duration.seconds(s.scaleOutCooldownSeconds),
+    });
+  }
+
+  private buildDashboard(props: LlmEndpointProps): cloudwatch.Dashboard {
+    const variants = props.serving.variants.map((v) => v.name);
+    const per = (metricName: string, statistic: string) => variants.map((v) => this.metric(props, v, metricName, statistic).with({ label: `${v} ${statistic}` }));
+    const percentiles = (metricName: string) => ['p50', 'p90', 'p99'].flatMap((p) => per(metricName, p));
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.endpointName });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Invocations per variant', left: per('Invocations', 'Sum'), width: 12 }),
+      new cloudwatch.GraphWidget({ title: '4xx / 5xx errors per variant', left: per('Invocation4XXErrors', 'Sum'), right: per('Invocation5XXErrors', 'Sum'), width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Model latency (µs) p50 / p90 / p99', left: percentiles('ModelLatency'), width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Overhead latency (µs) p50 / p90 / p99', left: percentiles('OverheadLatency'), width: 12 }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Rollback alarms', alarms: this.alarms, width: 24 }),
+    );
+    return dashboard;
+  }
+}

@@ -1,0 +1,136 @@
+import * as path from 'path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
+import { batchingEnvironment } from '../../lib/config/serving-images';
+import { hasInstanceStorage } from '../../lib/constructs/llm-endpoint';
+import { configWith, normalizedTemplate, synthesizeStage } from '../support/app';
+
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving-variants.json');
+const prodConfig = loadEnvironmentConfig('prod', FIXTURE);
+const prod = synthesizeStage(prodConfig);
+const tpl = Template.fromStack(prod.stage.endpoints!);
+const variants = prodConfig.serving.variants;
+
+describe('endpoints stack', () => {
+  test('exists only once a version is served: the first deploy works with an empty registry', () => {
+    expect(synthesizeStage(ENVIRONMENTS.dev).stage.endpoints).toBeUndefined();
+    expect(prod.raw['fmft-prod-endpoints']).toBeDefined();
+  });
+
+  test('one network-isolated model per variant, from its model package, in the inference subnets', () => {
+    tpl.resourceCountIs('AWS::SageMaker::Model', variants.length);
+    for (const v of variants) {
+      tpl.hasResourceProperties('AWS::SageMaker::Model', {
+        EnableNetworkIsolation: true,
+        Containers: [{ ModelPackageName: v.modelPackageArn, Environment: batchingEnvironment('lmi', prodConfig.serving.batching) }],
+        VpcConfig: { Subnets: Match.anyValue(), SecurityGroupIds: [Match.anyValue()] },
+        ExecutionRoleArn: Match.anyValue(),
+      });
+    }
+  });
+
+  test('variants carry the configured weights, instance types and starting capacity', () => {
+    const config = Object.values(tpl.findResources('AWS::SageMaker::EndpointConfig'))[0] as any;
+    expect(config.Properties.ProductionVariants.map((p: any) => [p.VariantName, p.InitialVariantWeight, p.InitialInstanceCount, p.InstanceType])).toEqual(
+      variants.map((v) => [v.name, v.initialWeight, v.minInstances, v.instanceType]),
+    );
+  });
+
+  test('data capture of input and output, encrypted with the data key, into data-capture/', () => {
+    tpl.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+      DataCaptureConfig: {
+        EnableCapture: true,
+        InitialSamplingPercentage: prodConfig.serving.dataCapturePercent,
+        DestinationS3Uri: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/data-capture/$')])] }),
+        KmsKeyId: Match.anyValue(),
+        CaptureOptions: [{ CaptureMode: 'Input' }, { CaptureMode: 'Output' }],
+      },
+    });
+  });
+
+  test('g5 variants get no volume key (SageMaker rejects one for NVMe instance storage); others do', () => {
+    const config = Object.values(tpl.findResources('AWS::SageMaker::EndpointConfig'))[0] as any;
+    expect(config.Properties.KmsKeyId).toBeUndefined();
+    const m5 = configWith(prodConfig, (c) => c.serving.variants.forEach((v: any) => (v.instanceType = 'ml.m5.2xlarge')));
+    const other = Template.fromStack(synthesizeStage(m5).stage.endpoints!);
+    other.hasResourceProperties('AWS::SageMaker::EndpointConfig', { KmsKeyId: Match.anyValue() });
+    expect([hasInstanceStorage('ml.g5.2xlarge'), hasInstanceStorage('ml.g4dn.xlarge'), hasInstanceStorage('ml.p4d.24xlarge'), hasInstanceStorage('ml.m5.xlarge'), hasInstanceStorage('ml.inf2.xlarge')]).toEqual([true, true, true, false, false]);
+  });
+
+  test('blue/green rollout (linear in prod) rolls back on every variant error-rate and latency alarm', () => {
+    const endpoint = Object.values(tpl.findResources('AWS::SageMaker::Endpoint'))[0] as any;
+    const r = prodConfig.serving.rollout;
+    expect(endpoint.Properties.EndpointName).toBe('fmft-prod-llm');
+    expect(endpoint.Properties.DeploymentConfig.BlueGreenUpdatePolicy).toEqual({
+      TrafficRoutingConfiguration: { Type: 'LINEAR', WaitIntervalInSeconds: r.waitMinutes * 60, LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: r.stepPercent } },
+      TerminationWaitInSeconds: r.terminationWaitMinutes * 60,
+    });
+    const alarms = endpoint.Properties.DeploymentConfig.AutoRollbackConfiguration.Alarms;
+    expect(alarms).toHaveLength(2 * variants.length);
+    const names = Object.values(tpl.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties.AlarmName);
+    for (const v of variants) {
+      expect(names).toEqual(expect.arrayContaining([`fmft-prod-llm-${v.name}-error-rate`, `fmft-prod-llm-${v.name}-p99-latency`]));
+    }
+    tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'fmft-prod-llm-candidate-p99-latency',
+      MetricName: 'ModelLatency',
+      ExtendedStatistic: 'p99',
+      Threshold: r.maxP99LatencyMs * 1000,
+      AlarmActions: [Match.anyValue()],
+    });
+    tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'fmft-prod-llm-current-error-rate',
+      Threshold: r.maxErrorRatePercent,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)' })]),
+    });
+  });
+
+  test('dev rolls out as a canary', () => {
+    const dev = Template.fromStack(synthesizeStage(loadEnvironmentConfig('dev', FIXTURE)).stage.endpoints!);
+    dev.hasResourceProperties('AWS::SageMaker::Endpoint', {
+      EndpointName: 'fmft-dev-llm',
+      DeploymentConfig: { BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: { Type: 'CANARY', CanarySize: { Type: 'CAPACITY_PERCENT', Value: ENVIRONMENTS.dev.serving.rollout.stepPercent } } } },
+    });
+  });
+
+  test('each variant scales between its bounds on invocations per instance, with the configured cooldowns', () => {
+    const s = prodConfig.serving;
+    for (const v of variants) {
+      tpl.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+        ResourceId: `endpoint/fmft-prod-llm/variant/${v.name}`,
+        ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        MinCapacity: v.minInstances,
+        MaxCapacity: v.maxInstances,
+      });
+    }
+    tpl.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', variants.length);
+    tpl.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: {
+        PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+        TargetValue: s.targetInvocationsPerInstance,
+        ScaleInCooldown: s.scaleInCooldownSeconds,
+        ScaleOutCooldown: s.scaleOutCooldownSeconds,
+      },
+    });
+    // Scaling needs the endpoint's variants to exist.
+    const endpointId = Object.keys(tpl.findResources('AWS::SageMaker::Endpoint'))[0];
+    for (const t of Object.values(tpl.findResources('AWS::ApplicationAutoScaling::ScalableTarget')) as any[]) {
+      expect(t.DependsOn).toEqual(expect.arrayContaining([endpointId]));
+    }
+  });
+
+  test('a dashboard per endpoint with invocations, errors, and model and overhead latency percentiles', () => {
+    const body = JSON.stringify((Object.values(tpl.findResources('AWS::CloudWatch::Dashboard'))[0] as any).Properties.DashboardBody);
+    for (const text of ['Invocations', 'Invocation5XXErrors', 'Invocation4XXErrors', 'ModelLatency', 'OverheadLatency', 'p50', 'p90', 'p99']) {
+      expect(body).toContain(text);
+    }
+  });
+
+  test('TGI gets its own batching variables', () => {
+    expect(batchingEnvironment('tgi', { maxConcurrentRequests: 8, maxTotalTokens: 4096 })).toEqual({ MAX_CONCURRENT_REQUESTS: '8', MAX_TOTAL_TOKENS: '4096' });
+  });
+
+  test('snapshot', () => {
+    expect(normalizedTemplate(tpl)).toMatchSnapshot();
+  });
+});
