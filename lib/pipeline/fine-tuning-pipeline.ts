@@ -350,6 +350,14 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
 
   let modelArtifactsUri: StringValue;
   let trainingStep: TrainingStep | TuningStep;
+  // Lineage of every registered version: where its data and base model came from, how it was trained.
+  const lineage: Record<string, StringValue> = {
+    base_model: baseModel.asString(),
+    training_data: inputDataUri.asString(),
+    pipeline_execution: executionId,
+    training_instance_type: instanceType.asString(),
+    ...Object.fromEntries(Object.entries(props.extraHyperparameters ?? {}).map(([k, v]) => [`hp_${k}`, v])),
+  };
   if (props.tuning) {
     const t = props.tuning;
     const range = (name: string, r: IntegerRange | CategoricalValues) =>
@@ -374,6 +382,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     const tune = new TuningStep(names.tune, { description: 'Tune the fine-tuning hyperparameters', retryPolicies, arguments: tuningArgs });
     modelArtifactsUri = tune.bestModelArtifactsUri(outputPath);
     trainingStep = tune;
+    lineage.hyperparameter_tuning = `best of ${t.maxJobs} jobs by ${t.objectiveMetricName} (${t.objectiveType}); see the tuning job of the execution`;
   } else {
     const epochs = new IntegerParameter(p.epochs, { defaultValue: d.epochs ?? 1 });
     const learningRate = new FloatParameter(p.learningRate, { defaultValue: d.learningRate ?? 2e-4 });
@@ -394,6 +403,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     });
     modelArtifactsUri = train.modelArtifactsUri;
     trainingStep = train;
+    Object.assign(lineage, { hp_num_train_epochs: epochs.asString(), hp_learning_rate: learningRate.asString(), hp_lora_r: loraRank.asString() });
   }
 
   // ---- 3. evaluate on the test split
@@ -438,6 +448,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       ModelPackageGroupName: props.modelPackageGroupName,
       ModelPackageDescription: new Join(' ', ['Fine-tuned by pipeline execution', executionId]),
       ModelApprovalStatus: 'PendingManualApproval',
+      CustomerMetadataProperties: lineage,
       InferenceSpecification: {
         Containers: [{ Image: props.inference.imageUri, ModelDataUrl: modelArtifactsUri }],
         SupportedContentTypes: ['application/json'],

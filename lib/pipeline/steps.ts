@@ -235,6 +235,8 @@ export interface RegisterModelArguments {
   readonly ModelPackageGroupName: StringValue;
   readonly ModelPackageDescription?: StringValue;
   readonly ModelApprovalStatus: 'Approved' | 'Rejected' | 'PendingManualApproval';
+  /** Free-form key/value lineage (CreateModelPackage CustomerMetadataProperties: up to 50 entries). */
+  readonly CustomerMetadataProperties?: Readonly<Record<string, StringValue>>;
   readonly InferenceSpecification: {
     readonly Containers: readonly { readonly Image: StringValue; readonly ModelDataUrl: StringValue }[];
     readonly SupportedContentTypes: readonly StringValue[];

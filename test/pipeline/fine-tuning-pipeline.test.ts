@@ -201,6 +201,24 @@ test('CDK tokens pass through untouched and resolve in Stack.toJsonString', () =
   expect(JSON.stringify(json)).toContain('DataBucket');
 });
 
+test('every registered version carries its lineage: base model, data, execution and hyperparameters', () => {
+  const join = (param: string) => ({ 'Std:Join': { On: '', Values: [{ Get: `Parameters.${param}` }] } });
+  const trained = step(trainingDef, N.register).Arguments.CustomerMetadataProperties;
+  expect(trained).toEqual(
+    expect.objectContaining({
+      base_model: join('BaseModel'),
+      training_data: join('InputDataUri'),
+      pipeline_execution: { Get: 'Execution.PipelineExecutionId' },
+      hp_num_train_epochs: join('Epochs'),
+      hp_learning_rate: join('LearningRate'),
+      hp_lora_r: join('LoraRank'),
+    }),
+  );
+  const tuned = step(tuningDef, N.register).Arguments.CustomerMetadataProperties;
+  expect(tuned.hyperparameter_tuning).toMatch(/^best of \d+ jobs by eval_loss/);
+  expect(tuned.hp_num_train_epochs).toBeUndefined();
+});
+
 test('snapshot of the training pipeline definition', () => {
   expect(trainingDef).toMatchSnapshot();
 });
