@@ -11,9 +11,14 @@ import { JobNetworkPlacement, MlServiceRole } from './ml-service-role';
 /** Python runtime of the platform's functions: the newest CDK knows (cdk-nag requires it; the handlers need 3.11+). */
 export const PLATFORM_PYTHON_RUNTIME = lambda.Runtime.PYTHON_3_15;
 
+/** Node.js runtime of the platform's TypeScript functions: the newest CDK knows (cdk-nag requires it). */
+export const PLATFORM_NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
 export interface PlatformFunctionProps {
   readonly code: lambda.Code;
-  /** `module.function`, e.g. `training.bedrock.handlers.prepare`. */
+  /** @default PLATFORM_PYTHON_RUNTIME */
+  readonly runtime?: lambda.Runtime;
+  /** `module.function`, e.g. `training.bedrock.handlers.prepare` or `index.approvalHandler`. */
   readonly handler: string;
   readonly description: string;
   /** Subnets and security group of the function's ENIs (isolated subnets: AWS APIs through VPC endpoints). */
@@ -61,7 +66,7 @@ export class PlatformFunction extends Construct {
     allowSendTo(this.role, props.deadLetterQueue);
 
     this.fn = new lambda.Function(this, 'Function', {
-      runtime: PLATFORM_PYTHON_RUNTIME,
+      runtime: props.runtime ?? PLATFORM_PYTHON_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       code: props.code,
       handler: props.handler,

@@ -1,0 +1,69 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { abResult, describeVariants, promote, rollback, shiftTraffic } from './endpoint-operations';
+import { deployToStaging, StagingDeployment, StagingTarget } from './staging';
+
+/**
+ * Lambda entry points of the registry and endpoint operations (bundled by typescriptHandlerCode). Settings
+ * come from FMFT_OPERATIONS_SETTINGS, JSON written by the CDK stack.
+ */
+
+interface Settings {
+  readonly staging?: StagingTarget;
+  /** The production endpoint the operations act on when the event names none. */
+  readonly endpointName?: string;
+}
+
+const settings = (): Settings => JSON.parse(process.env.FMFT_OPERATIONS_SETTINGS ?? '{}');
+const sagemaker = () => new SageMakerClient({});
+const cloudwatch = () => new CloudWatchClient({});
+
+/** "SageMaker Model Package State Change" events: an approved version goes to the staging endpoint. */
+export async function approvalHandler(event: { detail?: { ModelPackageArn?: string; ModelApprovalStatus?: string } }): Promise<StagingDeployment | { skipped: string }> {
+  const detail = event.detail ?? {};
+  if (detail.ModelApprovalStatus !== 'Approved') return { skipped: `approval status ${detail.ModelApprovalStatus ?? 'missing'}` };
+  const target = settings().staging;
+  if (!target) throw new Error('FMFT_OPERATIONS_SETTINGS has no staging target');
+  return deployToStaging(sagemaker(), target, detail.ModelPackageArn ?? '');
+}
+
+export type OperationEvent =
+  | { readonly action: 'status'; readonly endpointName?: string }
+  | { readonly action: 'rollback' | 'promote'; readonly endpointName?: string; readonly variant: string }
+  | {
+      readonly action: 'shift';
+      readonly endpointName?: string;
+      readonly from: string;
+      readonly to: string;
+      readonly steps: number;
+      readonly intervalSeconds: number;
+      readonly alarmNames: string[];
+    }
+  | { readonly action: 'ab'; readonly endpointName?: string; readonly variantA: string; readonly variantB: string; readonly minutes: number; readonly alpha?: number };
+
+/** One function for the endpoint operations; the CLI runs the same library from a workstation. */
+export async function operationsHandler(event: OperationEvent): Promise<unknown> {
+  const endpointName = event.endpointName ?? settings().endpointName;
+  if (!endpointName) throw new Error('endpointName: missing, and FMFT_OPERATIONS_SETTINGS names no endpoint');
+  const sm = sagemaker();
+  switch (event.action) {
+    case 'status':
+      return describeVariants(sm, endpointName);
+    case 'rollback':
+      return rollback(sm, endpointName, event.variant);
+    case 'promote':
+      return promote(sm, endpointName, event.variant);
+    case 'shift':
+      // Lambda runs at most 15 minutes: longer shifts go through the CLI.
+      if (event.steps * event.intervalSeconds > 780) {
+        throw new Error(`steps x intervalSeconds: got ${event.steps * event.intervalSeconds} s; allowed in Lambda: at most 780 s (use scripts/endpoint.ts shift for longer)`);
+      }
+      return shiftTraffic(sm, cloudwatch(), { endpointName, from: event.from, to: event.to, steps: event.steps, intervalSeconds: event.intervalSeconds, alarmNames: event.alarmNames });
+    case 'ab': {
+      const end = new Date();
+      return abResult(cloudwatch(), { endpointName, variantA: event.variantA, variantB: event.variantB, start: new Date(end.getTime() - event.minutes * 60_000), end, alpha: event.alpha });
+    }
+    default:
+      throw new Error(`action: got ${JSON.stringify((event as { action?: unknown }).action)}; allowed: status, rollback, promote, shift, ab`);
+  }
+}

@@ -1,0 +1,99 @@
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  DescribeEndpointCommand,
+  DescribeModelPackageCommand,
+  ProductionVariantInstanceType,
+  SageMakerClient,
+  UpdateEndpointCommand,
+} from '@aws-sdk/client-sagemaker';
+
+/** Where and how an approved version is served for staging. */
+export interface StagingTarget {
+  readonly endpointName: string;
+  /** Only versions of this group are deployed. */
+  readonly modelPackageGroupName: string;
+  readonly executionRoleArn: string;
+  readonly instanceType: string;
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+  /** Data capture destination and its key; omit both to capture nothing. */
+  readonly dataCaptureUri?: string;
+  readonly kmsKeyArn?: string;
+  /** Extra container environment (continuous batching). */
+  readonly environment?: Record<string, string>;
+}
+
+export interface StagingDeployment {
+  readonly action: 'created' | 'updated';
+  readonly endpointName: string;
+  readonly endpointConfigName: string;
+  readonly modelName: string;
+  readonly modelPackageArn: string;
+}
+
+const VERSIONED_PACKAGE = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/([a-zA-Z0-9-]{1,63})\/(\d+)$/;
+
+/**
+ * Serve an approved model package version on the staging endpoint: a new network-isolated model and
+ * endpoint configuration (names carry the version and a time stamp, so every deployment is traceable),
+ * then CreateEndpoint the first time and UpdateEndpoint after that. Refuses versions that are not
+ * approved or belong to another group.
+ */
+export async function deployToStaging(sm: SageMakerClient, target: StagingTarget, modelPackageArn: string, now = new Date()): Promise<StagingDeployment> {
+  const match = VERSIONED_PACKAGE.exec(modelPackageArn);
+  if (!match) throw new Error(`modelPackageArn: got "${modelPackageArn}"; allowed: arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>`);
+  const [, group, version] = match;
+  if (group !== target.modelPackageGroupName) {
+    throw new Error(`modelPackageArn: got a version of "${group}"; this stage deploys "${target.modelPackageGroupName}" only`);
+  }
+  const pkg = await sm.send(new DescribeModelPackageCommand({ ModelPackageName: modelPackageArn }));
+  if (pkg.ModelApprovalStatus !== 'Approved') {
+    throw new Error(`${modelPackageArn}: approval status is ${pkg.ModelApprovalStatus}; only Approved versions are deployed`);
+  }
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const base = `${target.endpointName}-v${version}-${stamp}`.slice(0, 63);
+  await sm.send(
+    new CreateModelCommand({
+      ModelName: base,
+      ExecutionRoleArn: target.executionRoleArn,
+      Containers: [{ ModelPackageName: modelPackageArn, Environment: target.environment }],
+      EnableNetworkIsolation: true,
+      VpcConfig: { Subnets: target.subnetIds, SecurityGroupIds: target.securityGroupIds },
+    }),
+  );
+  await sm.send(
+    new CreateEndpointConfigCommand({
+      EndpointConfigName: base,
+      ProductionVariants: [{ VariantName: 'staging', ModelName: base, InstanceType: target.instanceType as ProductionVariantInstanceType, InitialInstanceCount: 1, InitialVariantWeight: 1 }],
+      DataCaptureConfig: target.dataCaptureUri
+        ? {
+            EnableCapture: true,
+            InitialSamplingPercentage: 100,
+            DestinationS3Uri: target.dataCaptureUri,
+            KmsKeyId: target.kmsKeyArn,
+            CaptureOptions: [{ CaptureMode: 'Input' }, { CaptureMode: 'Output' }],
+          }
+        : undefined,
+    }),
+  );
+  const exists = await endpointExists(sm, target.endpointName);
+  if (exists) {
+    await sm.send(new UpdateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base }));
+  } else {
+    await sm.send(new CreateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base }));
+  }
+  return { action: exists ? 'updated' : 'created', endpointName: target.endpointName, endpointConfigName: base, modelName: base, modelPackageArn };
+}
+
+async function endpointExists(sm: SageMakerClient, name: string): Promise<boolean> {
+  try {
+    await sm.send(new DescribeEndpointCommand({ EndpointName: name }));
+    return true;
+  } catch (e) {
+    const err = e as { name?: string; message?: string };
+    if (err.name === 'ValidationException' && /could not find/i.test(err.message ?? '')) return false;
+    throw e;
+  }
+}

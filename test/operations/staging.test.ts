@@ -1,0 +1,145 @@
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  CreateModelPackageCommand,
+  CreateModelPackageGroupCommand,
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  DescribeModelCommand,
+  DescribeModelPackageCommand,
+  SageMakerClient,
+  UpdateEndpointCommand,
+  UpdateModelPackageCommand,
+} from '@aws-sdk/client-sagemaker';
+import { mockClient } from 'aws-sdk-client-mock';
+import { approvalHandler } from '../../lib/operations/handlers';
+import { deployToStaging, StagingTarget } from '../../lib/operations/staging';
+import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
+
+// DescribeModelPackage, CreateModel, CreateEndpointConfig, CreateEndpoint and DescribeEndpoint run against a
+// moto server on loopback; moto has no UpdateEndpoint, so the update path uses aws-sdk-client-mock.
+
+const GROUP = 'fmft-dev-fine-tuning-models';
+const target: StagingTarget = {
+  endpointName: 'fmft-dev-llm-staging',
+  modelPackageGroupName: GROUP,
+  executionRoleArn: 'arn:aws:iam::123456789012:role/deployment',
+  instanceType: 'ml.g5.xlarge',
+  subnetIds: ['subnet-1', 'subnet-2'],
+  securityGroupIds: ['sg-1'],
+  dataCaptureUri: 's3://fmft-dev-model-artifacts/data-capture/',
+  kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/abc',
+  environment: { OPTION_MAX_ROLLING_BATCH_SIZE: '32' },
+};
+
+describe('staging deployment against moto', () => {
+  // moto's instance-type list predates g5; the type is passed through either way.
+  const motoTarget = { ...target, instanceType: 'ml.g4dn.xlarge' };
+  let moto: MotoServer;
+  let sm: SageMakerClient;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    sm = new SageMakerClient(motoClientConfig(moto.endpoint));
+    await sm.send(new CreateModelPackageGroupCommand({ ModelPackageGroupName: GROUP }));
+  }, 60_000);
+
+  afterAll(async () => {
+    sm?.destroy();
+    await moto?.stop();
+  });
+
+  async function version(approved: boolean): Promise<string> {
+    const out = await sm.send(
+      new CreateModelPackageCommand({
+        ModelPackageGroupName: GROUP,
+        ModelApprovalStatus: 'PendingManualApproval',
+        InferenceSpecification: {
+          Containers: [{ Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.33.0-lmi15.0.0-cu128', ModelDataUrl: 's3://b/models/final/model.tar.gz' }],
+          SupportedContentTypes: ['application/json'],
+          SupportedResponseMIMETypes: ['application/json'],
+        },
+      }),
+    );
+    if (approved) await sm.send(new UpdateModelPackageCommand({ ModelPackageArn: out.ModelPackageArn!, ModelApprovalStatus: 'Approved' }));
+    return out.ModelPackageArn!;
+  }
+
+  test('the first approved version creates the staging endpoint from a network-isolated model', async () => {
+    const arn = await version(true);
+    const result = await deployToStaging(sm, motoTarget, arn, new Date('2026-11-25T10:00:00Z'));
+    expect(result).toEqual({
+      action: 'created',
+      endpointName: 'fmft-dev-llm-staging',
+      endpointConfigName: 'fmft-dev-llm-staging-v1-20261125100000',
+      modelName: 'fmft-dev-llm-staging-v1-20261125100000',
+      modelPackageArn: arn,
+    });
+    const model = await sm.send(new DescribeModelCommand({ ModelName: result.modelName }));
+    expect(model.Containers?.[0]?.ModelPackageName).toBe(arn);
+    expect(model.ExecutionRoleArn).toBe(target.executionRoleArn);
+    const config = await sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: result.endpointConfigName }));
+    expect(config.ProductionVariants?.[0]).toEqual(expect.objectContaining({ VariantName: 'staging', InstanceType: 'ml.g4dn.xlarge', InitialInstanceCount: 1 }));
+    expect(config.DataCaptureConfig?.DestinationS3Uri).toBe(target.dataCaptureUri);
+    const endpoint = await sm.send(new DescribeEndpointCommand({ EndpointName: target.endpointName }));
+    expect(endpoint.EndpointConfigName).toBe(result.endpointConfigName);
+  });
+
+  test('a version awaiting approval is refused, and nothing is created', async () => {
+    const arn = await version(false);
+    await expect(deployToStaging(sm, target, arn)).rejects.toThrow(`${arn}: approval status is PendingManualApproval; only Approved versions are deployed`);
+  });
+
+  test('versions of another group and unversioned ARNs are refused before any call', async () => {
+    await expect(deployToStaging(sm, target, 'arn:aws:sagemaker:us-east-1:123456789012:model-package/other-group/3')).rejects.toThrow(
+      'modelPackageArn: got a version of "other-group"; this stage deploys "fmft-dev-fine-tuning-models" only',
+    );
+    await expect(deployToStaging(sm, target, 'arn:aws:sagemaker:us-east-1:123456789012:model-package-group/g')).rejects.toThrow(/modelPackageArn: got .*; allowed:/);
+  });
+});
+
+describe('staging deployment, update path (aws-sdk-client-mock)', () => {
+  // Patches every SageMakerClient: created here, after the moto tests above have run.
+  let sm: ReturnType<typeof mockClient>;
+  const previous = process.env.FMFT_OPERATIONS_SETTINGS;
+  beforeAll(() => {
+    sm = mockClient(SageMakerClient);
+  });
+  beforeEach(() => {
+    sm.reset();
+    process.env.FMFT_OPERATIONS_SETTINGS = JSON.stringify({ staging: target });
+  });
+  afterAll(() => {
+    sm.restore();
+    process.env.FMFT_OPERATIONS_SETTINGS = previous;
+  });
+  const arn = `arn:aws:sagemaker:us-east-1:123456789012:model-package/${GROUP}/7`;
+
+  test('an existing staging endpoint is updated to the new configuration', async () => {
+    sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
+    sm.on(DescribeEndpointCommand).resolves({ EndpointName: target.endpointName, EndpointStatus: 'InService' });
+    const result = await approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } });
+    expect(result).toEqual(expect.objectContaining({ action: 'updated' }));
+    const update = sm.commandCalls(UpdateEndpointCommand)[0].args[0].input;
+    expect(update.EndpointName).toBe(target.endpointName);
+    expect(update.EndpointConfigName).toMatch(/^fmft-dev-llm-staging-v7-\d{14}$/);
+    expect(sm.commandCalls(CreateEndpointCommand)).toHaveLength(0);
+    expect(sm.commandCalls(CreateModelCommand)[0].args[0].input).toEqual(
+      expect.objectContaining({ EnableNetworkIsolation: true, VpcConfig: { Subnets: target.subnetIds, SecurityGroupIds: target.securityGroupIds } }),
+    );
+    expect(sm.commandCalls(CreateEndpointConfigCommand)).toHaveLength(1);
+  });
+
+  test('other approval states are ignored', async () => {
+    expect(await approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Rejected' } })).toEqual({ skipped: 'approval status Rejected' });
+    expect(sm.calls()).toHaveLength(0);
+  });
+
+  test('an endpoint lookup that fails for another reason is not taken for a missing endpoint', async () => {
+    sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
+    sm.on(DescribeEndpointCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    await expect(approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } })).rejects.toThrow('Rate exceeded');
+    expect(sm.commandCalls(CreateEndpointCommand)).toHaveLength(0);
+  });
+});
