@@ -6,6 +6,7 @@ import { BedrockStack } from './stacks/bedrock-stack';
 import { EndpointsStack } from './stacks/endpoints-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { PipelinesStack } from './stacks/pipelines-stack';
+import { RegistryStack } from './stacks/registry-stack';
 import { SecurityStack } from './stacks/security-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -24,6 +25,7 @@ export class FineTuningStage extends Stage {
   readonly security: SecurityStack;
   readonly pipelines: PipelinesStack;
   readonly bedrock: BedrockStack;
+  readonly registry: RegistryStack;
   /** Exists once `serving.variants` names at least one registered version (the registry starts empty). */
   readonly endpoints?: EndpointsStack;
 
@@ -66,6 +68,16 @@ export class FineTuningStage extends Stage {
       pipelines: this.pipelines,
       stackName: name('bedrock'),
       description: `Bedrock customization, invocation logging and throughput guard of the ${config.name} fine-tuning platform`,
+    });
+
+    this.registry = new RegistryStack(this, 'Registry', {
+      config,
+      network: this.network,
+      storage: this.storage,
+      security: this.security,
+      pipelines: this.pipelines,
+      stackName: name('registry'),
+      description: `Model approval workflow (staging deployment) and endpoint operations of the ${config.name} fine-tuning platform`,
     });
 
     if (config.serving.variants.length > 0) {

@@ -196,6 +196,11 @@ export interface ServingConfig {
    * `-c servingVariants=<file.json>` replaces it at synth, so a pipeline can deploy approved versions.
    */
   readonly variants: ServingVariantConfig[];
+  /**
+   * Instance type of the staging endpoint `<prefix>-<env>-llm-staging`, which every version approved in
+   * the registry is deployed to by the registry stack (outside CloudFormation: delete it when unused).
+   */
+  readonly stagingInstanceType: string;
   /** Every variant keeps at least 2 instances (spread over AZs) when true. */
   readonly highAvailability: boolean;
   /** Target of the per-variant target-tracking policy (SageMakerVariantInvocationsPerInstance per minute). */

@@ -63,6 +63,7 @@ const dev: EnvironmentConfig = {
   serving: {
     container: 'lmi',
     variants: [],
+    stagingInstanceType: 'ml.g5.xlarge',
     highAvailability: false,
     targetInvocationsPerInstance: 30,
     scaleInCooldownSeconds: 600,

@@ -230,6 +230,7 @@ function checkServing(c: EnvironmentConfig, bad: (key: string, value: unknown, a
   const s = c.serving;
   if (!(SERVING_CONTAINERS as readonly string[]).includes(s.container)) bad('serving.container', s.container, `allowed: ${SERVING_CONTAINERS.join(', ')}`);
   if (s.imageUri !== undefined && !ECR_IMAGE.test(s.imageUri)) bad('serving.imageUri', s.imageUri, 'allowed: an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>');
+  if (!INSTANCE_TYPE_PATTERN.test(s.stagingInstanceType)) bad('serving.stagingInstanceType', s.stagingInstanceType, 'allowed: a SageMaker instance type such as ml.g5.xlarge');
   const names = new Set<string>();
   s.variants.forEach((v, i) => {
     const key = `serving.variants[${i}]`;

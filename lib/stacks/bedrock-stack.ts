@@ -1,18 +1,16 @@
 import * as path from 'path';
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
 import { environmentPrefix, keyAlias, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { BedrockCustomizationWorkflow } from '../constructs/bedrock-customization-workflow';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
+import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { BedrockInvocationLogging } from '../constructs/bedrock-invocation-logging';
 import { MlBucket } from '../constructs/ml-bucket';
 import { JobNetworkPlacement, MlServiceRole } from '../constructs/ml-service-role';
@@ -67,32 +65,11 @@ export class BedrockStack extends Stack {
       allowCloudWatchLogs: true,
     }).key;
 
-    // Failed asynchronous invocations and undeliverable trigger events. Local to this stack: EventBridge
-    // targets write the queue policy, which on the security stack's queue would be a dependency cycle.
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowEventBridgeDeadLettersFromThisAccount',
-        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
-      }),
-    );
-    const deadLetters = new sqs.Queue(this, 'DeadLetters', {
-      encryptionMasterKey: key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    const isDlq = 'This queue is itself the dead-letter queue of the trigger, the guard schedule and the functions; a further DLQ would only re-queue the same messages';
-    acknowledgeNag(deadLetters, { id: 'Serverless::Serverless-SQSRedrivePolicy', reason: isDlq });
-    new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription: 'A Bedrock trigger event, guard run or function invocation failed for good; see the dead-letter queue',
-      metric: deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }).addAlarmAction(new actions.SnsAction(alerts.topic));
+    const deadLetters = new DeadLetterQueue(this, 'DeadLetters', {
+      key,
+      topic: alerts.topic,
+      sources: 'the Bedrock trigger, the guard schedule and the Bedrock functions',
+    }).queue;
 
     const placement: JobNetworkPlacement = {
       vpc: net.vpc,

@@ -98,6 +98,7 @@ describe('environment config', () => {
     ['variant name characters', (c) => (c.serving.variants = [variant({ name: 'new model' })]), /serving.variants\[0\].name: got "new model"; allowed: 1-63 letters, digits and hyphens/],
     ['unversioned model package', (c) => (c.serving.variants = [variant({ modelPackageArn: 'arn:aws:sagemaker:us-east-1:111122223333:model-package-group/g' })]), /serving.variants\[0\].modelPackageArn: got "arn:aws:sagemaker:us-east-1:111122223333:model-package-group\/g"; allowed: a versioned model package ARN/],
     ['variant instance type', (c) => (c.serving.variants = [variant({ instanceType: 'g5.xlarge' })]), /serving.variants\[0\].instanceType: got "g5.xlarge"/],
+    ['staging instance type', (c) => (c.serving.stagingInstanceType = 'g5.xlarge'), /serving.stagingInstanceType: got "g5.xlarge"; allowed: a SageMaker instance type/],
     ['data capture share', (c) => (c.serving.dataCapturePercent = 150), /serving.dataCapturePercent: got 150; allowed: a whole number from 0 to 100/],
     ['rollout mode', (c) => (c.serving.rollout.mode = 'all-at-once' as any), /serving.rollout.mode: got "all-at-once"; allowed: canary, linear/],
     ['rollout step', (c) => (c.serving.rollout.stepPercent = 80), /serving.rollout.stepPercent: got 80; allowed: a whole number from 1 to 50/],

@@ -28,7 +28,7 @@ function physicalNames(stage: typeof dev): string[] {
 
 describe('stage', () => {
   test('stack names carry the environment', () => {
-    const stacks = ['bedrock', 'network', 'pipelines', 'security', 'storage'];
+    const stacks = ['bedrock', 'network', 'pipelines', 'registry', 'security', 'storage'];
     expect(Object.keys(dev.raw).sort()).toEqual(stacks.map((s) => `fmft-dev-${s}`));
     expect(Object.keys(prod.raw).sort()).toEqual(stacks.map((s) => `fmft-prod-${s}`));
   });
@@ -36,9 +36,9 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 5 stacks, 5 named buckets, 7 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
+    // 6 stacks, 5 named buckets, 8 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
     // 1 state machine, 1 named log group (Bedrock invocations).
-    expect(devNames).toHaveLength(23);
+    expect(devNames).toHaveLength(25);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 
