@@ -13,7 +13,7 @@ import {
   UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
 import { mockClient } from 'aws-sdk-client-mock';
-import { approvalHandler } from '../../lib/operations/handlers';
+import { approvalHandler, operationsHandler } from '../../lib/operations/handlers';
 import { deployToStaging, StagingTarget } from '../../lib/operations/staging';
 import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
 
@@ -141,5 +141,22 @@ describe('staging deployment, update path (aws-sdk-client-mock)', () => {
     sm.on(DescribeEndpointCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     await expect(approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } })).rejects.toThrow('Rate exceeded');
     expect(sm.commandCalls(CreateEndpointCommand)).toHaveLength(0);
+  });
+});
+
+describe('operations handler', () => {
+  const previous = process.env.FMFT_OPERATIONS_SETTINGS;
+  afterAll(() => {
+    process.env.FMFT_OPERATIONS_SETTINGS = previous;
+  });
+
+  test('refuses an unknown action, a missing endpoint and shifts longer than a Lambda may run', async () => {
+    process.env.FMFT_OPERATIONS_SETTINGS = JSON.stringify({ endpointName: 'fmft-dev-llm' });
+    await expect(operationsHandler({ action: 'delete' } as any)).rejects.toThrow('action: got "delete"; allowed: status, rollback, promote, shift, ab');
+    await expect(
+      operationsHandler({ action: 'shift', from: 'a', to: 'b', steps: 10, intervalSeconds: 300, alarmNames: [] }),
+    ).rejects.toThrow('steps x intervalSeconds: got 3000 s; allowed in Lambda: at most 780 s (use scripts/endpoint.ts shift for longer)');
+    process.env.FMFT_OPERATIONS_SETTINGS = '{}';
+    await expect(operationsHandler({ action: 'status' })).rejects.toThrow('endpointName: missing, and FMFT_OPERATIONS_SETTINGS names no endpoint');
   });
 });
