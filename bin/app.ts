@@ -5,8 +5,8 @@ import { loadEnvironmentConfig } from '../lib/config/environments';
 import { FineTuningStage } from '../lib/fine-tuning-stage';
 
 const app = new App();
-// -c servingVariants=<file.json> replaces the environment's serving.variants (approved model versions to serve).
-const config = loadEnvironmentConfig(app.node.tryGetContext('env') ?? 'dev', app.node.tryGetContext('servingVariants'));
+// -c serving=<file.json> replaces the environment's serving.variants / sharedEndpoint (approved versions to serve).
+const config = loadEnvironmentConfig(app.node.tryGetContext('env') ?? 'dev', app.node.tryGetContext('serving'));
 const stage = new FineTuningStage(app, config.name, {
   config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: config.primaryRegion },

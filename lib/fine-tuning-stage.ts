@@ -26,7 +26,7 @@ export class FineTuningStage extends Stage {
   readonly pipelines: PipelinesStack;
   readonly bedrock: BedrockStack;
   readonly registry: RegistryStack;
-  /** Exists once `serving.variants` names at least one registered version (the registry starts empty). */
+  /** Exists once `serving` names a registered version to serve (the registry starts empty). */
   readonly endpoints?: EndpointsStack;
 
   constructor(scope: Construct, id: string, props: FineTuningStageProps) {
@@ -80,7 +80,7 @@ export class FineTuningStage extends Stage {
       description: `Model approval workflow (staging deployment) and endpoint operations of the ${config.name} fine-tuning platform`,
     });
 
-    if (config.serving.variants.length > 0) {
+    if (config.serving.variants.length > 0 || config.serving.sharedEndpoint) {
       this.endpoints = new EndpointsStack(this, 'Endpoints', {
         config,
         network: this.network,

@@ -23,7 +23,7 @@ done
 # No environment serves a model until one is approved: synthesize prod with two fixture variants so the
 # scanners see the endpoints stack too.
 step "cdk synth -c env=prod with the serving fixture (endpoints stack)"
-npx cdk synth --quiet -c env=prod -c servingVariants=test/fixtures/serving-variants.json -o "$out/prod-serving"
+npx cdk synth --quiet -c env=prod -c serving=test/fixtures/serving.json -o "$out/prod-serving"
 mapfile -t templates < <(find "$out" -name '*.template.json' | sort)
 echo "templates: ${#templates[@]}"
 

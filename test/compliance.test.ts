@@ -27,7 +27,7 @@ function acknowledgements(root: IConstruct): Array<{ path: string; id: string; r
 /** Every environment, plus prod serving the fixture's two variants (no environment serves one by default). */
 const CONFIGS: Record<string, EnvironmentConfig> = {
   ...ENVIRONMENTS,
-  'prod with endpoint': loadEnvironmentConfig('prod', path.join(__dirname, 'fixtures', 'serving-variants.json')),
+  'prod with endpoint': loadEnvironmentConfig('prod', path.join(__dirname, 'fixtures', 'serving.json')),
 };
 
 describe.each(Object.keys(CONFIGS))('compliance of %s', (envName) => {

@@ -187,13 +187,26 @@ export interface ServingVariantConfig {
   readonly maxInstances: number;
 }
 
+/** One model of the shared (multi-model) endpoint: an inference component with its own compute share. */
+export interface InferenceComponentConfig {
+  /** Component name suffix, also the invoke target: letters, digits and hyphens. */
+  readonly name: string;
+  readonly modelPackageArn: string;
+  /** Copies of the model kept loaded (each needs the resources below). */
+  readonly copies: number;
+  /** GPUs (accelerator devices) per copy. */
+  readonly acceleratorsPerCopy: number;
+  /** Host memory per copy, in MiB. */
+  readonly memoryMiB: number;
+}
+
 export interface ServingConfig {
   readonly container: ServingContainer;
   /** Own serving image instead of the table's. @default - serving-images.json for the region */
   readonly imageUri?: string;
   /**
    * What the endpoint serves. Empty: no endpoint yet (the registry may be empty at the first deploy).
-   * `-c servingVariants=<file.json>` replaces it at synth, so a pipeline can deploy approved versions.
+   * `-c serving=<file.json>` replaces it at synth, so a pipeline can deploy approved versions.
    */
   readonly variants: ServingVariantConfig[];
   /**
@@ -222,6 +235,16 @@ export interface ServingConfig {
     readonly maxErrorRatePercent: number;
     /** Rollback when a variant's p99 model latency exceeds this, in milliseconds. */
     readonly maxP99LatencyMs: number;
+  };
+  /**
+   * Several models on one endpoint (`<prefix>-<env>-llm-shared`) as inference components, each invoked by
+   * name; the instances scale with the components' demand. Omit for no shared endpoint.
+   */
+  readonly sharedEndpoint?: {
+    readonly instanceType: string;
+    readonly minInstances: number;
+    readonly maxInstances: number;
+    readonly components: InferenceComponentConfig[];
   };
   /** Continuous batching of the serving container. */
   readonly batching: {

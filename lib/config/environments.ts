@@ -1,5 +1,5 @@
 import { EnvironmentConfig } from './environment-config';
-import { withServingVariants } from './serving-variants';
+import { withServingOverrides } from './serving-overrides';
 import { validateEnvironmentConfig } from './validate';
 
 const ALL_INTERFACE_ENDPOINTS: EnvironmentConfig['network']['interfaceEndpoints'] = [
@@ -134,13 +134,13 @@ const prod: EnvironmentConfig = {
 export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfig>> = { dev, prod };
 
 /**
- * The validated config of `name`, or an error naming the known environments. `servingVariantsFile` (from
- * `-c servingVariants=<file>`) replaces `serving.variants` before validation.
+ * The validated config of `name`, or an error naming the known environments. `servingFile` (from
+ * `-c serving=<file>`) replaces `serving.variants`/`serving.sharedEndpoint` before validation.
  */
-export function loadEnvironmentConfig(name: string, servingVariantsFile?: string): EnvironmentConfig {
+export function loadEnvironmentConfig(name: string, servingFile?: string): EnvironmentConfig {
   const config = Object.prototype.hasOwnProperty.call(ENVIRONMENTS, name) ? ENVIRONMENTS[name] : undefined;
   if (!config) {
     throw new Error(`env: got ${JSON.stringify(name)}; allowed: ${Object.keys(ENVIRONMENTS).join(', ')} (pass -c env=<name>)`);
   }
-  return validateEnvironmentConfig(servingVariantsFile ? withServingVariants(config, servingVariantsFile) : config);
+  return validateEnvironmentConfig(servingFile ? withServingOverrides(config, servingFile) : config);
 }

@@ -252,6 +252,27 @@ function checkServing(c: EnvironmentConfig, bad: (key: string, value: unknown, a
     bad('serving.variants', s.variants.map((v) => `${v.name}=${v.initialWeight}`), 'the initial weights must sum to more than 0');
   }
   if (s.variants.length > 10) bad('serving.variants', s.variants.length, 'allowed: at most 10 production variants');
+  const shared = s.sharedEndpoint;
+  if (shared) {
+    if (!INSTANCE_TYPE_PATTERN.test(shared.instanceType)) bad('serving.sharedEndpoint.instanceType', shared.instanceType, 'allowed: a SageMaker instance type such as ml.g5.12xlarge');
+    const least = s.highAvailability ? 2 : 1;
+    if (!Number.isInteger(shared.minInstances) || shared.minInstances < least) bad('serving.sharedEndpoint.minInstances', shared.minInstances, `allowed: a whole number >= ${least}`);
+    if (!Number.isInteger(shared.maxInstances) || shared.maxInstances < shared.minInstances) {
+      bad('serving.sharedEndpoint.maxInstances', shared.maxInstances, `allowed: a whole number >= minInstances (${shared.minInstances})`);
+    }
+    if (shared.components.length === 0) bad('serving.sharedEndpoint.components', [], 'list at least one model');
+    const seen = new Set<string>();
+    shared.components.forEach((m, i) => {
+      const key = `serving.sharedEndpoint.components[${i}]`;
+      if (!VARIANT_NAME.test(m.name) || m.name.length > 40) bad(`${key}.name`, m.name, 'allowed: 1-40 letters, digits and hyphens');
+      if (seen.has(m.name)) bad(`${key}.name`, m.name, 'component names must be unique');
+      seen.add(m.name);
+      if (!MODEL_PACKAGE_ARN.test(m.modelPackageArn)) bad(`${key}.modelPackageArn`, m.modelPackageArn, 'allowed: a versioned model package ARN');
+      if (!Number.isInteger(m.copies) || m.copies < 1) bad(`${key}.copies`, m.copies, 'allowed: a whole number >= 1');
+      if (!Number.isInteger(m.acceleratorsPerCopy) || m.acceleratorsPerCopy < 1 || m.acceleratorsPerCopy > 8) bad(`${key}.acceleratorsPerCopy`, m.acceleratorsPerCopy, 'allowed: a whole number from 1 to 8');
+      if (!Number.isInteger(m.memoryMiB) || m.memoryMiB < 1024) bad(`${key}.memoryMiB`, m.memoryMiB, 'allowed: a whole number of MiB >= 1024');
+    });
+  }
   const positive = (key: string, v: number, max: number) => {
     if (!(Number.isInteger(v) && v >= 1 && v <= max)) bad(key, v, `allowed: a whole number from 1 to ${max}`);
   };

@@ -5,6 +5,7 @@ import { resourceName } from '../config/naming';
 import { batchingEnvironment, servingImage } from '../config/serving-images';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { LlmEndpoint } from '../constructs/llm-endpoint';
+import { SharedModelEndpoint } from '../constructs/shared-model-endpoint';
 import { NetworkStack } from './network-stack';
 import { SecurityStack } from './security-stack';
 import { StorageStack } from './storage-stack';
@@ -16,25 +17,46 @@ export interface EndpointsStackProps extends StackProps {
   readonly security: SecurityStack;
 }
 
-/** The environment's real-time endpoint: the registered versions of `serving.variants` behind guarded rollout. */
+/**
+ * The environment's real-time endpoints: the registered versions of `serving.variants` as A/B variants behind
+ * guarded rollout, and optionally several models on one shared endpoint as inference components.
+ */
 export class EndpointsStack extends Stack {
-  readonly endpoint: LlmEndpoint;
+  /** The A/B endpoint of `serving.variants`, when any is listed. */
+  readonly endpoint?: LlmEndpoint;
+  /** The multi-model endpoint of `serving.sharedEndpoint`, when configured. */
+  readonly shared?: SharedModelEndpoint;
 
   constructor(scope: Construct, id: string, props: EndpointsStackProps) {
     super(scope, id, props);
     const { config, network, storage, security } = props;
     const s = config.serving;
     const net = network.network;
-    this.endpoint = new LlmEndpoint(this, 'Endpoint', {
-      endpointName: resourceName(config, 'llm'),
-      serving: s,
-      image: { uri: s.imageUri ?? servingImage(s.container, this.region), environment: batchingEnvironment(s.container, s.batching) },
+    const common = {
       executionRole: security.roles.deployment.role,
       subnetIds: net.subnetsFor('inference').subnetIds,
       securityGroupIds: [net.securityGroups.inference.securityGroupId],
       key: storage.dataKey,
       dataCaptureUri: storage.buckets.modelArtifacts.bucket.s3UrlForObject(STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture),
-      topic: security.alerts.topic,
-    });
+    };
+    const environment = batchingEnvironment(s.container, s.batching);
+    if (s.variants.length > 0) {
+      this.endpoint = new LlmEndpoint(this, 'Endpoint', {
+        ...common,
+        endpointName: resourceName(config, 'llm'),
+        serving: s,
+        image: { uri: s.imageUri ?? servingImage(s.container, this.region), environment },
+        topic: security.alerts.topic,
+      });
+    }
+    if (s.sharedEndpoint) {
+      this.shared = new SharedModelEndpoint(this, 'Shared', {
+        ...common,
+        endpointName: resourceName(config, 'llm-shared'),
+        shared: s.sharedEndpoint,
+        dataCapturePercent: s.dataCapturePercent,
+        environment,
+      });
+    }
   }
 }

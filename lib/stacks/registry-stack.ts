@@ -33,7 +33,7 @@ export interface RegistryStackProps extends StackProps {
 /**
  * The approval workflow around the model registry: a version approved in the model package group goes to
  * the staging endpoint by itself (EventBridge -> Lambda, retries, dead-letter queue); production serves a
- * version only after a second, explicit step (its ARN in `serving.variants` or `-c servingVariants`, then
+ * version only after a second, explicit step (its ARN in `serving.variants` or `-c serving=<file>`, then
  * `cdk deploy`, which rolls it out behind the endpoint's guardrails). The operations function runs the
  * endpoint operations (status, shift, promote, rollback, A/B result) inside the account.
  */

@@ -148,25 +148,38 @@ describe('bedrock models', () => {
   });
 });
 
-describe('serving variants from a file (-c servingVariants=...)', () => {
-  const fixture = require('path').join(__dirname, '..', 'fixtures', 'serving-variants.json');
+describe('served models from a file (-c serving=...)', () => {
+  const path = require('path');
+  const os = require('os');
+  const fs = require('fs');
+  const fixture = path.join(__dirname, '..', 'fixtures', 'serving.json');
+  const write = (name: string, content: string) => {
+    const file = path.join(os.tmpdir(), `${name}-${process.pid}.json`);
+    fs.writeFileSync(file, content);
+    return file;
+  };
 
-  test('replace the environment variants and pass validation', () => {
+  test('replace the environment variants and shared endpoint, and pass validation', () => {
     const config = loadEnvironmentConfig('prod', fixture);
     expect(config.serving.variants.map((v) => v.name)).toEqual(['current', 'candidate']);
+    expect(config.serving.sharedEndpoint?.components.map((c) => c.name)).toEqual(['support-assistant', 'claims-summarizer']);
     expect(ENVIRONMENTS.prod.serving.variants).toEqual([]);
   });
 
   test('are validated with the rest of the config', () => {
-    const tmp = require('path').join(require('os').tmpdir(), `variants-${process.pid}.json`);
-    require('fs').writeFileSync(tmp, JSON.stringify([{ ...variant(), minInstances: 1 }]));
-    expect(() => loadEnvironmentConfig('prod', tmp)).toThrow(/serving.variants\[0\].minInstances: got 1; allowed: a whole number >= 2/);
+    const file = write('variants', JSON.stringify({ variants: [{ ...variant(), minInstances: 1 }] }));
+    expect(() => loadEnvironmentConfig('prod', file)).toThrow(/serving.variants\[0\].minInstances: got 1; allowed: a whole number >= 2/);
+    const shared = write('shared', JSON.stringify({ sharedEndpoint: { instanceType: 'ml.g5.12xlarge', minInstances: 1, maxInstances: 2, components: [{ name: 'a', modelPackageArn: 'x', copies: 0, acceleratorsPerCopy: 9, memoryMiB: 10 }] } }));
+    const problems = () => loadEnvironmentConfig('dev', shared);
+    expect(problems).toThrow(/serving.sharedEndpoint.components\[0\].modelPackageArn: got "x"/);
+    expect(problems).toThrow(/serving.sharedEndpoint.components\[0\].copies: got 0; allowed: a whole number >= 1/);
+    expect(problems).toThrow(/serving.sharedEndpoint.components\[0\].acceleratorsPerCopy: got 9; allowed: a whole number from 1 to 8/);
+    expect(problems).toThrow(/serving.sharedEndpoint.components\[0\].memoryMiB: got 10; allowed: a whole number of MiB >= 1024/);
   });
 
-  test('a missing file or a non-array says what is expected', () => {
-    expect(() => loadEnvironmentConfig('dev', '/nonexistent/variants.json')).toThrow(/servingVariants: got "\/nonexistent\/variants.json"; allowed: a readable JSON file holding an array of variants/);
-    const tmp = require('path').join(require('os').tmpdir(), `variants-obj-${process.pid}.json`);
-    require('fs').writeFileSync(tmp, '{"name": "a"}');
-    expect(() => loadEnvironmentConfig('dev', tmp)).toThrow(/must hold an array of objects/);
+  test('a missing file, an array or an unknown key says what is expected', () => {
+    expect(() => loadEnvironmentConfig('dev', '/nonexistent/serving.json')).toThrow(/serving: got "\/nonexistent\/serving.json"; allowed: a readable JSON file such as/);
+    expect(() => loadEnvironmentConfig('dev', write('array', '[]'))).toThrow(/must hold an object with variants and\/or sharedEndpoint/);
+    expect(() => loadEnvironmentConfig('dev', write('unknown', '{"endpoints": []}'))).toThrow(/has endpoints; allowed keys: variants, sharedEndpoint/);
   });
 });

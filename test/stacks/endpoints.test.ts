@@ -5,11 +5,13 @@ import { batchingEnvironment } from '../../lib/config/serving-images';
 import { hasInstanceStorage } from '../../lib/constructs/llm-endpoint';
 import { configWith, normalizedTemplate, synthesizeStage } from '../support/app';
 
-const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving-variants.json');
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving.json');
 const prodConfig = loadEnvironmentConfig('prod', FIXTURE);
 const prod = synthesizeStage(prodConfig);
 const tpl = Template.fromStack(prod.stage.endpoints!);
 const variants = prodConfig.serving.variants;
+const abConfig = () =>
+  Object.entries(tpl.findResources('AWS::SageMaker::EndpointConfig')).find(([id]) => id.startsWith('EndpointConfig'))![1] as any;
 
 describe('endpoints stack', () => {
   test('exists only once a version is served: the first deploy works with an empty registry', () => {
@@ -18,7 +20,8 @@ describe('endpoints stack', () => {
   });
 
   test('one network-isolated model per variant, from its model package, in the inference subnets', () => {
-    tpl.resourceCountIs('AWS::SageMaker::Model', variants.length);
+    const abModels = Object.keys(tpl.findResources('AWS::SageMaker::Model')).filter((id) => id.startsWith('EndpointModel'));
+    expect(abModels).toHaveLength(variants.length);
     for (const v of variants) {
       tpl.hasResourceProperties('AWS::SageMaker::Model', {
         EnableNetworkIsolation: true,
@@ -30,7 +33,7 @@ describe('endpoints stack', () => {
   });
 
   test('variants carry the configured weights, instance types and starting capacity', () => {
-    const config = Object.values(tpl.findResources('AWS::SageMaker::EndpointConfig'))[0] as any;
+    const config = abConfig();
     expect(config.Properties.ProductionVariants.map((p: any) => [p.VariantName, p.InitialVariantWeight, p.InitialInstanceCount, p.InstanceType])).toEqual(
       variants.map((v) => [v.name, v.initialWeight, v.minInstances, v.instanceType]),
     );
@@ -49,8 +52,7 @@ describe('endpoints stack', () => {
   });
 
   test('g5 variants get no volume key (SageMaker rejects one for NVMe instance storage); others do', () => {
-    const config = Object.values(tpl.findResources('AWS::SageMaker::EndpointConfig'))[0] as any;
-    expect(config.Properties.KmsKeyId).toBeUndefined();
+    expect(abConfig().Properties.KmsKeyId).toBeUndefined();
     const m5 = configWith(prodConfig, (c) => c.serving.variants.forEach((v: any) => (v.instanceType = 'ml.m5.2xlarge')));
     const other = Template.fromStack(synthesizeStage(m5).stage.endpoints!);
     other.hasResourceProperties('AWS::SageMaker::EndpointConfig', { KmsKeyId: Match.anyValue() });
@@ -58,7 +60,7 @@ describe('endpoints stack', () => {
   });
 
   test('blue/green rollout (linear in prod) rolls back on every variant error-rate and latency alarm', () => {
-    const endpoint = Object.values(tpl.findResources('AWS::SageMaker::Endpoint'))[0] as any;
+    const endpoint = Object.values(tpl.findResources('AWS::SageMaker::Endpoint', { Properties: { EndpointName: 'fmft-prod-llm' } }))[0] as any;
     const r = prodConfig.serving.rollout;
     expect(endpoint.Properties.EndpointName).toBe('fmft-prod-llm');
     expect(endpoint.Properties.DeploymentConfig.BlueGreenUpdatePolicy).toEqual({
@@ -113,16 +115,50 @@ describe('endpoints stack', () => {
       },
     });
     // Scaling needs the endpoint's variants to exist.
-    const endpointId = Object.keys(tpl.findResources('AWS::SageMaker::Endpoint'))[0];
+    const endpointId = Object.keys(tpl.findResources('AWS::SageMaker::Endpoint', { Properties: { EndpointName: 'fmft-prod-llm' } }))[0];
     for (const t of Object.values(tpl.findResources('AWS::ApplicationAutoScaling::ScalableTarget')) as any[]) {
       expect(t.DependsOn).toEqual(expect.arrayContaining([endpointId]));
     }
   });
 
   test('a dashboard per endpoint with invocations, errors, and model and overhead latency percentiles', () => {
-    const body = JSON.stringify((Object.values(tpl.findResources('AWS::CloudWatch::Dashboard'))[0] as any).Properties.DashboardBody);
-    for (const text of ['Invocations', 'Invocation5XXErrors', 'Invocation4XXErrors', 'ModelLatency', 'OverheadLatency', 'p50', 'p90', 'p99']) {
-      expect(body).toContain(text);
+    for (const name of ['fmft-prod-llm', 'fmft-prod-llm-shared']) {
+      const dashboard = Object.values(tpl.findResources('AWS::CloudWatch::Dashboard', { Properties: { DashboardName: name } }))[0] as any;
+      const body = JSON.stringify(dashboard.Properties.DashboardBody);
+      for (const text of ['Invocations', 'Invocation5XXErrors', 'Invocation4XXErrors', 'ModelLatency', 'OverheadLatency', 'p50', 'p90', 'p99']) {
+        expect(body).toContain(text);
+      }
+    }
+  });
+
+  test('the shared endpoint hosts one inference component per model, with its copies and compute share', () => {
+    const shared = prodConfig.serving.sharedEndpoint!;
+    tpl.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+      EnableNetworkIsolation: true,
+      ExecutionRoleArn: Match.anyValue(),
+      VpcConfig: { Subnets: Match.anyValue(), SecurityGroupIds: [Match.anyValue()] },
+      ProductionVariants: [
+        Match.objectLike({
+          VariantName: 'AllTraffic',
+          InstanceType: shared.instanceType,
+          ManagedInstanceScaling: { Status: 'ENABLED', MinInstanceCount: shared.minInstances, MaxInstanceCount: shared.maxInstances },
+          RoutingConfig: { RoutingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+        }),
+      ],
+      DataCaptureConfig: Match.objectLike({ EnableCapture: true, KmsKeyId: Match.anyValue() }),
+    });
+    tpl.resourceCountIs('AWS::SageMaker::InferenceComponent', shared.components.length);
+    for (const c of shared.components) {
+      tpl.hasResourceProperties('AWS::SageMaker::InferenceComponent', {
+        InferenceComponentName: `fmft-prod-llm-shared-${c.name}`,
+        VariantName: 'AllTraffic',
+        Specification: {
+          ModelName: Match.anyValue(),
+          ComputeResourceRequirements: { NumberOfAcceleratorDevicesRequired: c.acceleratorsPerCopy, MinMemoryRequiredInMb: c.memoryMiB },
+        },
+        RuntimeConfig: { CopyCount: c.copies },
+      });
+      tpl.hasResourceProperties('AWS::SageMaker::Model', { EnableNetworkIsolation: true, Containers: [Match.objectLike({ ModelPackageName: c.modelPackageArn })] });
     }
   });
 

@@ -1,0 +1,113 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import { Construct } from 'constructs';
+import { ServingConfig } from '../config/environment-config';
+import { acknowledgeRuleInPacks, REGULATORY_PACKS } from './compliance';
+import { hasInstanceStorage } from './llm-endpoint';
+
+export interface SharedModelEndpointProps {
+  readonly endpointName: string;
+  readonly shared: NonNullable<ServingConfig['sharedEndpoint']>;
+  readonly dataCapturePercent: number;
+  /** Container environment of every model (continuous batching). */
+  readonly environment: Record<string, string>;
+  readonly executionRole: iam.IRole;
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+  readonly key: kms.IKey;
+  readonly dataCaptureUri: string;
+}
+
+/**
+ * Several registered models on one endpoint, as inference components: each component holds its own copies
+ * with the accelerators and memory it needs, is invoked by name (InvokeEndpoint InferenceComponentName),
+ * and SageMaker packs the copies onto the instances, scaling the instance count between the bounds
+ * (managed instance scaling). Network isolation and the VPC sit on the endpoint configuration.
+ */
+export class SharedModelEndpoint extends Construct {
+  readonly endpoint: sagemaker.CfnEndpoint;
+  readonly components: sagemaker.CfnInferenceComponent[];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: SharedModelEndpointProps) {
+    super(scope, id);
+    const sh = props.shared;
+    const variantName = 'AllTraffic';
+    const volumeKeyAllowed = !hasInstanceStorage(sh.instanceType);
+    const config = new sagemaker.CfnEndpointConfig(this, 'Config', {
+      executionRoleArn: props.executionRole.roleArn,
+      enableNetworkIsolation: true,
+      vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
+      kmsKeyId: volumeKeyAllowed ? props.key.keyArn : undefined,
+      productionVariants: [
+        {
+          variantName,
+          instanceType: sh.instanceType,
+          initialInstanceCount: sh.minInstances,
+          managedInstanceScaling: { status: 'ENABLED', minInstanceCount: sh.minInstances, maxInstanceCount: sh.maxInstances },
+          routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+        },
+      ],
+      dataCaptureConfig:
+        props.dataCapturePercent > 0
+          ? {
+              enableCapture: true,
+              initialSamplingPercentage: props.dataCapturePercent,
+              destinationS3Uri: props.dataCaptureUri,
+              kmsKeyId: props.key.keyArn,
+              captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
+            }
+          : undefined,
+    });
+    if (!volumeKeyAllowed) {
+      acknowledgeRuleInPacks(
+        config,
+        'SageMakerEndpointConfigurationKMSKeyConfigured',
+        `${sh.instanceType} has local NVMe storage, for which SageMaker rejects a volume KMS key; those disks are encrypted by the instance hardware, and captured data is still encrypted with the data key`,
+        REGULATORY_PACKS,
+      );
+    }
+    this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', { endpointName: props.endpointName, endpointConfigName: config.attrEndpointConfigName });
+
+    this.components = sh.components.map((c) => {
+      const model = new sagemaker.CfnModel(this, `Model-${c.name}`, {
+        executionRoleArn: props.executionRole.roleArn,
+        containers: [{ modelPackageName: c.modelPackageArn, environment: props.environment }],
+        enableNetworkIsolation: true,
+        vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
+      });
+      const component = new sagemaker.CfnInferenceComponent(this, `Component-${c.name}`, {
+        inferenceComponentName: `${props.endpointName}-${c.name}`,
+        endpointName: this.endpoint.attrEndpointName,
+        variantName,
+        specification: {
+          modelName: model.attrModelName,
+          computeResourceRequirements: { numberOfAcceleratorDevicesRequired: c.acceleratorsPerCopy, minMemoryRequiredInMb: c.memoryMiB },
+        },
+        runtimeConfig: { copyCount: c.copies },
+      });
+      return component;
+    });
+
+    const metric = (component: string, metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/SageMaker',
+        metricName,
+        statistic,
+        period: Duration.minutes(1),
+        dimensionsMap: { InferenceComponentName: `${props.endpointName}-${component}` },
+        label: `${component} ${statistic}`,
+      });
+    const per = (metricName: string, statistic: string) => sh.components.map((c) => metric(c.name, metricName, statistic));
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.endpointName });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Invocations per model', left: per('Invocations', 'Sum'), width: 12 }),
+      new cloudwatch.GraphWidget({ title: '4xx / 5xx errors per model', left: per('Invocation4XXErrors', 'Sum'), right: per('Invocation5XXErrors', 'Sum'), width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Model latency (µs) p50 / p90 / p99', left: ['p50', 'p90', 'p99'].flatMap((p) => per('ModelLatency', p)), width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Overhead latency (µs) p50 / p90 / p99', left: ['p50', 'p90', 'p99'].flatMap((p) => per('OverheadLatency', p)), width: 12 }),
+    );
+  }
+}
