@@ -34,7 +34,7 @@ async function version(perplexity: number): Promise<string> {
     new CreateModelPackageCommand({
       ModelPackageGroupName: 'fmft-dev-fine-tuning-models',
       InferenceSpecification: {
-        Containers: [{ Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.33.0-lmi15.0.0-cu128' }],
+        Containers: [{ Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.36.0-lmi28.0.0-cu130' }],
         SupportedContentTypes: ['application/json'],
         SupportedResponseMIMETypes: ['application/json'],
       },

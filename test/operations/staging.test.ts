@@ -56,7 +56,7 @@ describe('staging deployment against moto', () => {
         ModelPackageGroupName: GROUP,
         ModelApprovalStatus: 'PendingManualApproval',
         InferenceSpecification: {
-          Containers: [{ Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.33.0-lmi15.0.0-cu128', ModelDataUrl: 's3://b/models/final/model.tar.gz' }],
+          Containers: [{ Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.36.0-lmi28.0.0-cu130', ModelDataUrl: 's3://b/models/final/model.tar.gz' }],
           SupportedContentTypes: ['application/json'],
           SupportedResponseMIMETypes: ['application/json'],
         },
