@@ -1,19 +1,9 @@
-import { EnvironmentConfig } from './environment-config';
+import { EnvironmentConfig, INTERFACE_ENDPOINT_NAMES } from './environment-config';
 import { withServingOverrides } from './serving-overrides';
 import { validateEnvironmentConfig } from './validate';
 
-const ALL_INTERFACE_ENDPOINTS: EnvironmentConfig['network']['interfaceEndpoints'] = [
-  'sagemaker-api',
-  'sagemaker-runtime',
-  'ecr-api',
-  'ecr-docker',
-  'logs',
-  'monitoring',
-  'sts',
-  'kms',
-  'bedrock',
-  'bedrock-runtime',
-];
+/** Every interface endpoint the network stack knows: both environments run jobs, Lambdas and Bedrock calls. */
+const ALL_INTERFACE_ENDPOINTS: EnvironmentConfig['network']['interfaceEndpoints'] = [...INTERFACE_ENDPOINT_NAMES];
 
 const dev: EnvironmentConfig = {
   name: 'dev',

@@ -9,7 +9,6 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlServiceRole } from './ml-service-role';
-import { allowPublishTo } from './platform-function';
 
 /** Names of the states, for tests and for reading an execution's history. */
 export const BEDROCK_STATE_NAMES = {
@@ -398,7 +397,7 @@ export class BedrockCustomizationWorkflow extends Construct {
       ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
       [stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForSageMakerProcessingJobsRule' })],
     );
-    allowPublishTo(this.role, props.topic);
+    this.role.allowPublish(props.topic);
     this.role.allowLogGroup(this.logGroup);
     add(
       [

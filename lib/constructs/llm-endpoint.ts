@@ -18,6 +18,50 @@ export function hasInstanceStorage(instanceType: string): boolean {
   return INSTANCE_STORE_FAMILY.test(instanceType);
 }
 
+export interface EncryptedEndpointConfigProps {
+  /** Everything but the volume key and data capture, which this function sets. */
+  readonly props: Omit<sagemaker.CfnEndpointConfigProps, 'kmsKeyId' | 'dataCaptureConfig'>;
+  /** Instance types of the configuration's variants. */
+  readonly instanceTypes: readonly string[];
+  readonly key: kms.IKey;
+  /** Share of requests captured (0: none). */
+  readonly dataCapturePercent: number;
+  readonly dataCaptureUri: string;
+}
+
+/**
+ * An endpoint configuration encrypted with `key`: captured input and output always; the ML storage
+ * volumes too, unless a variant's instance type has local NVMe storage, for which SageMaker rejects a volume
+ * key (those disks are hardware-encrypted; the regulatory packs' finding is acknowledged with that reason).
+ */
+export function encryptedEndpointConfig(scope: Construct, id: string, p: EncryptedEndpointConfigProps): sagemaker.CfnEndpointConfig {
+  const volumeKeyAllowed = !p.instanceTypes.some(hasInstanceStorage);
+  const config = new sagemaker.CfnEndpointConfig(scope, id, {
+    ...p.props,
+    kmsKeyId: volumeKeyAllowed ? p.key.keyArn : undefined,
+    dataCaptureConfig:
+      p.dataCapturePercent > 0
+        ? {
+            enableCapture: true,
+            initialSamplingPercentage: p.dataCapturePercent,
+            destinationS3Uri: p.dataCaptureUri,
+            kmsKeyId: p.key.keyArn,
+            captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
+            captureContentTypeHeader: { jsonContentTypes: ['application/json'] },
+          }
+        : undefined,
+  });
+  if (!volumeKeyAllowed) {
+    acknowledgeRuleInPacks(
+      config,
+      'SageMakerEndpointConfigurationKMSKeyConfigured',
+      `The variants use instance types with local NVMe storage (${p.instanceTypes.join(', ')}), for which SageMaker rejects a volume KMS key; those disks are encrypted by the instance hardware, and captured data is still encrypted with the data key`,
+      REGULATORY_PACKS,
+    );
+  }
+  return config;
+}
+
 export interface LlmEndpointProps {
   readonly endpointName: string;
   readonly serving: ServingConfig;
@@ -60,36 +104,21 @@ export class LlmEndpoint extends Construct {
           vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
         }),
     );
-    const volumeKeyAllowed = !s.variants.some((v) => hasInstanceStorage(v.instanceType));
-    this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
-      productionVariants: s.variants.map((v, i) => ({
-        variantName: v.name,
-        modelName: models[i].attrModelName,
-        instanceType: v.instanceType,
-        initialInstanceCount: v.minInstances,
-        initialVariantWeight: v.initialWeight,
-      })),
-      kmsKeyId: volumeKeyAllowed ? props.key.keyArn : undefined,
-      dataCaptureConfig:
-        s.dataCapturePercent > 0
-          ? {
-              enableCapture: true,
-              initialSamplingPercentage: s.dataCapturePercent,
-              destinationS3Uri: props.dataCaptureUri,
-              kmsKeyId: props.key.keyArn,
-              captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
-              captureContentTypeHeader: { jsonContentTypes: ['application/json'] },
-            }
-          : undefined,
+    this.endpointConfig = encryptedEndpointConfig(this, 'Config', {
+      props: {
+        productionVariants: s.variants.map((v, i) => ({
+          variantName: v.name,
+          modelName: models[i].attrModelName,
+          instanceType: v.instanceType,
+          initialInstanceCount: v.minInstances,
+          initialVariantWeight: v.initialWeight,
+        })),
+      },
+      instanceTypes: s.variants.map((v) => v.instanceType),
+      key: props.key,
+      dataCapturePercent: s.dataCapturePercent,
+      dataCaptureUri: props.dataCaptureUri,
     });
-    if (!volumeKeyAllowed) {
-      acknowledgeRuleInPacks(
-        this.endpointConfig,
-        'SageMakerEndpointConfigurationKMSKeyConfigured',
-        `The variants use instance types with local NVMe storage (${s.variants.map((v) => v.instanceType).join(', ')}), for which SageMaker rejects a volume KMS key; those disks are encrypted by the instance hardware, and captured data is still encrypted with the data key`,
-        REGULATORY_PACKS,
-      );
-    }
 
     for (const v of s.variants) this.alarms.push(...this.variantAlarms(props, v));
     const r = s.rollout;

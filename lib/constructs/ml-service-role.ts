@@ -4,6 +4,8 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 
@@ -112,6 +114,18 @@ export class MlServiceRole extends Construct implements iam.IGrantable {
       }),
     );
     this.acknowledgeUnscopedApis();
+  }
+
+  /** sqs:SendMessage on one queue, and use of its key through SQS only (no wildcard key actions). */
+  allowSendMessages(queue: sqs.IQueue): void {
+    this.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    if (queue.encryptionMasterKey) this.allowKeyUseVia(queue.encryptionMasterKey, 'sqs', ['kms:GenerateDataKey', 'kms:Decrypt']);
+  }
+
+  /** sns:Publish on one topic, and use of its key through SNS only (no wildcard key actions). */
+  allowPublish(topic: sns.ITopic): void {
+    this.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
+    if (topic.masterKey) this.allowKeyUseVia(topic.masterKey, 'sns', ['kms:GenerateDataKey', 'kms:Decrypt']);
   }
 
   /** Write to one log group: a Lambda function's or a state machine's own. */

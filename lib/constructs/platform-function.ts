@@ -3,7 +3,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { JobNetworkPlacement, MlServiceRole } from './ml-service-role';
@@ -63,7 +62,7 @@ export class PlatformFunction extends Construct {
     this.role.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] }),
     );
-    allowSendTo(this.role, props.deadLetterQueue);
+    this.role.allowSendMessages(props.deadLetterQueue);
 
     this.fn = new lambda.Function(this, 'Function', {
       runtime: props.runtime ?? PLATFORM_PYTHON_RUNTIME,
@@ -90,14 +89,3 @@ export class PlatformFunction extends Construct {
   }
 }
 
-/** sqs:SendMessage on one queue, and its key's use through SQS only (no wildcard key actions). */
-export function allowSendTo(role: MlServiceRole, queue: sqs.IQueue): void {
-  role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
-  if (queue.encryptionMasterKey) role.allowKeyUseVia(queue.encryptionMasterKey, 'sqs', ['kms:GenerateDataKey', 'kms:Decrypt']);
-}
-
-/** sns:Publish on one topic, and its key's use through SNS only (no wildcard key actions). */
-export function allowPublishTo(role: MlServiceRole, topic: sns.ITopic): void {
-  role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
-  if (topic.masterKey) role.allowKeyUseVia(topic.masterKey, 'sns', ['kms:GenerateDataKey', 'kms:Decrypt']);
-}

@@ -5,8 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { ServingConfig } from '../config/environment-config';
-import { acknowledgeRuleInPacks, REGULATORY_PACKS } from './compliance';
-import { hasInstanceStorage } from './llm-endpoint';
+import { encryptedEndpointConfig } from './llm-endpoint';
 
 export interface SharedModelEndpointProps {
   readonly endpointName: string;
@@ -36,40 +35,26 @@ export class SharedModelEndpoint extends Construct {
     super(scope, id);
     const sh = props.shared;
     const variantName = 'AllTraffic';
-    const volumeKeyAllowed = !hasInstanceStorage(sh.instanceType);
-    const config = new sagemaker.CfnEndpointConfig(this, 'Config', {
-      executionRoleArn: props.executionRole.roleArn,
-      enableNetworkIsolation: true,
-      vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
-      kmsKeyId: volumeKeyAllowed ? props.key.keyArn : undefined,
-      productionVariants: [
-        {
-          variantName,
-          instanceType: sh.instanceType,
-          initialInstanceCount: sh.minInstances,
-          managedInstanceScaling: { status: 'ENABLED', minInstanceCount: sh.minInstances, maxInstanceCount: sh.maxInstances },
-          routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
-        },
-      ],
-      dataCaptureConfig:
-        props.dataCapturePercent > 0
-          ? {
-              enableCapture: true,
-              initialSamplingPercentage: props.dataCapturePercent,
-              destinationS3Uri: props.dataCaptureUri,
-              kmsKeyId: props.key.keyArn,
-              captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
-            }
-          : undefined,
+    const config = encryptedEndpointConfig(this, 'Config', {
+      props: {
+        executionRoleArn: props.executionRole.roleArn,
+        enableNetworkIsolation: true,
+        vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
+        productionVariants: [
+          {
+            variantName,
+            instanceType: sh.instanceType,
+            initialInstanceCount: sh.minInstances,
+            managedInstanceScaling: { status: 'ENABLED', minInstanceCount: sh.minInstances, maxInstanceCount: sh.maxInstances },
+            routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+          },
+        ],
+      },
+      instanceTypes: [sh.instanceType],
+      key: props.key,
+      dataCapturePercent: props.dataCapturePercent,
+      dataCaptureUri: props.dataCaptureUri,
     });
-    if (!volumeKeyAllowed) {
-      acknowledgeRuleInPacks(
-        config,
-        'SageMakerEndpointConfigurationKMSKeyConfigured',
-        `${sh.instanceType} has local NVMe storage, for which SageMaker rejects a volume KMS key; those disks are encrypted by the instance hardware, and captured data is still encrypted with the data key`,
-        REGULATORY_PACKS,
-      );
-    }
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', { endpointName: props.endpointName, endpointConfigName: config.attrEndpointConfigName });
 
     this.components = sh.components.map((c) => {

@@ -8,7 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
-import { allowPublishTo, PlatformFunction } from './platform-function';
+import { PlatformFunction } from './platform-function';
 
 /** Metric the guard publishes: provisioned throughputs older than the limit and still there. */
 export const STALE_THROUGHPUT_METRIC = 'StaleProvisionedThroughputs';
@@ -41,7 +41,7 @@ export class ThroughputGuard extends Construct {
     const throughput = Stack.of(this).formatArn({ service: 'bedrock', resource: 'provisioned-model', resourceName: '*' });
     if (props.deleteStale) add(['bedrock:DeleteProvisionedModelThroughput'], [throughput]);
     role.allowMetrics(props.metricNamespace);
-    allowPublishTo(role, props.topic);
+    role.allowPublish(props.topic);
     acknowledgeNag(role, {
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason: 'ListProvisionedModelThroughputs has no resource-level permissions; PutMetricData is limited by the cloudwatch:namespace condition',

@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
-import { environmentPrefix, keyAlias, resourceName } from '../config/naming';
+import { environmentPrefix, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { BedrockCustomizationWorkflow } from '../constructs/bedrock-customization-workflow';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
@@ -15,9 +15,9 @@ import { BedrockInvocationLogging } from '../constructs/bedrock-invocation-loggi
 import { MlBucket } from '../constructs/ml-bucket';
 import { JobNetworkPlacement, MlServiceRole } from '../constructs/ml-service-role';
 import { PlatformFunction } from '../constructs/platform-function';
-import { PlatformKey } from '../constructs/platform-key';
 import { pythonHandlersCode } from '../constructs/python-handlers-code';
 import { ThroughputGuard } from '../constructs/throughput-guard';
+import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
 import { PipelinesStack } from './pipelines-stack';
 import { SecurityStack } from './security-stack';
@@ -56,12 +56,7 @@ export class BedrockStack extends Stack {
     const alerts = security.alerts;
     const retention = b.invocationLogRetentionDays as logs.RetentionDays;
 
-    const key = new PlatformKey(this, 'BedrockKey', {
-      aliasName: keyAlias(config, 'bedrock-operations'),
-      description: `Bedrock invocation logs, state machine and function logs of ${config.name}`,
-      rotationPeriodDays: config.encryption.keyRotationPeriodDays,
-      deletionWindowDays: config.encryption.keyDeletionWindowDays,
-      retainOnDelete: config.storage.retainOnDelete,
+    const key = environmentKey(this, 'BedrockKey', config, 'bedrock-operations', 'Bedrock invocation logs, state machine and function logs', {
       allowCloudWatchLogs: true,
     }).key;
 

@@ -6,16 +6,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
-import { keyAlias, resourceName } from '../config/naming';
+import { resourceName } from '../config/naming';
 import { batchingEnvironment } from '../config/serving-images';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { JobNetworkPlacement } from '../constructs/ml-service-role';
 import { PLATFORM_NODE_RUNTIME, PlatformFunction } from '../constructs/platform-function';
-import { PlatformKey } from '../constructs/platform-key';
 import { typescriptHandlerCode } from '../constructs/typescript-handler-code';
 import type { StagingTarget } from '../operations/staging';
+import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
 import { PipelinesStack } from './pipelines-stack';
 import { SecurityStack } from './security-stack';
@@ -52,12 +52,7 @@ export class RegistryStack extends Stack {
     this.stagingEndpointName = resourceName(config, 'llm-staging');
     const productionEndpointName = resourceName(config, 'llm');
 
-    const key = new PlatformKey(this, 'RegistryKey', {
-      aliasName: keyAlias(config, 'registry-operations'),
-      description: `Registry and endpoint operations logs of ${config.name}`,
-      rotationPeriodDays: config.encryption.keyRotationPeriodDays,
-      deletionWindowDays: config.encryption.keyDeletionWindowDays,
-      retainOnDelete: config.storage.retainOnDelete,
+    const key = environmentKey(this, 'RegistryKey', config, 'registry-operations', 'Registry and endpoint operations logs', {
       allowCloudWatchLogs: true,
     }).key;
     const deadLetters = new DeadLetterQueue(this, 'DeadLetters', {

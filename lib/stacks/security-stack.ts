@@ -2,16 +2,16 @@ import { ArnFormat, Stack, StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
-import { environmentPrefix, keyAlias, resourceName } from '../config/naming';
+import { environmentPrefix, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { AuditTrail } from '../constructs/audit-trail';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
 import { ContainerRepository } from '../constructs/container-repository';
 import { MlServiceRole } from '../constructs/ml-service-role';
 import { PlatformAlerts } from '../constructs/platform-alerts';
-import { PlatformKey } from '../constructs/platform-key';
 import { NetworkStack } from './network-stack';
 import { StorageStack } from './storage-stack';
+import { environmentKey } from './environment-key';
 
 export interface SecurityStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -48,18 +48,7 @@ export class SecurityStack extends Stack {
     const { config, network, storage } = props;
     const { buckets } = storage;
     const layout = STORAGE_LAYOUT;
-    const keyProps = {
-      rotationPeriodDays: config.encryption.keyRotationPeriodDays,
-      deletionWindowDays: config.encryption.keyDeletionWindowDays,
-      retainOnDelete: config.storage.retainOnDelete,
-    };
-
-    const auditKey = new PlatformKey(this, 'AuditKey', {
-      ...keyProps,
-      aliasName: keyAlias(config, 'audit'),
-      description: `CloudTrail files and events of ${config.name}`,
-      allowCloudWatchLogs: true,
-    });
+    const auditKey = environmentKey(this, 'AuditKey', config, 'audit', 'CloudTrail files and events', { allowCloudWatchLogs: true });
     this.auditTrail = new AuditTrail(this, 'AuditTrail', {
       key: auditKey.key,
       accessLogsBucket: storage.accessLogsBucket,
@@ -69,11 +58,7 @@ export class SecurityStack extends Stack {
       retainOnDelete: config.storage.retainOnDelete,
     });
 
-    const servicesKey = new PlatformKey(this, 'PlatformServicesKey', {
-      ...keyProps,
-      aliasName: keyAlias(config, 'platform-services'),
-      description: `Container images and alert messages of ${config.name}`,
-    });
+    const servicesKey = environmentKey(this, 'PlatformServicesKey', config, 'platform-services', 'Container images and alert messages');
     this.repository = new ContainerRepository(this, 'ImageRepository', {
       repositoryName: `${environmentPrefix(config)}/images`,
       encryptionKey: servicesKey.key,

@@ -3,12 +3,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
-import { keyAlias, resourceName } from '../config/naming';
+import { resourceName } from '../config/naming';
 import { MlBucketKind, STORAGE_LAYOUT } from '../config/storage-layout';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { admitBedrockInvocationLogs } from '../constructs/bedrock-invocation-logging';
 import { MlBucket } from '../constructs/ml-bucket';
-import { PlatformKey } from '../constructs/platform-key';
+import { environmentKey } from './environment-key';
 
 /** Purpose part of the invocation-log bucket's name. */
 export const INVOCATION_LOGS_PURPOSE = 'invocation-logs';
@@ -37,15 +37,9 @@ export class StorageStack extends Stack {
     const { config } = props;
     const st = config.storage;
     const key = (name: string, purpose: string, description: string) =>
-      new PlatformKey(this, name, {
-        aliasName: keyAlias(config, purpose),
-        description,
-        rotationPeriodDays: config.encryption.keyRotationPeriodDays,
-        deletionWindowDays: config.encryption.keyDeletionWindowDays,
-        retainOnDelete: st.retainOnDelete,
-      }).key;
-    this.dataKey = key('DataKey', 'data', `Training data, model artifacts and evaluation results of ${config.name}`);
-    this.bedrockCustomModelKey = key('BedrockCustomModelKey', 'bedrock-custom-model', `Bedrock custom models of ${config.name}`);
+      environmentKey(this, name, config, purpose, description).key;
+    this.dataKey = key('DataKey', 'data', 'Training data, model artifacts and evaluation results');
+    this.bedrockCustomModelKey = key('BedrockCustomModelKey', 'bedrock-custom-model', 'Bedrock custom models');
 
     // Account and region make the global S3 name unique without writing an account id anywhere.
     const bucketName = (purpose: string) => `${resourceName(config, purpose)}-${this.account}-${this.region}`;
@@ -73,7 +67,7 @@ export class StorageStack extends Stack {
       }),
       evaluation: ml('EvaluationBucket', 'evaluation'),
     };
-    this.invocationLogsKey = key('InvocationLogsKey', 'invocation-logs', `Bedrock model invocation logs of ${config.name}`);
+    this.invocationLogsKey = key('InvocationLogsKey', 'invocation-logs', 'Bedrock model invocation logs');
     this.invocationLogsBucket = new MlBucket(this, 'InvocationLogsBucket', {
       bucketName: bucketName(INVOCATION_LOGS_PURPOSE),
       encryptionKey: this.invocationLogsKey,

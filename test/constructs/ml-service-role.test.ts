@@ -4,6 +4,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import { MlServiceRole, MlServiceRoleProps } from '../../lib/constructs/ml-service-role';
 import { testStack } from '../support/app';
@@ -250,5 +253,46 @@ describe('MlServiceRole', () => {
     r.allowImagePull(new ecr.Repository(stack, 'Repo'));
     const actions = statementsOf(stack).flatMap((s) => [s.Action].flat() as string[]);
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+  });
+});
+
+describe('MlServiceRole grants for Lambda functions and state machines', () => {
+  const LAMBDA: MlServiceRoleProps = { trust: { service: 'lambda.amazonaws.com' }, description: 'a function' };
+
+  test('allowSendMessages and allowPublish: one queue and one topic, their keys only through SQS and SNS', () => {
+    const stack = testStack();
+    const r = new MlServiceRole(stack, 'FnRole', LAMBDA);
+    const key = new kms.Key(stack, 'Key');
+    r.allowSendMessages(new sqs.Queue(stack, 'Dlq', { encryptionMasterKey: key }));
+    r.allowPublish(new sns.Topic(stack, 'Topic', { masterKey: key }));
+    const statements = statementsOf(stack);
+    const find = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
+    expect(find('sqs:SendMessage')[0].Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Dlq/), 'Arn'] });
+    expect(find('sns:Publish')[0].Resource).toEqual({ Ref: expect.stringMatching(/^Topic/) });
+    const via = find('kms:GenerateDataKey').map((s) => JSON.stringify(s.Condition.StringEquals['kms:ViaService']));
+    expect(via).toHaveLength(2);
+    expect(via[0]).toMatch(/sqs\./);
+    expect(via[1]).toMatch(/sns\./);
+  });
+
+  test('allowLogGroup: streams of that one group, acknowledged with the group in the finding', () => {
+    const stack = testStack();
+    const r = new MlServiceRole(stack, 'FnRole', LAMBDA);
+    r.allowLogGroup(new logs.LogGroup(stack, 'Logs'));
+    const [statement] = statementsOf(stack);
+    expect(statement.Action).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(JSON.stringify(statement.Resource)).toContain(':log-stream:*');
+    expect(Object.keys(acksOn(r))).toEqual([expect.stringMatching(/^AwsSolutions::AwsSolutions-IAM5\[Resource::<Logs.*>:log-stream:\*\]$/)]);
+  });
+
+  test('allowLambdaVpcAccess: the ENI actions of AWSLambdaVPCAccessExecutionRole, limited to the VPC', () => {
+    const stack = testStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, restrictDefaultSecurityGroup: false, subnetConfiguration: [{ name: 'a', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const r = new MlServiceRole(stack, 'FnRole', LAMBDA);
+    r.allowLambdaVpcAccess({ vpc, subnets: vpc.isolatedSubnets, securityGroups: [new ec2.SecurityGroup(stack, 'Sg', { vpc })] });
+    const assign = statementsOf(stack).find((s) => [s.Action].flat().includes('ec2:AssignPrivateIpAddresses'));
+    // Merged with the ENI statement of allowVpcPlacement: same resource, same VPC condition.
+    expect(assign.Action).toEqual(expect.arrayContaining(['ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses', 'ec2:DeleteNetworkInterface']));
+    expect(assign.Condition.ArnEquals['ec2:Vpc']).toBeDefined();
   });
 });

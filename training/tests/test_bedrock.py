@@ -302,17 +302,20 @@ def test_predictions_ask_the_provisioned_model_and_write_the_toolkit_format(s3, 
 
 # ------------------------------------------------------------------------------------ invocation logging
 
+# What the stack passes to the invocation-logging custom resource.
+LOGGING_PROPS = {
+    "Region": "us-east-1",
+    "LogGroupName": "/fmft/dev/bedrock-invocations",
+    "BucketName": EVAL_BUCKET,
+    "KeyPrefix": "bedrock-invocations/",
+    "LargeDataPrefix": "bedrock-invocations/large/",
+    "LoggingRoleArn": "arn:aws:iam::111122223333:role/logging",
+}
+
 
 def test_invocation_logging_custom_resource_against_moto(moto_endpoint):
     bedrock = boto3.client("bedrock")
-    props = {
-        "Region": "us-east-1",
-        "LogGroupName": "/fmft/dev/bedrock-invocations",
-        "BucketName": EVAL_BUCKET,
-        "KeyPrefix": "bedrock-invocations/",
-        "LargeDataPrefix": "bedrock-invocations/large/",
-        "LoggingRoleArn": "arn:aws:iam::111122223333:role/logging",
-    }
+    props = LOGGING_PROPS
     created = handlers.invocation_logging({"RequestType": "Create", "ResourceProperties": props})
     assert created == {"PhysicalResourceId": "bedrock-invocation-logging-us-east-1"}
     config = bedrock.get_model_invocation_logging_configuration()["loggingConfig"]
@@ -377,14 +380,7 @@ def _cfn_event(request_type: str, url: str, props: dict[str, Any]) -> dict[str, 
 
 def test_custom_resource_answers_cloudformation(moto_endpoint, cloudformation_response_url):
     url, received = cloudformation_response_url
-    props = {
-        "Region": "us-east-1",
-        "LogGroupName": "/fmft/dev/bedrock-invocations",
-        "BucketName": EVAL_BUCKET,
-        "KeyPrefix": "bedrock-invocations/",
-        "LargeDataPrefix": "bedrock-invocations/large/",
-        "LoggingRoleArn": "arn:aws:iam::111122223333:role/logging",
-    }
+    props = LOGGING_PROPS
     handlers.invocation_logging_resource(_cfn_event("Create", url, props))
     assert received[-1]["Status"] == "SUCCESS"
     assert received[-1]["PhysicalResourceId"] == "bedrock-invocation-logging-us-east-1"
