@@ -2,6 +2,8 @@ import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
   CreateModelCommand,
+  DeleteEndpointConfigCommand,
+  DeleteModelCommand,
   DescribeEndpointCommand,
   DescribeModelPackageCommand,
   ProductionVariantInstanceType,
@@ -38,7 +40,8 @@ const VERSIONED_PACKAGE = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-pac
 /**
  * Serve an approved model package version on the staging endpoint: a new network-isolated model and
  * endpoint configuration (names carry the version and a time stamp, so every deployment is traceable),
- * then CreateEndpoint the first time and UpdateEndpoint after that. Refuses versions that are not
+ * then CreateEndpoint the first time and UpdateEndpoint after that; when a step fails, the model and
+ * configuration it made are deleted again. Refuses versions that are not
  * approved or belong to another group.
  */
 export async function deployToStaging(sm: SageMakerClient, target: StagingTarget, modelPackageArn: string, now = new Date()): Promise<StagingDeployment> {
@@ -63,28 +66,47 @@ export async function deployToStaging(sm: SageMakerClient, target: StagingTarget
       VpcConfig: { Subnets: target.subnetIds, SecurityGroupIds: target.securityGroupIds },
     }),
   );
-  await sm.send(
-    new CreateEndpointConfigCommand({
-      EndpointConfigName: base,
-      ProductionVariants: [{ VariantName: 'staging', ModelName: base, InstanceType: target.instanceType as ProductionVariantInstanceType, InitialInstanceCount: 1, InitialVariantWeight: 1 }],
-      DataCaptureConfig: target.dataCaptureUri
-        ? {
-            EnableCapture: true,
-            InitialSamplingPercentage: 100,
-            DestinationS3Uri: target.dataCaptureUri,
-            KmsKeyId: target.kmsKeyArn,
-            CaptureOptions: [{ CaptureMode: 'Input' }, { CaptureMode: 'Output' }],
-          }
-        : undefined,
-    }),
-  );
-  const exists = await endpointExists(sm, target.endpointName);
-  if (exists) {
-    await sm.send(new UpdateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base }));
-  } else {
-    await sm.send(new CreateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base }));
+  let configCreated = false;
+  let exists: boolean;
+  try {
+    await sm.send(
+      new CreateEndpointConfigCommand({
+        EndpointConfigName: base,
+        ProductionVariants: [{ VariantName: 'staging', ModelName: base, InstanceType: target.instanceType as ProductionVariantInstanceType, InitialInstanceCount: 1, InitialVariantWeight: 1 }],
+        DataCaptureConfig: target.dataCaptureUri
+          ? {
+              EnableCapture: true,
+              InitialSamplingPercentage: 100,
+              DestinationS3Uri: target.dataCaptureUri,
+              KmsKeyId: target.kmsKeyArn,
+              CaptureOptions: [{ CaptureMode: 'Input' }, { CaptureMode: 'Output' }],
+            }
+          : undefined,
+      }),
+    );
+    configCreated = true;
+    exists = await endpointExists(sm, target.endpointName);
+    if (exists) {
+      await sm.send(new UpdateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base }));
+    } else {
+      await sm.send(new CreateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base }));
+    }
+  } catch (e) {
+    // Nothing half-made stays behind: the endpoint still runs its previous configuration (or none).
+    if (configCreated) await bestEffort(() => sm.send(new DeleteEndpointConfigCommand({ EndpointConfigName: base })));
+    await bestEffort(() => sm.send(new DeleteModelCommand({ ModelName: base })));
+    throw e;
   }
   return { action: exists ? 'updated' : 'created', endpointName: target.endpointName, endpointConfigName: base, modelName: base, modelPackageArn };
+}
+
+/** Clean-up that must not hide the error that made it necessary. */
+async function bestEffort(call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch {
+    // The original error is rethrown by the caller.
+  }
 }
 
 async function endpointExists(sm: SageMakerClient, name: string): Promise<boolean> {

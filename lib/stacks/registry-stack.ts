@@ -97,7 +97,8 @@ export class RegistryStack extends Stack {
     const add = (role: typeof approval, actions: string[], resources: string[]) =>
       role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
     add(approval, ['sagemaker:DescribeModelPackage'], [sm('model-package', `${groupName}/*`)]);
-    add(approval, ['sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig'], stagingObjects);
+    // Delete*: the function removes what it made when the deployment fails.
+    add(approval, ['sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig', 'sagemaker:DeleteModel', 'sagemaker:DeleteEndpointConfig'], stagingObjects);
     add(approval, ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint', 'sagemaker:DescribeEndpoint'], [sm('endpoint', this.stagingEndpointName), stagingObjects[1]]);
     approval.allowPassRole('sagemaker.amazonaws.com', security.roles.deployment.role);
     approval.allowKeyUseVia(storage.dataKey, 'sagemaker', ['kms:CreateGrant', 'kms:DescribeKey']);

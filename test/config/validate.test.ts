@@ -2,6 +2,15 @@ import { ConfigValidationError, findConfigProblems, validateEnvironmentConfig } 
 import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
 import { configWith } from '../support/app';
 
+const component = (change: Record<string, unknown> = {}) => ({
+  name: 'm',
+  modelPackageArn: 'arn:aws:sagemaker:us-east-1:111122223333:model-package/fmft-dev-fine-tuning-models/1',
+  copies: 1,
+  acceleratorsPerCopy: 1,
+  memoryMiB: 8192,
+  ...change,
+});
+const shared = (change: Record<string, unknown> = {}) => ({ instanceType: 'ml.g5.12xlarge', minInstances: 1, maxInstances: 2, components: [component()], ...change });
 const variant = (change: Record<string, unknown> = {}) => ({
   name: 'a',
   modelPackageArn: 'arn:aws:sagemaker:us-east-1:111122223333:model-package/fmft-dev-fine-tuning-models/1',
@@ -105,6 +114,17 @@ describe('environment config', () => {
     ['rollback error rate', (c) => (c.serving.rollout.maxErrorRatePercent = 0), /serving.rollout.maxErrorRatePercent: got 0/],
     ['scaling target', (c) => (c.serving.targetInvocationsPerInstance = 0), /serving.targetInvocationsPerInstance: got 0; allowed: a whole number from 1 to 100000/],
     ['batch size', (c) => (c.serving.batching.maxConcurrentRequests = 0), /serving.batching.maxConcurrentRequests: got 0/],
+    ['token budget', (c) => (c.serving.batching.maxTotalTokens = 0), /serving.batching.maxTotalTokens: got 0; allowed: a whole number from 1 to 1048576/],
+    ['serving image', (c) => (c.serving.imageUri = 'lmi:latest'), /serving.imageUri: got "lmi:latest"; allowed: an ECR image URI/],
+    ['bake time', (c) => (c.serving.rollout.waitMinutes = 0), /serving.rollout.waitMinutes: got 0; allowed: a whole number from 1 to 60/],
+    ['old fleet wait', (c) => (c.serving.rollout.terminationWaitMinutes = 90), /serving.rollout.terminationWaitMinutes: got 90; allowed: a whole number from 0 to 60/],
+    ['latency threshold', (c) => (c.serving.rollout.maxP99LatencyMs = 0.5), /serving.rollout.maxP99LatencyMs: got 0.5; allowed: a whole number from 1 to 600000/],
+    ['scale-in cooldown', (c) => (c.serving.scaleInCooldownSeconds = 0), /serving.scaleInCooldownSeconds: got 0/],
+    ['too many variants', (c) => (c.serving.variants = Array.from({ length: 11 }, (_, i) => variant({ name: `v${i}` }))), /serving.variants: got 11; allowed: at most 10 production variants/],
+    ['shared endpoint instance type', (c) => (c.serving.sharedEndpoint = shared({ instanceType: 'g5.12xlarge' })), /serving.sharedEndpoint.instanceType: got "g5.12xlarge"/],
+    ['shared endpoint bounds', (c) => (c.serving.sharedEndpoint = shared({ minInstances: 3, maxInstances: 2 })), /serving.sharedEndpoint.maxInstances: got 2; allowed: a whole number >= minInstances \(3\)/],
+    ['shared endpoint without models', (c) => (c.serving.sharedEndpoint = shared({ components: [] })), /serving.sharedEndpoint.components: got \[\]; list at least one model/],
+    ['duplicate model names', (c) => (c.serving.sharedEndpoint = shared({ components: [component(), component()] })), /serving.sharedEndpoint.components\[1\].name: got "m"; component names must be unique/],
     ['trail retention', (c) => (c.audit.trailLogRetentionDays = 100), /audit.trailLogRetentionDays: got 100; allowed: one of/],
     ['alarm e-mail', (c) => (c.alarmEmail = 'ops'), /alarmEmail: got "ops"; allowed: an e-mail address/],
     ['zero budget', (c) => (c.monthlyBudgetUsd = 0), /monthlyBudgetUsd: got 0; allowed: a number of US dollars > 0/],
@@ -181,5 +201,7 @@ describe('served models from a file (-c serving=...)', () => {
     expect(() => loadEnvironmentConfig('dev', '/nonexistent/serving.json')).toThrow(/serving: got "\/nonexistent\/serving.json"; allowed: a readable JSON file such as/);
     expect(() => loadEnvironmentConfig('dev', write('array', '[]'))).toThrow(/must hold an object with variants and\/or sharedEndpoint/);
     expect(() => loadEnvironmentConfig('dev', write('unknown', '{"endpoints": []}'))).toThrow(/has endpoints; allowed keys: variants, sharedEndpoint/);
+    expect(() => loadEnvironmentConfig('dev', write('notarray', '{"variants": {"name": "a"}}'))).toThrow(/variants must be an array/);
+    expect(() => loadEnvironmentConfig('dev', write('notjson', '{variants'))).toThrow(/is not JSON/);
   });
 });

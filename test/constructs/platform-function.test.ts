@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { PlatformFunction, PlatformFunctionProps } from '../../lib/constructs/platform-function';
 import { HANDLER_PACKAGES, pythonHandlersCode } from '../../lib/constructs/python-handlers-code';
+import { typescriptHandlerCode } from '../../lib/constructs/typescript-handler-code';
 import { testStack } from '../support/app';
 
 const TRAINING = path.join(__dirname, '..', '..', 'training');
@@ -83,5 +84,11 @@ describe('pythonHandlersCode', () => {
   test('rejects a directory without the handler packages', () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-handlers-'));
     expect(() => pythonHandlersCode(empty)).toThrow(/trainingDirectory: got '.*'; it lacks __init__.py, bedrock, data, common, contracts/);
+  });
+});
+
+describe('typescriptHandlerCode', () => {
+  test('rejects an entry file that does not exist', () => {
+    expect(() => typescriptHandlerCode('lib/operations/no-such-handler.ts')).toThrow("entry: got 'lib/operations/no-such-handler.ts'; no such file");
   });
 });

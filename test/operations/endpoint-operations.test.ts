@@ -1,6 +1,6 @@
 import { CloudWatchClient, PutMetricAlarmCommand, PutMetricDataCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { abResult, checkShiftPlan, describeVariants, promote, rollback, shiftTraffic } from '../../lib/operations/endpoint-operations';
+import { abResult, checkShiftPlan, describeVariants, promote, rollback, setWeights, shiftTraffic } from '../../lib/operations/endpoint-operations';
 import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
 
 // UpdateEndpointWeightsAndCapacities, DescribeEndpoint, DescribeAlarms, PutMetricData and GetMetricData
@@ -114,6 +114,12 @@ describe('traffic operations against moto', () => {
     await expect(shiftTraffic(sm, cw, { endpointName: name, from: 'current', to: 'candidate', steps: 2, intervalSeconds: 0, alarmNames: ['no-such-alarm'] }, noWait)).rejects.toThrow(
       'alarmNames: no-such-alarm not found',
     );
+    expect(await weights(name)).toEqual({ current: 90, candidate: 10 });
+  });
+
+  test('a negative weight is refused before the call', async () => {
+    const name = await endpoint();
+    await expect(setWeights(sm, name, { current: -1 })).rejects.toThrow('weight of current: got -1; allowed: a number >= 0');
     expect(await weights(name)).toEqual({ current: 90, candidate: 10 });
   });
 

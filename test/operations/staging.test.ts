@@ -4,6 +4,8 @@ import {
   CreateModelCommand,
   CreateModelPackageCommand,
   CreateModelPackageGroupCommand,
+  DeleteEndpointConfigCommand,
+  DeleteModelCommand,
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
   DescribeModelCommand,
@@ -129,6 +131,24 @@ describe('staging deployment, update path (aws-sdk-client-mock)', () => {
       expect.objectContaining({ EnableNetworkIsolation: true, VpcConfig: { Subnets: target.subnetIds, SecurityGroupIds: target.securityGroupIds } }),
     );
     expect(sm.commandCalls(CreateEndpointConfigCommand)).toHaveLength(1);
+  });
+
+  test('a failed endpoint update deletes the model and configuration it made, and reports the error', async () => {
+    sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
+    sm.on(DescribeEndpointCommand).resolves({ EndpointName: target.endpointName, EndpointStatus: 'Updating' });
+    sm.on(UpdateEndpointCommand).rejects(Object.assign(new Error('Cannot update in-progress endpoint'), { name: 'ValidationException' }));
+    await expect(approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } })).rejects.toThrow('Cannot update in-progress endpoint');
+    const made = sm.commandCalls(CreateModelCommand)[0].args[0].input.ModelName;
+    expect(sm.commandCalls(DeleteEndpointConfigCommand).map((c) => c.args[0].input.EndpointConfigName)).toEqual([made]);
+    expect(sm.commandCalls(DeleteModelCommand).map((c) => c.args[0].input.ModelName)).toEqual([made]);
+  });
+
+  test('a failed configuration deletes only the model', async () => {
+    sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
+    sm.on(CreateEndpointConfigCommand).rejects(Object.assign(new Error('quota'), { name: 'ResourceLimitExceeded' }));
+    await expect(approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } })).rejects.toThrow('quota');
+    expect(sm.commandCalls(DeleteEndpointConfigCommand)).toHaveLength(0);
+    expect(sm.commandCalls(DeleteModelCommand)).toHaveLength(1);
   });
 
   test('other approval states are ignored', async () => {

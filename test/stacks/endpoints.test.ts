@@ -2,7 +2,7 @@ import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
 import { batchingEnvironment } from '../../lib/config/serving-images';
-import { hasInstanceStorage } from '../../lib/constructs/llm-endpoint';
+import { hasInstanceStorage, LlmEndpoint } from '../../lib/constructs/llm-endpoint';
 import { configWith, normalizedTemplate, synthesizeStage } from '../support/app';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving.json');
@@ -160,6 +160,25 @@ describe('endpoints stack', () => {
       });
       tpl.hasResourceProperties('AWS::SageMaker::Model', { EnableNetworkIsolation: true, Containers: [Match.objectLike({ ModelPackageName: c.modelPackageArn })] });
     }
+  });
+
+  test('an LlmEndpoint without variants is refused', () => {
+    const stack = new (require('aws-cdk-lib').Stack)();
+    const key = new (require('aws-cdk-lib/aws-kms').Key)(stack, 'Key');
+    expect(
+      () =>
+        new LlmEndpoint(stack, 'E', {
+          endpointName: 'e',
+          serving: { ...prodConfig.serving, variants: [] },
+          image: { uri: 'i', environment: {} },
+          executionRole: { roleArn: 'arn:aws:iam::111122223333:role/r' } as any,
+          subnetIds: [],
+          securityGroupIds: [],
+          key,
+          dataCaptureUri: 's3://b/',
+          topic: {} as any,
+        }),
+    ).toThrow('serving.variants: got []; an endpoint needs at least one variant');
   });
 
   test('TGI gets its own batching variables', () => {

@@ -47,6 +47,9 @@ describe('registry stack', () => {
     expect(actions).toEqual(expect.arrayContaining(['sagemaker:DescribeModelPackage', 'sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig', 'sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint']));
     expect(actions.filter((a: string) => a.includes('*'))).toEqual([]);
     expect(actions).not.toContain('sagemaker:DeleteEndpoint');
+    const cleanup = statements.find((s) => [s.Action].flat().includes('sagemaker:DeleteModel'));
+    expect(JSON.stringify(cleanup.Resource)).toContain(':model/fmft-dev-llm-staging-*');
+    expect(JSON.stringify(cleanup.Resource)).toContain(':endpoint-config/fmft-dev-llm-staging-*');
     const create = statements.find((s) => [s.Action].flat().includes('sagemaker:CreateModel'));
     expect(JSON.stringify(create.Resource)).toContain(':model/fmft-dev-llm-staging-*');
     const pass = statements.filter((s) => [s.Action].flat().includes('iam:PassRole'));

@@ -94,10 +94,11 @@ def resolve_run(run_input: dict[str, Any], execution_name: str, cfg: dict[str, A
     if ctype not in CUSTOMIZATION_TYPES or (model and ctype not in model.customization_types):
         allowed = model.customization_types if model else CUSTOMIZATION_TYPES
         problems.append(f"customizationType: got {ctype!r}; allowed for {model_id}: {', '.join(allowed)}")
-    hyper = {**defaults.get("hyperParameters", {}), **(run_input.get("hyperParameters") or {})}
-    if not isinstance(run_input.get("hyperParameters", {}), dict):
-        problems.append(f"hyperParameters: got {run_input['hyperParameters']!r}; allowed: an object")
-        hyper = {}
+    given = run_input.get("hyperParameters") or {}
+    if not isinstance(given, dict):
+        problems.append(f'hyperParameters: got {given!r}; allowed: an object such as {{"epochCount": 2}}')
+        given = {}
+    hyper = {**defaults.get("hyperParameters", {}), **given}
     hp_values: dict[str, str] = {}
     if model:
         hp_problems, hp_values = check_hyperparameters(model, hyper)

@@ -199,6 +199,40 @@ def test_every_bad_input_is_reported_at_once(s3):
     assert len(caught.value.problems) == 6
 
 
+@pytest.mark.parametrize(
+    ("run_input", "message"),
+    [
+        (
+            {"datasetUri": f"s3://{BUCKET}/training-data/processed/x/", "trainingDataUri": "s3://b/k"},
+            "datasetUri: give either datasetUri or trainingDataUri/validationDataUri/testDataUri, not both",
+        ),
+        (
+            {"datasetUri": "training-data/processed/x/"},
+            "datasetUri: got 'training-data/processed/x/'; allowed: s3://",
+        ),
+        ({"datasetUri": f"s3://{BUCKET}/training-data/processed/empty/"}, "it holds no train.jsonl"),
+        ({}, "trainingDataUri: missing; give it or datasetUri"),
+        (
+            {"trainingDataUri": "s3://x/y", "maxEvaluationRecords": 0},
+            "maxEvaluationRecords: got 0; allowed: an integer from 1",
+        ),
+        (
+            {"trainingDataUri": "s3://x/y", "customModelName": "my model"},
+            "customModelName: got 'my model'; allowed: up to 63",
+        ),
+        (
+            {"trainingDataUri": "s3://x/y", "hyperParameters": [2]},
+            "hyperParameters: got [2]; allowed: an object",
+        ),
+        ({"trainingDataUri": "s3://x/y", "provisionedModelUnits": True}, "provisionedModelUnits: got True"),
+    ],
+)
+def test_each_bad_input_names_the_field_and_what_is_allowed(s3, run_input, message):
+    with pytest.raises(InputError) as caught:
+        handlers.prepare({"input": run_input, "executionName": "bad"})
+    assert message in str(caught.value), str(caught.value)
+
+
 def test_unknown_model_lists_the_known_ones(s3):
     with pytest.raises(InputError, match=r"baseModelId: got 'openai.gpt-9'; allowed: amazon\.nova"):
         handlers.prepare(
