@@ -1,19 +1,9 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import Ajv from 'ajv';
 import { FineTuningPipelineProps } from '../../lib/pipeline/fine-tuning-pipeline';
-import { applySchemaOverlay } from '../../lib/pipeline/schema-overlay';
+import { applySchemaOverlay, loadPublishedSchema } from '../../lib/pipeline/schema/overlay';
 import metricsContract from '../../training/contracts/training-metrics.json';
 
-/** The published schema lives in the `shared` folder beside the repository root. */
-export const SCHEMA_PATH = path.join(__dirname, '../../../shared/reference/sagemaker-pipeline-definition.schema.json');
-
-export function loadPublishedSchema(): Record<string, any> {
-  if (!fs.existsSync(SCHEMA_PATH)) {
-    throw new Error(`Pipeline definition schema not found at ${SCHEMA_PATH}: the 'shared/reference' folder must sit beside the repository root`);
-  }
-  return JSON.parse(fs.readFileSync(SCHEMA_PATH, 'utf8'));
-}
+export { loadPublishedSchema };
 
 /**
  * A validator for a schema. strict is off because the published schema itself trips ajv's schema lint (a

@@ -1,5 +1,8 @@
 import { buildFineTuningPipeline } from '../../lib/pipeline/fine-tuning-pipeline';
-import { applySchemaOverlay, PIPELINE_SCHEMA_OVERLAY, resolvePointer } from '../../lib/pipeline/schema-overlay';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { applySchemaOverlay, PIPELINE_SCHEMA_OVERLAY, PUBLISHED_SCHEMA_PATH, resolvePointer } from '../../lib/pipeline/schema/overlay';
 import { baseProps, errorsOf, loadPublishedSchema, overlaidValidator, tuningOptions, validatorFor } from './fixtures';
 
 describe('generated definitions validate against the published schema plus overlay', () => {
@@ -32,6 +35,17 @@ describe('generated definitions validate against the published schema plus overl
     const definition: any = JSON.parse(JSON.stringify(buildFineTuningPipeline(baseProps())));
     definition.Steps[0].Arguments.NotAnApiField = true;
     expect(validate(definition)).toBe(false);
+  });
+});
+
+describe('the vendored schema', () => {
+  test('lives in the repository and is the file its README names (same SHA-256)', () => {
+    const root = path.resolve(__dirname, '..', '..');
+    expect(path.relative(root, PUBLISHED_SCHEMA_PATH).startsWith('..')).toBe(false);
+    const readme = fs.readFileSync(path.join(path.dirname(PUBLISHED_SCHEMA_PATH), 'README.md'), 'utf8');
+    const documented = /SHA-256 \| `([0-9a-f]{64})`/.exec(readme)?.[1];
+    expect(documented).toBeDefined();
+    expect(createHash('sha256').update(fs.readFileSync(PUBLISHED_SCHEMA_PATH)).digest('hex')).toBe(documented);
   });
 });
 

@@ -1,9 +1,11 @@
 /**
  * Extends the published pipeline definition JSON schema with fields the API accepts but the schema lags on
- * (`schema-overlay.json`, each addition citing its API reference). Additions only: a new definition, a new
+ * (`overlay.json`, each addition citing its API reference). Additions only: a new definition, a new
  * optional property, or a new alternative beside an existing schema. Validation stays on.
  */
-import overlayJson from './schema-overlay.json';
+import * as fs from 'fs';
+import * as path from 'path';
+import overlayJson from './overlay.json';
 
 type Json = Record<string, any>;
 
@@ -32,6 +34,14 @@ export interface SchemaOverlay {
   readonly definitions: readonly OverlayDefinition[];
   readonly properties: readonly OverlayProperty[];
   readonly alternatives: readonly OverlayAlternative[];
+}
+
+/** AWS's published schema, vendored beside this file (source, commit and date in README.md there). */
+export const PUBLISHED_SCHEMA_PATH = path.join(__dirname, 'pipeline-definition.schema.json');
+
+/** The published schema as AWS wrote it. */
+export function loadPublishedSchema(): Json {
+  return JSON.parse(fs.readFileSync(PUBLISHED_SCHEMA_PATH, 'utf8'));
 }
 
 /** The project's overlay. */
