@@ -29,6 +29,15 @@ SPLIT_FILES = {"train": "train.jsonl", "validation": "validation.jsonl", "test":
 SPLIT_INPUTS = {"train": "trainingDataUri", "validation": "validationDataUri", "test": "testDataUri"}
 _RETRIES = Config(retries={"max_attempts": 10, "mode": "adaptive"})
 
+# A run's name is its customization jobName, customModelName and provisionedModelName, and the stem of its
+# evaluation ProcessingJobName. The patterns of those four fields (botocore's service models) share only
+# this: letters and digits with single hyphens between them, at most 63 characters. customModelName and
+# provisionedModelName refuse '.', '+' and '--'; jobName and ProcessingJobName refuse '_'.
+RUN_NAME_MAX = 63
+RUN_NAME_RULE = f"up to {RUN_NAME_MAX} letters and digits, with single hyphens between them (e.g. claims-v2)"
+_RUN_NAME = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_NOT_IN_RUN_NAME = re.compile(r"[^A-Za-z0-9]+")
+
 
 class DatasetInvalidError(ValueError):
     """The data set fails the validator; the message holds the validator's first errors."""
@@ -122,9 +131,13 @@ def resolve_run(run_input: dict[str, Any], execution_name: str, cfg: dict[str, A
     for split, uri in uris.items():
         if uri is not None and not uri.startswith(allowed_root):
             problems.append(f"{SPLIT_INPUTS[split]}: got {uri!r}; allowed: an object under {allowed_root}")
-    name = run_input.get("customModelName") or f"{cfg['namePrefix']}-{execution_name}"
-    if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9+\-.])*", name) or len(name) > 63:
-        problems.append(f"customModelName: got {name!r}; allowed: up to 63 letters, digits, '-', '+', '.'")
+    given_name = run_input.get("customModelName")
+    if given_name:
+        name = given_name
+        if not is_run_name(name):
+            problems.append(f"customModelName: got {name!r}; allowed: {RUN_NAME_RULE}")
+    else:
+        name = run_name(f"{cfg['namePrefix']}-{execution_name}")
     if problems:
         raise InputError(problems)
 
@@ -153,10 +166,30 @@ def resolve_run(run_input: dict[str, Any], execution_name: str, cfg: dict[str, A
     }
 
 
-def evaluation_job_name(run_name: str) -> str:
-    """A SageMaker job name (at most 63 characters) unique per run name."""
-    digest = hashlib.sha256(run_name.encode()).hexdigest()[:8]
-    return f"{run_name[:45].rstrip('-.+')}-eval-{digest}".replace("+", "-").replace(".", "-")
+def is_run_name(name: Any) -> bool:
+    """Whether ``name`` follows RUN_NAME_RULE."""
+    return isinstance(name, str) and len(name) <= RUN_NAME_MAX and _RUN_NAME.fullmatch(name) is not None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def run_name(raw: str) -> str:
+    """``raw`` made a run name: each run of other characters becomes one '-', ends are trimmed, and the name
+    is cut to fit. When that changed anything, a digest of ``raw`` is appended, so two different execution
+    names (Step Functions allows dots, underscores, unicode, 80 characters) cannot give the same name."""
+    clean = _NOT_IN_RUN_NAME.sub("-", raw).strip("-")
+    if clean == raw and len(clean) <= RUN_NAME_MAX:
+        return clean
+    head = clean[: RUN_NAME_MAX - 9].rstrip("-")
+    return f"{head}-{_digest(raw)}" if head else _digest(raw)
+
+
+def evaluation_job_name(name: str) -> str:
+    """The SageMaker processing job name (at most 63 characters) of a run's evaluation, unique per run."""
+    head = _NOT_IN_RUN_NAME.sub("-", name[:45]).strip("-")
+    return "-".join(part for part in (head, "eval", _digest(name)) if part)
 
 
 def _data_uris(run_input: dict[str, Any], problems: list[str], s3) -> dict[str, str | None]:
@@ -296,8 +329,15 @@ def invocation_logging(event: dict[str, Any], _context: Any = None) -> dict[str,
     if event["RequestType"] == "Delete":
         bedrock.delete_model_invocation_logging_configuration()
         return {"PhysicalResourceId": event.get("PhysicalResourceId", physical_id)}
-    bedrock.put_model_invocation_logging_configuration(
-        loggingConfig={
+    bedrock.put_model_invocation_logging_configuration(**invocation_logging_request(props))
+    return {"PhysicalResourceId": physical_id}
+
+
+def invocation_logging_request(props: dict[str, Any]) -> dict[str, Any]:
+    """The PutModelInvocationLoggingConfiguration request for the custom resource's properties (the API-model
+    check in tools/api_model builds it from the synthesized template with this function)."""
+    return {
+        "loggingConfig": {
             "cloudWatchConfig": {
                 "logGroupName": props["LogGroupName"],
                 "roleArn": props["LoggingRoleArn"],
@@ -311,8 +351,7 @@ def invocation_logging(event: dict[str, Any], _context: Any = None) -> dict[str,
             "imageDataDeliveryEnabled": True,
             "embeddingDataDeliveryEnabled": True,
         }
-    )
-    return {"PhysicalResourceId": physical_id}
+    }
 
 
 def invocation_logging_resource(event: dict[str, Any], context: Any = None) -> None:

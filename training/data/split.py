@@ -64,6 +64,13 @@ def allocate(n: int, ratios: list[float]) -> list[int]:
     return counts
 
 
+def ratios_problem(ratios: list[float]) -> str | None:
+    """Why ``ratios`` are not three train/validation/test fractions, or None."""
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        return f"--ratios must be three non-negative fractions summing to 1, got {ratios}"
+    return None
+
+
 def assign_splits(strata: array, ratios: list[float], seed: int) -> bytearray:
     """Split id per kept record: shuffle each stratum with its own seeded RNG, then cut it by ratio."""
     members: dict[int, array] = {}
@@ -90,8 +97,9 @@ def _dedup_key(record: Any, fields: list[str] | None) -> Any:
 def run_split(args: SplitArgs) -> int:
     source = resolve_path(args.input, processing_input("data"), "--input")
     out_dir = resolve_path(args.output_dir, processing_output("splits"), "--output-dir")
-    if len(args.ratios) != 3 or any(r < 0 for r in args.ratios) or abs(sum(args.ratios) - 1) > 1e-6:
-        print(f"error: --ratios must be three non-negative fractions summing to 1, got {args.ratios}")
+    problem = ratios_problem(args.ratios)
+    if problem:
+        print(f"error: {problem}")
         return 2
     seen = HashIndex(with_values=False)
     keep = bytearray()  # per input record: 1 if kept (first copy), 0 if duplicate

@@ -6,8 +6,13 @@
     python -m training.evaluate qa --predictions preds.jsonl --output-dir eval
     python -m training.evaluate perplexity --model-dir model --data heldout.jsonl --output-dir eval
     python -m training.evaluate predict --model-dir model --input test.jsonl --output preds.jsonl
+    python -m training.evaluate model --task qa --model model.tar.gz --data test.jsonl --output-dir eval \
+        --work-dir work --device cpu --max-new-tokens 64
     python -m training.evaluate compare --reports prod/evaluation.json cand/evaluation.json \
         --names production candidate --output-dir comparison
+
+model (the pipeline's evaluation step) takes a training job's model.tar.gz (or a model directory) and runs
+perplexity, or predict then the task's metrics, in one command.
 
 Inside a SageMaker Processing job, paths default to /opt/ml/processing/input/predictions and
 /opt/ml/processing/output/evaluation.
@@ -32,6 +37,7 @@ from training.evaluate.tasks import (
     run_qa,
     run_summarization,
 )
+from training.evaluate.trained_model import ModelArgs, run_model
 
 
 @dataclass
@@ -69,6 +75,7 @@ COMMANDS = {
     "qa": (QAArgs, run_qa),
     "perplexity": (PerplexityArgs, run_perplexity),
     "predict": (PredictArgs, run_predict),
+    "model": (ModelArgs, run_model),
     "compare": (CompareArgs, run_compare),
 }
 

@@ -42,6 +42,33 @@ def word_tokenizer(tmp_path: Path) -> Path:
     return path
 
 
+# Vocabulary of the tiny causal LM: one token per word.
+TINY_LM_WORDS = ["<unk>", "<eos>", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "pos", "neg"]
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised one-layer GPT-2 and its word-level tokenizer, saved like a training job's
+    model directory (built from a config: nothing is downloaded)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    path = tmp_path_factory.mktemp("tiny-gpt2")
+    vocab = {w: i for i, w in enumerate(TINY_LM_WORDS)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", eos_token="<eos>").save_pretrained(
+        path
+    )
+    torch.manual_seed(0)
+    size = {"n_positions": 64, "n_embd": 32, "n_layer": 1, "n_head": 2}
+    config = GPT2Config(vocab_size=len(TINY_LM_WORDS), **size, eos_token_id=1, bos_token_id=1)
+    GPT2LMHeadModel(config).save_pretrained(path)
+    return path
+
+
 @pytest.fixture
 def torch_one_thread():
     """Tiny models train fastest on one thread (as in the torchrun workers); more only contend on 2 cores."""

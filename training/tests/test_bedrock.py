@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import http.server
 import json
+import re
 import threading
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.stub import Stubber
 
@@ -160,6 +163,115 @@ def test_long_run_names_still_give_valid_unique_job_names():
     a = handlers.evaluation_job_name("fmft-dev-" + "a" * 54)
     b = handlers.evaluation_job_name("fmft-dev-" + "a" * 53 + "b")
     assert a != b and len(a) <= 63 and len(b) <= 63
+
+
+# ------------------------------------------------------------------------------------------ run names
+
+
+# Every API field a run name ends up in: the run key that holds it -> (service, operation, member).
+NAME_FIELDS = {
+    "jobName": ("bedrock", "CreateModelCustomizationJob", "jobName"),
+    "customModelName": ("bedrock", "CreateModelCustomizationJob", "customModelName"),
+    "provisionedModelName": ("bedrock", "CreateProvisionedModelThroughput", "provisionedModelName"),
+    "evaluationJobName": ("sagemaker", "CreateProcessingJob", "ProcessingJobName"),
+}
+
+
+@functools.cache
+def api_name_rules() -> dict[str, tuple[str, int]]:
+    """(pattern, max length) of each of NAME_FIELDS, from botocore's service models."""
+    session = botocore.session.get_session()
+    rules = {}
+    for key, (service, operation, member) in NAME_FIELDS.items():
+        shape = session.get_service_model(service).operation_model(operation).input_shape.members[member]
+        rules[key] = (shape.metadata["pattern"], shape.metadata["max"])
+    return rules
+
+
+def api_problems(run: dict[str, Any]) -> list[str]:
+    problems = []
+    for key, (pattern, maximum) in api_name_rules().items():
+        value = run[key]
+        if not re.fullmatch(pattern, value) or not 1 <= len(value) <= maximum:
+            problems.append(f"{key} {value!r} does not match {pattern} (max {maximum})")
+    return problems
+
+
+def test_the_api_rules_are_the_ones_the_name_rule_was_made_for():
+    assert api_name_rules() == {
+        "jobName": (r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*", 63),
+        "customModelName": ("([0-9a-zA-Z][_-]?){1,63}", 63),
+        "provisionedModelName": ("([0-9a-zA-Z][_-]?)+", 63),
+        "evaluationJobName": ("[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", 63),
+    }
+
+
+def resolve(execution_name: str, **run_input: Any) -> dict[str, Any]:
+    """resolve_run with explicit data URIs (no S3 call is made)."""
+    run_input = {"trainingDataUri": f"s3://{BUCKET}/training-data/processed/x/train.jsonl", **run_input}
+    return handlers.resolve_run(run_input, execution_name, settings(), s3=None)
+
+
+AWKWARD_EXECUTION_NAMES = [
+    "run-1",
+    "run.1",
+    "run_1",
+    "run.1.",
+    "..run",
+    "-run-",
+    "a--b",
+    "a__b",
+    "a+b",
+    "x" * 80,
+    "x" * 54,
+    "x" * 55,
+    "y" * 79 + ".",
+    "ünïcödé-ラン",
+    "ラン",
+    "2024-06-01T12:00:00.000Z",
+    "manual_run__retry.2",
+    "s3-trigger-e3b0c442-98fc-1c14-9afb-f4c8996fb924",
+]
+
+
+def test_run_names_from_awkward_execution_names_satisfy_every_api():
+    names = {}
+    for execution in AWKWARD_EXECUTION_NAMES:
+        run = resolve(execution)
+        assert api_problems(run) == [], execution
+        assert run["jobName"] == run["customModelName"] == run["provisionedModelName"]
+        assert run["customModelName"].startswith("fmft-dev-")
+        names[execution] = run["customModelName"]
+    # Different execution names never give the same run name, or the same evaluation job name.
+    assert len(set(names.values())) == len(names)
+    assert len({handlers.evaluation_job_name(n) for n in names.values()}) == len(names)
+    # A name the rule allows is used as is; a changed or cut one carries a digest of the original.
+    assert names["run-1"] == "fmft-dev-run-1"
+    assert re.fullmatch(r"fmft-dev-run-1-[0-9a-f]{8}", names["run.1"])
+    assert names["run.1"] != names["run_1"]
+    assert re.fullmatch(r"fmft-dev-x{45}-[0-9a-f]{8}", names["x" * 80]) and len(names["x" * 80]) == 63
+    assert names["x" * 54] == "fmft-dev-" + "x" * 54  # exactly 63: unchanged
+
+
+@pytest.mark.parametrize("name", ["invoices-v2", "A1", "x", "a-b-c-9", "z" * 63])
+def test_accepted_custom_model_names_satisfy_every_api_and_are_used_as_given(name):
+    run = resolve("ignored", customModelName=name)
+    assert (run["jobName"], run["customModelName"], run["provisionedModelName"]) == (name, name, name)
+    assert api_problems(run) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["my.model", "a__b", "my_model", "a--b", "a+b", "-ab", "ab-", "ünï", "my model", "z" * 64, 42]
+)
+def test_custom_model_names_outside_the_rule_are_refused_naming_the_field(name):
+    if isinstance(name, str):  # the rule refuses nothing that all four APIs would accept
+        assert api_problems(dict.fromkeys(NAME_FIELDS, name)) != []
+    with pytest.raises(InputError) as caught:
+        resolve("e", customModelName=name)
+    assert caught.value.problems == [
+        f"customModelName: got {name!r}; allowed: up to 63 letters and digits, with single hyphens between "
+        "them (e.g. claims-v2)"
+    ]
 
 
 def test_prepare_without_validation_or_throughput_skips_them(s3):

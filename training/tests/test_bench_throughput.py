@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_cpu_smoke_run_reports_both_runs(tmp_path: Path) -> None:
     output = tmp_path / "train-throughput.json"
     command = [

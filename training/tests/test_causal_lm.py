@@ -13,28 +13,14 @@ transformers = pytest.importorskip("transformers")
 
 from training.evaluate.__main__ import main  # noqa: E402
 from training.evaluate.causal_lm import windows  # noqa: E402
-from training.tests.conftest import read_jsonl, write_jsonl  # noqa: E402
+from training.tests.conftest import TINY_LM_WORDS, read_jsonl, write_jsonl  # noqa: E402
 
-WORDS = ["<unk>", "<eos>", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "pos", "neg"]
+WORDS = TINY_LM_WORDS
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    path = tmp_path_factory.mktemp("tiny-gpt2")
-    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", eos_token="<eos>").save_pretrained(
-        path
-    )
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=len(WORDS), n_positions=64, n_embd=32, n_layer=1, n_head=2, eos_token_id=1, bos_token_id=1
-    )
-    GPT2LMHeadModel(config).save_pretrained(path)
-    return path
+def model_dir(tiny_causal_lm: Path) -> Path:
+    return tiny_causal_lm
 
 
 def hand_nll(model_dir: Path, texts: list[str], model: object = None) -> tuple[list[float], list[int]]:

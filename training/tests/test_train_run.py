@@ -234,6 +234,7 @@ def _run_script(argv: list[str], output_data_dir: Path) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_a_restart_resumes_to_the_same_result(tmp_path: Path, workspace) -> None:
     steps = 40
     argv = flags(workspace, tmp_path, max_steps=steps, save_steps=2, logging_steps=20)

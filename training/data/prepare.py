@@ -1,0 +1,167 @@
+"""``prepare``: the pipeline's data step in one command: format, validate, drop duplicates, split.
+
+    python -m training.data prepare --input /opt/ml/processing/input/raw \
+        --output-dir /opt/ml/processing/output --target chat --ratios 0.8 0.1 0.1 --seed 42
+
+Every source record is converted to ``--target`` (the conversion of ``format``), checked by the validator of
+``validate`` (shape, limits, labels, duplicates), and the valid records are split like ``split`` (seeded,
+stratified, largest remainder) into ``<output-dir>/train/train.jsonl``, ``validation/validation.jsonl`` and
+``test/test.jsonl``, which appear together or not at all. Decisions:
+
+- Duplicates (the validator's definition: same converted content, key order and ``id`` ignored) are dropped,
+  the first copy kept, and counted in the summary: one repeated record in a large upload must not fail a
+  whole pipeline execution. Any other invalid record fails the command with every problem named, and
+  nothing is written.
+- Stratification uses the label of the source record (before conversion), else of the converted one:
+  converting to ``chat`` drops the ``label`` field that stratified splitting needs.
+- Every split must receive at least one record; otherwise the command fails, naming the counts and ratios.
+
+Two passes, each record converted once: pass 1 converts and validates, writes the kept records to a
+temporary file in the output directory and keeps a label id per record; pass 2 streams that file into the
+splits. Memory is O(records) small integers (the validator's 8-byte duplicate hashes, a label id and a
+split id per record), independent of record size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.common.sagemaker import PROCESSING_ROOT, processing_input, resolve_path
+from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, FieldError, label_of
+from training.data.io import AtomicOutputs, dumps_record, read_records
+from training.data.split import SPLIT_NAMES, assign_splits, ratios_problem
+from training.data.validate import OK, LimitArgs, build_validator, report
+
+
+@dataclass
+class PrepareArgs(LimitArgs):
+    """Format, validate, drop duplicates and split raw records into train/validation/test (pipeline step).
+
+    Converts like format, validates like validate, and splits like split into
+    <output-dir>/{train,validation,test}/<split>.jsonl (all three or none). Duplicates are dropped (first copy
+    kept) and counted, not an error; any other invalid record fails the command and nothing is written.
+    Stratification uses the source record's label (a chat target drops it). Every split must get at least
+    one record.
+    """
+
+    input: str | None = field(
+        default=None, metadata={"help": "Source file or directory (default in a Processing job: input/raw)"}
+    )
+    output_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Writes train/train.jsonl, validation/validation.jsonl, test/test.jsonl here, all or "
+            "none (default in a Processing job: /opt/ml/processing/output)"
+        },
+    )
+    target: str = field(default="chat", metadata={"help": "Target format", "choices": TARGET_CHOICES})
+    model_family: str | None = field(
+        default=None,
+        metadata={
+            "help": "Base model family (chooses the Bedrock format and limits)",
+            "choices": list(MODEL_FAMILIES),
+        },
+    )
+    keep_fields: list[str] = field(
+        default_factory=lambda: ["id", "group"],
+        metadata={"help": "Fields copied unchanged into task formats (classification, summarization, qa)"},
+    )
+    ratios: list[float] = field(
+        default_factory=lambda: [0.8, 0.1, 0.1],
+        metadata={
+            "help": "train validation test fractions, summing to 1; each split gets at least one record"
+        },
+    )
+    seed: int = field(
+        default=42, metadata={"help": "Random seed; the same seed and input give the same split"}
+    )
+    stratify: bool = field(
+        default=True,
+        metadata={"help": "Keep each label's share the same in every split (label of the source record)"},
+    )
+
+    @property
+    def allow_duplicates(self) -> bool:
+        """Duplicates are dropped and counted, never an error (see the module docstring)."""
+        return True
+
+
+def run_prepare(args: PrepareArgs) -> int:
+    source = resolve_path(args.input, processing_input("raw"), "--input")
+    out_dir = resolve_path(args.output_dir, PROCESSING_ROOT / "output", "--output-dir")
+    problem = ratios_problem(args.ratios)
+    if problem:
+        print(f"error: {problem}")
+        return 2
+    validator = build_validator(args)
+    validator.count_duplicates = False  # dropped duplicates do not count towards the record limits
+    target = validator.target
+    keep = target.task_fields and args.keep_fields
+    strata = array("i")  # per kept record: label id
+    label_ids: dict[str, int] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, kept_name = tempfile.mkstemp(prefix=".prepare-", suffix=".jsonl.tmp", dir=out_dir)
+    kept_path = Path(kept_name)
+    try:
+        # Pass 1: convert, validate, keep. Once a record is invalid nothing more is written, but every
+        # record is still checked so that all problems are reported at once.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as kept:
+            for item in read_records(source):
+                if item.problem:
+                    validator.error(item.problem.location, item.problem.field, item.problem.reason)
+                    continue
+                record: Any = item.value
+                if not isinstance(record, dict):
+                    validator.error(
+                        item.location, None, f"a record must be a JSON object, got {type(record).__name__}"
+                    )
+                    continue
+                try:
+                    converted = target.write(record)
+                except FieldError as exc:
+                    validator.error(item.location, exc.field, exc.reason)
+                    continue
+                if keep:
+                    converted.update({k: record[k] for k in args.keep_fields if k in record})
+                status = validator.check(item.location, converted)
+                if status != OK or not validator.ok:  # duplicates are dropped here
+                    continue
+                kept.write(dumps_record(converted) + "\n")
+                label = label_of(record) if args.stratify else None
+                if label is None and args.stratify:
+                    label = label_of(converted)
+                strata.append(label_ids.setdefault(repr(label), len(label_ids)))
+        validator.finish()
+        report(validator)
+        if not validator.ok:
+            print(f"{source}: {validator.error_count} errors; nothing written to {out_dir}")
+            return 1
+
+        assignment = assign_splits(strata, args.ratios, args.seed)
+        counts = [assignment.count(i) for i in range(len(SPLIT_NAMES))]
+        summary = ", ".join(f"{name}={n}" for name, n in zip(SPLIT_NAMES, counts, strict=True))
+        if not all(counts):
+            ratios = " ".join(f"{r:g}" for r in args.ratios)
+            print(
+                f"error: {len(strata)} valid records split as {summary} with --ratios {ratios}; every split "
+                f"needs at least one record: add records or change --ratios. Nothing written to {out_dir}"
+            )
+            return 1
+
+        # Pass 2: stream the kept records into their splits (the lines are already converted JSON).
+        with AtomicOutputs() as out:
+            handles = [out.open(out_dir / name / f"{name}.jsonl") for name in SPLIT_NAMES]
+            with open(kept_path, encoding="utf-8", errors="surrogateescape", newline="\n") as kept:
+                for index, line in enumerate(kept):
+                    handles[assignment[index]].write(line)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            kept_path.unlink()
+    print(f"{summary}; {validator.duplicates} duplicates dropped; {len(label_ids)} strata; seed {args.seed}")
+    return 0
