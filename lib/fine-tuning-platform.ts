@@ -1,5 +1,4 @@
-import { Stage, StageProps, Tags } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Environment, Stage, Tags } from 'aws-cdk-lib';
 import { EnvironmentConfig } from './config/environment-config';
 import { environmentPrefix } from './config/naming';
 import { BedrockStack } from './stacks/bedrock-stack';
@@ -10,16 +9,15 @@ import { RegistryStack } from './stacks/registry-stack';
 import { SecurityStack } from './stacks/security-stack';
 import { StorageStack } from './stacks/storage-stack';
 
-export interface FineTuningStageProps extends StageProps {
+export interface FineTuningPlatformProps {
   /** A validated environment config (see `loadEnvironmentConfig`). */
   readonly config: EnvironmentConfig;
+  /** Account and region of every stack. @default the config's primary region, account from the CLI */
+  readonly env?: Environment;
 }
 
-/**
- * Every stack of one environment. The same stage serves `cdk deploy` from a workstation and a CDK Pipelines
- * deployment; stacks get what they need from each other through props.
- */
-export class FineTuningStage extends Stage {
+/** The stacks of one environment, by role. */
+export interface FineTuningPlatform {
   readonly network: NetworkStack;
   readonly storage: StorageStack;
   readonly security: SecurityStack;
@@ -28,69 +26,68 @@ export class FineTuningStage extends Stage {
   readonly registry: RegistryStack;
   /** Exists once `serving` names a registered version to serve (the registry starts empty). */
   readonly endpoints?: EndpointsStack;
+  /** Every stack above, in deployment order. */
+  readonly stacks: readonly (NetworkStack | StorageStack | SecurityStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack)[];
+}
 
-  constructor(scope: Construct, id: string, props: FineTuningStageProps) {
-    super(scope, id, props);
-    const { config } = props;
-    const name = (stack: string) => `${environmentPrefix(config)}-${stack}`;
+/**
+ * Adds every stack of one environment to `stage`: the App for `cdk deploy` from a workstation or CI, or a
+ * Stage of a delivery pipeline. Each stack's construct ID is its stack name (`fmft-dev-pipelines`), so the
+ * CDK CLI lists, selects and deploys stacks by the names CloudFormation shows, and `cdk deploy --all`
+ * deploys the whole environment in dependency order. Stacks get what they need from each other through
+ * props.
+ */
+export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformProps): FineTuningPlatform {
+  const { config } = props;
+  const env = props.env ?? { account: process.env.CDK_DEFAULT_ACCOUNT, region: config.primaryRegion };
+  const name = (stack: string) => `${environmentPrefix(config)}-${stack}`;
+  const common = (stack: string, what: string) => ({
+    config,
+    env,
+    stackName: name(stack),
+    description: `${what} of the ${config.name} fine-tuning platform`,
+  });
 
-    this.network = new NetworkStack(this, 'Network', {
-      config,
-      stackName: name('network'),
-      description: `Private network of the ${config.name} fine-tuning platform`,
-    });
-    this.storage = new StorageStack(this, 'Storage', {
-      config,
-      stackName: name('storage'),
-      description: `Keys and buckets of the ${config.name} fine-tuning platform`,
-    });
-    this.security = new SecurityStack(this, 'Security', {
-      config,
-      network: this.network,
-      storage: this.storage,
-      stackName: name('security'),
-      description: `Roles, audit trail, image repository and alerts of the ${config.name} fine-tuning platform`,
-    });
-    this.pipelines = new PipelinesStack(this, 'Pipelines', {
-      config,
-      network: this.network,
-      storage: this.storage,
-      security: this.security,
-      stackName: name('pipelines'),
-      description: `SageMaker fine-tuning pipeline of the ${config.name} fine-tuning platform`,
-    });
+  const network = new NetworkStack(stage, name('network'), common('network', 'Private network'));
+  const storage = new StorageStack(stage, name('storage'), common('storage', 'Keys and buckets'));
+  const security = new SecurityStack(stage, name('security'), {
+    ...common('security', 'Roles, audit trail, image repository and alerts'),
+    network,
+    storage,
+  });
+  const pipelines = new PipelinesStack(stage, name('pipelines'), {
+    ...common('pipelines', 'SageMaker fine-tuning pipeline'),
+    network,
+    storage,
+    security,
+  });
+  const bedrock = new BedrockStack(stage, name('bedrock'), {
+    ...common('bedrock', 'Bedrock customization, invocation logging and throughput guard'),
+    network,
+    storage,
+    security,
+    pipelines,
+  });
+  const registry = new RegistryStack(stage, name('registry'), {
+    ...common('registry', 'Model approval workflow (staging deployment) and endpoint operations'),
+    network,
+    storage,
+    security,
+    pipelines,
+  });
+  const endpoints =
+    config.serving.variants.length > 0 || config.serving.sharedEndpoint
+      ? new EndpointsStack(stage, name('endpoints'), {
+          ...common('endpoints', 'Real-time endpoint (A/B variants, guarded rollout)'),
+          network,
+          storage,
+          security,
+        })
+      : undefined;
 
-    this.bedrock = new BedrockStack(this, 'Bedrock', {
-      config,
-      network: this.network,
-      storage: this.storage,
-      security: this.security,
-      pipelines: this.pipelines,
-      stackName: name('bedrock'),
-      description: `Bedrock customization, invocation logging and throughput guard of the ${config.name} fine-tuning platform`,
-    });
-
-    this.registry = new RegistryStack(this, 'Registry', {
-      config,
-      network: this.network,
-      storage: this.storage,
-      security: this.security,
-      pipelines: this.pipelines,
-      stackName: name('registry'),
-      description: `Model approval workflow (staging deployment) and endpoint operations of the ${config.name} fine-tuning platform`,
-    });
-
-    if (config.serving.variants.length > 0 || config.serving.sharedEndpoint) {
-      this.endpoints = new EndpointsStack(this, 'Endpoints', {
-        config,
-        network: this.network,
-        storage: this.storage,
-        security: this.security,
-        stackName: name('endpoints'),
-        description: `Real-time endpoint (A/B variants, guarded rollout) of the ${config.name} fine-tuning platform`,
-      });
-    }
-
-    for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
+  const stacks = [network, storage, security, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : [])];
+  for (const stack of stacks) {
+    for (const [key, value] of Object.entries(config.tags)) Tags.of(stack).add(key, value);
   }
+  return { network, storage, security, pipelines, bedrock, registry, endpoints, stacks };
 }

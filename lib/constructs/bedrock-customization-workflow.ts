@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { JobCode, jobCodeInputs, launcherEntrypoint, moduleArguments, s3ProcessingInput } from '../pipeline/job-code';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlServiceRole } from './ml-service-role';
 
@@ -32,6 +33,27 @@ export const BEDROCK_STATE_NAMES = {
   succeeded: 'Succeeded',
   failed: 'Failed',
 } as const;
+
+/** Stands for the run's evaluation task in the evaluation job's argument list. */
+const TASK_PLACEHOLDER = '<evaluation task>';
+
+/**
+ * `States.Array(...)` of `items`: literal strings quoted, and the placeholders given replaced by their JSON
+ * paths. Literals must not hold the characters the intrinsic grammar reserves.
+ */
+export function statesArray(items: readonly string[], paths: Record<string, string>): string {
+  const rendered = items.map((item) => {
+    if (item in paths) return paths[item];
+    if (/['{}\\]/.test(item)) throw new Error(`statesArray: '${item}' holds a character States.Array literals cannot carry`);
+    return `'${item}'`;
+  });
+  return `States.Array(${rendered.join(', ')})`;
+}
+
+function renameKey<T extends { S3Input: Record<string, unknown> }>(input: T, from: string, to: string): T {
+  const { [from]: value, ...rest } = input.S3Input;
+  return { ...input, S3Input: { ...rest, [to]: value } };
+}
 
 /** Errors worth retrying: throttling and transient service faults (the names Step Functions raises). */
 const TRANSIENT = {
@@ -62,8 +84,8 @@ export interface BedrockCustomizationWorkflowProps {
   readonly evaluation: {
     readonly imageUri: string;
     readonly role: iam.IRole;
-    readonly codeS3Uri: string;
-    readonly codeArchiveFileName: string;
+    /** The job code; the evaluation job runs `python -m training.evaluate <task>` from it. */
+    readonly code: JobCode;
     readonly bucketName: string;
     readonly instanceType: string;
     readonly placement: JobPlacement;
@@ -258,13 +280,15 @@ export class BedrockCustomizationWorkflow extends Construct {
     predictions.addCatch(deleteThroughput, { resultPath: '$.error' });
 
     const ev = props.evaluation;
-    const script = [
-      'set -euo pipefail',
-      'mkdir -p /opt/ml/processing/code',
-      `tar -xzf /opt/ml/processing/input/code/${ev.codeArchiveFileName} -C /opt/ml/processing/code`,
-      'cd /opt/ml/processing/code',
-      'python3 -m training.evaluate "$EVALUATION_TASK" --predictions /opt/ml/processing/input/predictions --output-dir /opt/ml/processing/output/evaluation',
-    ].join('\n');
+    // The task comes from the run, so the argument list is built at run time: States.Array of literals and
+    // one path. The literals are checked against the API's limits by tools/api_model like any other request.
+    const evaluationArguments = moduleArguments(ev.code, 'training.evaluate', [
+      TASK_PLACEHOLDER,
+      '--predictions',
+      '/opt/ml/processing/input/predictions',
+      '--output-dir',
+      '/opt/ml/processing/output/evaluation',
+    ]);
     const evaluate = new sfn.CustomState(this, n.evaluate, {
       stateJson: {
         Type: 'Task',
@@ -272,17 +296,15 @@ export class BedrockCustomizationWorkflow extends Construct {
         Parameters: {
           'ProcessingJobName.$': '$.run.evaluationJobName',
           RoleArn: ev.role.roleArn,
-          AppSpecification: { ImageUri: ev.imageUri, ContainerEntrypoint: ['bash', '-c', script] },
-          Environment: { 'EVALUATION_TASK.$': '$.run.evaluationTask' },
+          AppSpecification: {
+            ImageUri: ev.imageUri,
+            ContainerEntrypoint: launcherEntrypoint(ev.code),
+            'ContainerArguments.$': statesArray(evaluationArguments, { [TASK_PLACEHOLDER]: '$.run.evaluationTask' }),
+          },
           ProcessingInputs: [
-            {
-              InputName: 'code',
-              S3Input: { S3Uri: ev.codeS3Uri, LocalPath: '/opt/ml/processing/input/code', S3DataType: 'S3Prefix', S3InputMode: 'File' },
-            },
-            {
-              InputName: 'predictions',
-              S3Input: { 'S3Uri.$': '$.predictions.predictionsUri', LocalPath: '/opt/ml/processing/input/predictions', S3DataType: 'S3Prefix', S3InputMode: 'File' },
-            },
+            ...jobCodeInputs(ev.code),
+            // S3Uri comes from the predictions state: the '.$' key makes it a path.
+            renameKey(s3ProcessingInput('predictions', '$.predictions.predictionsUri', '/opt/ml/processing/input/predictions'), 'S3Uri', 'S3Uri.$'),
           ],
           ProcessingOutputConfig: {
             KmsKeyId: ev.key.keyArn,

@@ -15,12 +15,12 @@ export interface SageMakerFineTuningPipelineProps {
   readonly pipelineRole: MlServiceRole;
   readonly trainingRole: MlServiceRole;
   readonly processingRole: MlServiceRole;
-  /** The job code; both job roles get read access to exactly this archive. */
+  /** The job code; both job roles get read access to exactly its archive and launcher. */
   readonly code: TrainingCodeAsset;
   /** Everything else the definition needs (images, network, keys, storage URIs, gate, tuning...). */
   readonly definition: Omit<
     FineTuningPipelineProps,
-    'trainingRoleArn' | 'processingRoleArn' | 'codeS3Uri' | 'codeArchiveFileName' | 'modelPackageGroupName'
+    'trainingRoleArn' | 'processingRoleArn' | 'code' | 'modelPackageGroupName'
   >;
   /** Receives a message when an execution fails. */
   readonly failureTopic: sns.ITopic;
@@ -50,9 +50,7 @@ export class SageMakerFineTuningPipeline extends Construct {
       ...props.definition,
       trainingRoleArn: props.trainingRole.role.roleArn,
       processingRoleArn: props.processingRole.role.roleArn,
-      codeS3Uri: props.code.s3Uri,
-      // SageMaker copies the asset object into the job under its key's name, `<hash>.gz`.
-      codeArchiveFileName: props.code.asset.s3ObjectKey.split('/').pop(),
+      code: props.code.jobCode,
       modelPackageGroupName: groupName,
     });
 
@@ -60,7 +58,7 @@ export class SageMakerFineTuningPipeline extends Construct {
       modelPackageGroupName: groupName,
       modelPackageGroupDescription: `Models fine-tuned by the ${props.pipelineName} pipeline; each version waits for manual approval`,
     });
-    props.code.grantRead(props.trainingRole);
+    props.code.grantReadArchive(props.trainingRole);
     props.code.grantRead(props.processingRole);
 
     this.pipeline = new sagemaker.CfnPipeline(this, 'Pipeline', {

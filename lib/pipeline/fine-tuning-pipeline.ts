@@ -43,6 +43,7 @@ import {
   TuningStep,
   ValueKind,
 } from './definition';
+import { JobCode, jobCodeInputs, jobCodeProblems, launcherEntrypoint, moduleArguments, s3ProcessingInput } from './job-code';
 
 /** Names of the pipeline's steps (stable: Studio and alarms refer to them). */
 export const FINE_TUNING_STEP_NAMES = {
@@ -66,8 +67,6 @@ export const FINE_TUNING_PARAMETER_NAMES = {
   loraRank: 'LoraRank',
 } as const;
 
-/** File name of the code archive at `codeS3Uri` (the SageMaker SDK's name for it). */
-export const CODE_ARCHIVE = 'sourcedir.tar.gz';
 /** The property file the quality gate reads. */
 export const EVALUATION_PROPERTY_FILE = 'EvaluationReport';
 
@@ -198,14 +197,11 @@ export interface FineTuningPipelineProps {
   /** KMS key for job outputs. */
   readonly outputKmsKeyId: string;
   readonly storage: PipelineStorageUris;
-  /** S3 URI of the code archive (a gzipped tar holding the `training/` package). */
-  readonly codeS3Uri: string;
   /**
-   * File name of that archive, the last part of `codeS3Uri`: SageMaker copies the object into the job under
-   * this name. Needed because `codeS3Uri` is usually a token at synth time (a CDK asset `<hash>.gz`).
-   * @default 'sourcedir.tar.gz'
+   * The job code: the archive of the `training/` package (the training job's `sagemaker_submit_directory`)
+   * and the launcher that processing jobs start modules of it with (`TrainingCodeAsset.jobCode`).
    */
-  readonly codeArchiveFileName?: string;
+  readonly code: JobCode;
   /** Script the training container runs, relative to the archive root. @default 'training/train/launch.py' */
   readonly trainingEntryPoint?: string;
   readonly defaults: TrainingParameterDefaults;
@@ -240,7 +236,6 @@ export interface FineTuningPipelineProps {
 
 // Paths inside the containers.
 const PROC = '/opt/ml/processing';
-const CODE_DIR = `${PROC}/code`;
 const WORK_DIR = `${PROC}/work`; // on the job's KMS-encrypted volume
 const RESERVED_HYPERPARAMETERS = [
   'sagemaker_program',
@@ -278,27 +273,24 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
   const instanceCount = new IntegerParameter(p.trainingInstanceCount, { defaultValue: d.instanceCount ?? 1 });
   const parameters: Parameter<ValueKind, unknown>[] = [baseModel, inputDataUri, instanceType, instanceCount];
 
-  // ---- 1. prepare: format -> validate -> split, one processing job
-  const modelFamilyFlag = prep.modelFamily ? ` --model-family ${shellQuote(prep.modelFamily)}` : '';
-  const formatted = `${WORK_DIR}/formatted/data.jsonl`;
-  const prepareScript = [
-    ...unpackCode(props),
-    `mkdir -p ${WORK_DIR}/formatted ${WORK_DIR}/splits ${PROC}/output/train ${PROC}/output/validation ${PROC}/output/test`,
-    // format converts source shapes to the target and checks the conversion; validate then checks the
-    // result against every target rule (limits, duplicates); validate first would reject source shapes.
-    `python3 -m training.data format --input ${PROC}/input/raw --output ${formatted} --target ${shellQuote(prep.target)}${modelFamilyFlag}`,
-    `python3 -m training.data validate --input ${formatted} --target ${shellQuote(prep.target)}${modelFamilyFlag}`,
-    `python3 -m training.data split --input ${formatted} --output-dir ${WORK_DIR}/splits --ratios ${prep.splitRatios.join(' ')} --seed ${prep.seed}`,
-    ...['train', 'validation', 'test'].map((s) => `mv ${WORK_DIR}/splits/${s}.jsonl ${PROC}/output/${s}/${s}.jsonl`),
+  // ---- 1. prepare: format, validate, drop duplicates and split in one module (training/data/prepare.py)
+  const prepareArgs = [
+    '--input', `${PROC}/input/raw`,
+    '--output-dir', `${PROC}/output`,
+    '--target', prep.target,
+    ...(prep.modelFamily ? ['--model-family', prep.modelFamily] : []),
+    '--ratios', ...prep.splitRatios.map(String),
+    '--seed', String(prep.seed),
   ];
   const prepare = new ProcessingStep(names.prepareData, {
-    description: 'Format, validate and split the raw records',
+    description: 'Format, validate, de-duplicate and split the raw records',
     retryPolicies,
     arguments: processingJob(props, {
       instanceType: props.processingInstanceType,
       runtime: processingRuntime,
-      script: prepareScript,
-      inputs: [codeInput(props), s3Input('raw', inputDataUri, `${PROC}/input/raw`)],
+      module: 'training.data',
+      args: ['prepare', ...prepareArgs],
+      inputs: [s3ProcessingInput('raw', inputDataUri, `${PROC}/input/raw`)],
       outputs: ['train', 'validation', 'test'].map((s) => ({
         OutputName: s,
         S3Output: { S3Uri: underExecution(props.storage.processedData, `/${s}`), LocalPath: `${PROC}/output/${s}`, S3UploadMode: 'EndOfJob' as const },
@@ -311,7 +303,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     channel('train', prepare.outputUri('train')),
     channel('validation', prepare.outputUri('validation')),
     channel('model', baseModel),
-    channel('code', props.codeS3Uri),
+    channel('code', props.code.archiveS3Uri),
   ];
   const outputPath = underExecution(props.storage.finalModels);
   const common: TrainingJobCommon = {
@@ -320,7 +312,6 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       TrainingImage: props.trainingImageUri,
       TrainingInputMode: 'File',
       MetricDefinitions: props.metricDefinitions.map((m): MetricDefinition => ({ Name: m.name, Regex: m.regex })),
-      EnableSageMakerMetricsTimeSeries: true,
     },
     InputDataConfig: channels,
     OutputDataConfig: { S3OutputPath: outputPath, KmsKeyId: props.outputKmsKeyId },
@@ -344,7 +335,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
   const staticHyperparameters: Record<string, StringValue> = {
     sagemaker_program: props.trainingEntryPoint ?? 'training/train/launch.py',
     // Network isolation blocks the toolkit's own S3 download: the archive arrives as the 'code' channel.
-    sagemaker_submit_directory: `/opt/ml/input/data/code/${codeArchive(props)}`,
+    sagemaker_submit_directory: `/opt/ml/input/data/code/${props.code.archiveFileName}`,
     ...props.extraHyperparameters,
   };
 
@@ -393,6 +384,8 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       retryPolicies,
       arguments: {
         ...common,
+        // A training job's own option; a tuning job's algorithm specification has no such member.
+        AlgorithmSpecification: { ...common.AlgorithmSpecification, EnableSageMakerMetricsTimeSeries: true },
         HyperParameters: {
           ...staticHyperparameters,
           num_train_epochs: epochs.asString(),
@@ -406,19 +399,9 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     Object.assign(lineage, { hp_num_train_epochs: epochs.asString(), hp_learning_rate: learningRate.asString(), hp_lora_r: loraRank.asString() });
   }
 
-  // ---- 3. evaluate on the test split
+  // ---- 3. evaluate on the test split (training/evaluate: `model` unpacks model.tar.gz, predicts, scores)
   const ev = props.evaluation;
-  const modelDir = `${WORK_DIR}/model`;
-  const testFile = `${PROC}/input/test/test.jsonl`;
   const reportDir = `${PROC}/output/evaluation`;
-  const device = ev.device ?? 'cpu';
-  const evaluateCommands =
-    ev.task === 'perplexity'
-      ? [`python3 -m training.evaluate perplexity --model-dir ${modelDir} --data ${testFile} --output-dir ${reportDir} --device ${device}`]
-      : [
-          `python3 -m training.evaluate predict --model-dir ${modelDir} --input ${testFile} --output ${WORK_DIR}/predictions.jsonl --device ${device} --max-new-tokens ${ev.maxNewTokens ?? 64}`,
-          `python3 -m training.evaluate ${ev.task} --predictions ${WORK_DIR}/predictions.jsonl --output-dir ${reportDir}`,
-        ];
   const evaluate = new ProcessingStep(names.evaluate, {
     description: `Evaluate the model on the test split (${ev.task})`,
     retryPolicies,
@@ -426,8 +409,18 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     arguments: processingJob(props, {
       instanceType: ev.instanceType ?? props.processingInstanceType,
       runtime: processingRuntime,
-      script: [...unpackCode(props), `mkdir -p ${modelDir}`, `tar -xzf ${PROC}/input/model/model.tar.gz -C ${modelDir}`, ...evaluateCommands],
-      inputs: [codeInput(props), s3Input('model', modelArtifactsUri, `${PROC}/input/model`), s3Input('test', prepare.outputUri('test'), `${PROC}/input/test`)],
+      module: 'training.evaluate',
+      args: [
+        'model',
+        '--task', ev.task,
+        '--model', `${PROC}/input/model/model.tar.gz`,
+        '--data', `${PROC}/input/test/test.jsonl`,
+        '--output-dir', reportDir,
+        '--work-dir', WORK_DIR,
+        '--device', ev.device ?? 'cpu',
+        '--max-new-tokens', String(ev.maxNewTokens ?? 64),
+      ],
+      inputs: [s3ProcessingInput('model', modelArtifactsUri, `${PROC}/input/model`), s3ProcessingInput('test', prepare.outputUri('test'), `${PROC}/input/test`)],
       outputs: [
         {
           OutputName: 'evaluation',
@@ -492,40 +485,26 @@ function channel(name: string, uri: StringValue): TrainingChannel {
   return { ChannelName: name, DataSource: { S3DataSource: { S3Uri: uri, S3DataType: 'S3Prefix', S3DataDistributionType: 'FullyReplicated' } }, InputMode: 'File' };
 }
 
-function s3Input(name: string, uri: StringValue, localPath: string) {
-  return { InputName: name, S3Input: { S3Uri: uri, LocalPath: localPath, S3DataType: 'S3Prefix' as const, S3InputMode: 'File' as const, S3DataDistributionType: 'FullyReplicated' as const } };
-}
-
-function codeInput(props: FineTuningPipelineProps) {
-  return s3Input('code', props.codeS3Uri, `${PROC}/input/code`);
-}
-
-/** Shell lines that unpack the code archive and enter it, so `python3 -m training...` resolves. */
-function unpackCode(props: FineTuningPipelineProps): string[] {
-  return ['set -euo pipefail', `mkdir -p ${CODE_DIR}`, `tar -xzf ${PROC}/input/code/${codeArchive(props)} -C ${CODE_DIR}`, `cd ${CODE_DIR}`];
-}
-
-function codeArchive(props: FineTuningPipelineProps): string {
-  return props.codeArchiveFileName ?? CODE_ARCHIVE;
-}
-
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9._\-/]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 interface ProcessingJobSpec {
   readonly instanceType: string;
   readonly runtime: number;
-  readonly script: readonly string[];
-  readonly inputs: ProcessingJobArguments['ProcessingInputs'];
+  /** `python -m <module> <args...>`, started from the code archive by the launcher. */
+  readonly module: string;
+  readonly args: readonly string[];
+  /** Data inputs; the code and the launcher are added. */
+  readonly inputs: NonNullable<ProcessingJobArguments['ProcessingInputs']>;
   readonly outputs: NonNullable<ProcessingJobArguments['ProcessingOutputConfig']>['Outputs'];
 }
 
 function processingJob(props: FineTuningPipelineProps, spec: ProcessingJobSpec): ProcessingJobArguments {
   return {
     RoleArn: props.processingRoleArn,
-    AppSpecification: { ImageUri: props.processingImageUri, ContainerEntrypoint: ['bash', '-c', spec.script.join('\n')] },
-    ProcessingInputs: spec.inputs,
+    AppSpecification: {
+      ImageUri: props.processingImageUri,
+      ContainerEntrypoint: launcherEntrypoint(props.code),
+      ContainerArguments: moduleArguments(props.code, spec.module, spec.args),
+    },
+    ProcessingInputs: [...jobCodeInputs(props.code), ...spec.inputs],
     ProcessingOutputConfig: { Outputs: spec.outputs, KmsKeyId: props.outputKmsKeyId },
     ProcessingResources: {
       ClusterConfig: { InstanceType: spec.instanceType, InstanceCount: 1, VolumeSizeInGB: props.processingVolumeSizeGb ?? 100, VolumeKmsKeyId: props.volumeKmsKeyId },
@@ -565,13 +544,7 @@ function validateProps(props: FineTuningPipelineProps): void {
   for (const [key, uri] of Object.entries(props.storage)) {
     if (known(uri) && !s3Prefix.test(uri)) problems.push(`storage.${key} must be an S3 prefix URI ending with '/', got '${uri}'`);
   }
-  const archive = codeArchive(props);
-  if (!/^[\w.-]+\.(tar\.gz|tgz|gz)$/.test(archive)) {
-    problems.push(`codeArchiveFileName must be a gzipped tar file name (.tar.gz, .tgz or .gz), got '${archive}'`);
-  }
-  if (known(props.codeS3Uri) && !(props.codeS3Uri.startsWith('s3://') && props.codeS3Uri.endsWith(`/${archive}`))) {
-    problems.push(`codeS3Uri must be an S3 URI ending with '/${archive}', got '${props.codeS3Uri}'`);
-  }
+  problems.push(...jobCodeProblems(props.code, known));
   const d = props.defaults;
   if (known(d.baseModelUri) && !d.baseModelUri.startsWith('s3://')) {
     problems.push(`defaults.baseModelUri must be an S3 URI (jobs are network isolated), got '${d.baseModelUri}'`);

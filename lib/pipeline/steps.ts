@@ -162,15 +162,20 @@ export interface TrainingChannel {
   readonly ContentType?: string;
 }
 
+/**
+ * The algorithm specification CreateTrainingJob and a tuning job's TrainingJobDefinition share
+ * (HyperParameterAlgorithmSpecification).
+ */
+export interface AlgorithmSpecificationCommon {
+  readonly TrainingImage: StringValue;
+  readonly TrainingInputMode: 'File' | 'Pipe' | 'FastFile';
+  readonly MetricDefinitions?: readonly MetricDefinition[];
+}
+
 /** The fields CreateTrainingJob and a tuning job's TrainingJobDefinition share. */
 export interface TrainingJobCommon {
   readonly RoleArn: StringValue;
-  readonly AlgorithmSpecification: {
-    readonly TrainingImage: StringValue;
-    readonly TrainingInputMode: 'File' | 'Pipe' | 'FastFile';
-    readonly MetricDefinitions?: readonly MetricDefinition[];
-    readonly EnableSageMakerMetricsTimeSeries?: boolean;
-  };
+  readonly AlgorithmSpecification: AlgorithmSpecificationCommon;
   readonly InputDataConfig?: readonly TrainingChannel[];
   readonly OutputDataConfig: { readonly S3OutputPath: StringValue; readonly KmsKeyId?: StringValue };
   readonly ResourceConfig: {
@@ -189,6 +194,10 @@ export interface TrainingJobCommon {
 
 /** CreateTrainingJob request, less TrainingJobName. Hyperparameter values are text. */
 export interface TrainingJobArguments extends TrainingJobCommon {
+  readonly AlgorithmSpecification: AlgorithmSpecificationCommon & {
+    /** Training jobs only: CreateHyperParameterTuningJob's specification has no such member. */
+    readonly EnableSageMakerMetricsTimeSeries?: boolean;
+  };
   readonly HyperParameters?: Readonly<Record<string, StringValue>>;
 }
 

@@ -135,8 +135,7 @@ export class BedrockStack extends Stack {
       evaluation: {
         imageUri: pipelines.processingImageUri,
         role: security.roles.processing.role,
-        codeS3Uri: pipelines.code.s3Uri,
-        codeArchiveFileName: pipelines.code.asset.s3ObjectKey.split('/').pop()!,
+        code: pipelines.code.jobCode,
         bucketName: buckets.evaluation.bucket.bucketName,
         instanceType: config.training.processingInstanceType,
         placement: {

@@ -11,8 +11,8 @@ import { testStack } from '../support/app';
 function fixture(change: Partial<SageMakerFineTuningPipelineProps> = {}) {
   const stack = testStack();
   const role = (id: string) => new MlServiceRole(stack, id, { trust: { service: 'sagemaker.amazonaws.com' }, description: id });
-  const { trainingRoleArn, processingRoleArn, codeS3Uri, modelPackageGroupName, ...definition } = baseProps();
-  void [trainingRoleArn, processingRoleArn, codeS3Uri, modelPackageGroupName];
+  const { trainingRoleArn, processingRoleArn, code, modelPackageGroupName, ...definition } = baseProps();
+  void [trainingRoleArn, processingRoleArn, code, modelPackageGroupName];
   const pipelineRole = role('PipelineRole');
   pipelineRole.allowMetrics('/aws/sagemaker/Pipelines');
   const make = () =>
@@ -77,8 +77,8 @@ describe('SageMakerFineTuningPipeline', () => {
   });
 
   test('an invalid definition fails synth with the builder\'s problems', () => {
-    const { trainingRoleArn, processingRoleArn, codeS3Uri, modelPackageGroupName, ...definition } = baseProps();
-    void [trainingRoleArn, processingRoleArn, codeS3Uri, modelPackageGroupName];
+    const { trainingRoleArn, processingRoleArn, code, modelPackageGroupName, ...definition } = baseProps();
+    void [trainingRoleArn, processingRoleArn, code, modelPackageGroupName];
     expect(() => fixture({ definition: { ...definition, trainingNetwork: { subnetIds: [], securityGroupIds: ['sg-1'] } } }).make()).toThrow(/subnet/i);
   });
 });

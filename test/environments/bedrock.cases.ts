@@ -7,10 +7,10 @@ import { BEDROCK_STATE_NAMES as N } from '../../lib/constructs/bedrock-customiza
 import { HANDLER_PACKAGES } from '../../lib/constructs/python-handlers-code';
 import { PLATFORM_PYTHON_RUNTIME } from '../../lib/constructs/platform-function';
 import { BEDROCK_REPORTS_PREFIX } from '../../lib/stacks/bedrock-stack';
-import { normalizedTemplate, synthesizeStage } from '../support/app';
+import { normalizedTemplate, synthesizeEnvironment } from '../support/app';
 
-const dev = synthesizeStage(ENVIRONMENTS.dev);
-const prod = synthesizeStage(ENVIRONMENTS.prod);
+const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
+const prod = synthesizeEnvironment(ENVIRONMENTS.prod);
 const tpl = dev.templates.bedrock;
 
 /** The state machine definition with every CloudFormation reference replaced by 'CFN_REF'. */
@@ -129,7 +129,13 @@ describe('bedrock state machine', () => {
     expect(p.ProcessingOutputConfig.KmsKeyId).toBe('CFN_REF');
     expect(p.ProcessingOutputConfig.Outputs[0].S3Output['S3Uri.$']).toBe("States.Format('s3://CFN_REF/{}', $.run.evaluationPrefix)");
     expect(definitionRefs()).toMatch(/fmft-dev-storage.*PublishOutputRefEvaluationBucket/);
-    expect(p.AppSpecification.ContainerEntrypoint[2]).toContain('python3 -m training.evaluate "$EVALUATION_TASK" --predictions');
+    // The launcher starts `python -m training.evaluate <task of the run>` from the code archive.
+    expect(p.AppSpecification.ContainerEntrypoint).toEqual(['python3', expect.stringMatching(/^\/opt\/ml\/processing\/input\/launcher\/[0-9a-f]{64}\.py$/)]);
+    expect(p.AppSpecification['ContainerArguments.$']).toMatch(
+      /^States\.Array\('\/opt\/ml\/processing\/input\/code\/[0-9a-f]{64}\.gz', 'training\.evaluate', \$\.run\.evaluationTask, '--predictions', '\/opt\/ml\/processing\/input\/predictions', '--output-dir', '\/opt\/ml\/processing\/output\/evaluation'\)$/,
+    );
+    expect(p.ProcessingInputs.map((i: any) => i.InputName)).toEqual(['code', 'launcher', 'predictions']);
+    expect(p.ProcessingInputs[2].S3Input['S3Uri.$']).toBe('$.predictions.predictionsUri');
     expect(BEDROCK_REPORTS_PREFIX).toBe(`${STORAGE_LAYOUT.evaluation.prefixes.reports}bedrock/`);
   });
 
@@ -178,7 +184,7 @@ describe('bedrock functions', () => {
   test('the code is the handler packages of training/ only', () => {
     const code = (Object.values(functions)[0] as any).Properties.Code;
     const hash = code.S3Key.replace('.zip', '');
-    const dir = path.join(dev.stage.outdir, '..', `asset.${hash}`, 'training');
+    const dir = path.join(dev.outdir, `asset.${hash}`, 'training');
     expect(fs.readdirSync(dir).sort()).toEqual([...HANDLER_PACKAGES].sort());
     expect(fs.existsSync(path.join(dir, 'bedrock', 'handlers.py'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'contracts', 'bedrock-models.json'))).toBe(true);

@@ -3,19 +3,19 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
 import { batchingEnvironment } from '../../lib/config/serving-images';
 import { hasInstanceStorage, LlmEndpoint } from '../../lib/constructs/llm-endpoint';
-import { configWith, normalizedTemplate, synthesizeStage } from '../support/app';
+import { configWith, normalizedTemplate, synthesizeEnvironment } from '../support/app';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving.json');
 const prodConfig = loadEnvironmentConfig('prod', FIXTURE);
-const prod = synthesizeStage(prodConfig);
-const tpl = Template.fromStack(prod.stage.endpoints!);
+const prod = synthesizeEnvironment(prodConfig);
+const tpl = Template.fromStack(prod.platform.endpoints!);
 const variants = prodConfig.serving.variants;
 const abConfig = () =>
   Object.entries(tpl.findResources('AWS::SageMaker::EndpointConfig')).find(([id]) => id.startsWith('EndpointConfig'))![1] as any;
 
 describe('endpoints stack', () => {
   test('exists only once a version is served: the first deploy works with an empty registry', () => {
-    expect(synthesizeStage(ENVIRONMENTS.dev).stage.endpoints).toBeUndefined();
+    expect(synthesizeEnvironment(ENVIRONMENTS.dev).platform.endpoints).toBeUndefined();
     expect(prod.raw['fmft-prod-endpoints']).toBeDefined();
   });
 
@@ -54,7 +54,7 @@ describe('endpoints stack', () => {
   test('g5 variants get no volume key (SageMaker rejects one for NVMe instance storage); others do', () => {
     expect(abConfig().Properties.KmsKeyId).toBeUndefined();
     const m5 = configWith(prodConfig, (c) => c.serving.variants.forEach((v: any) => (v.instanceType = 'ml.m5.2xlarge')));
-    const other = Template.fromStack(synthesizeStage(m5).stage.endpoints!);
+    const other = Template.fromStack(synthesizeEnvironment(m5).platform.endpoints!);
     other.hasResourceProperties('AWS::SageMaker::EndpointConfig', { KmsKeyId: Match.anyValue() });
     expect([hasInstanceStorage('ml.g5.2xlarge'), hasInstanceStorage('ml.g4dn.xlarge'), hasInstanceStorage('ml.p4d.24xlarge'), hasInstanceStorage('ml.m5.xlarge'), hasInstanceStorage('ml.inf2.xlarge')]).toEqual([true, true, true, false, false]);
   });
@@ -88,7 +88,7 @@ describe('endpoints stack', () => {
   });
 
   test('dev rolls out as a canary', () => {
-    const dev = Template.fromStack(synthesizeStage(loadEnvironmentConfig('dev', FIXTURE)).stage.endpoints!);
+    const dev = Template.fromStack(synthesizeEnvironment(loadEnvironmentConfig('dev', FIXTURE)).platform.endpoints!);
     dev.hasResourceProperties('AWS::SageMaker::Endpoint', {
       EndpointName: 'fmft-dev-llm',
       DeploymentConfig: { BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: { Type: 'CANARY', CanarySize: { Type: 'CAPACITY_PERCENT', Value: ENVIRONMENTS.dev.serving.rollout.stepPercent } } } },

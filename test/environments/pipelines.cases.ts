@@ -4,9 +4,9 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { FINE_TUNING_STEP_NAMES } from '../../lib/pipeline/fine-tuning-pipeline';
 import { errorsOf, overlaidValidator } from '../pipeline/fixtures';
-import { normalizedTemplate, synthesizeStage } from '../support/app';
+import { normalizedTemplate, synthesizeEnvironment } from '../support/app';
 
-const dev = synthesizeStage(ENVIRONMENTS.dev);
+const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
 const tpl = dev.templates.pipelines;
 
 /**
@@ -25,7 +25,7 @@ describe('pipelines stack', () => {
 
   test.each(Object.keys(ENVIRONMENTS))('the deployed definition of %s validates against the published schema plus overlay', (env) => {
     const validate = overlaidValidator();
-    const deployed = deployedDefinition(synthesizeStage(ENVIRONMENTS[env]).templates.pipelines);
+    const deployed = deployedDefinition(synthesizeEnvironment(ENVIRONMENTS[env]).templates.pipelines);
     if (!validate(deployed)) throw new Error(`schema errors:\n${errorsOf(validate)}`);
   });
 
@@ -103,7 +103,7 @@ describe('pipelines stack', () => {
 
 describe('job image', () => {
   const body = JSON.stringify(Object.values(tpl.findResources('AWS::SageMaker::Pipeline'))[0].Properties);
-  const image = dev.stage.pipelines.jobImage!;
+  const image = dev.platform.pipelines.jobImage!;
 
   test('training and processing jobs run the image built from training/Dockerfile on the region DLC', () => {
     const definition = deployedDefinition();
@@ -119,13 +119,13 @@ describe('job image', () => {
   });
 
   test('the image builds FROM the pinned DLC of the stack region, for linux/amd64', () => {
-    const assets = JSON.parse(fs.readFileSync(path.join(dev.stage.outdir, `${dev.stage.pipelines.artifactId}.assets.json`), 'utf8'));
+    const assets = JSON.parse(fs.readFileSync(path.join(dev.outdir, `${dev.platform.pipelines.artifactId}.assets.json`), 'utf8'));
     const docker = assets.dockerImages[image.asset.assetHash];
     expect(docker.source.dockerBuildArgs.BASE_IMAGE).toBe(
       '763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:2.9.0-transformers5.3.0-gpu-py312-cu130-ubuntu22.04',
     );
     expect(docker.source.platform).toBe('linux/amd64');
-    expect(fs.readdirSync(path.join(dev.stage.outdir, docker.source.directory)).sort()).toEqual(['Dockerfile', 'requirements.txt']);
+    expect(fs.readdirSync(path.join(dev.outdir, docker.source.directory)).sort()).toEqual(['Dockerfile', 'requirements.txt']);
   });
 
   test('only the training and processing roles may pull it, from the asset repository only', () => {
@@ -139,8 +139,8 @@ describe('job image', () => {
   test('no image is built when the config names both images', () => {
     const own = '111122223333.dkr.ecr.us-east-1.amazonaws.com/fmft/jobs:1.0.0';
     const config = { ...ENVIRONMENTS.dev, training: { ...ENVIRONMENTS.dev.training, images: { training: own, processing: own } } };
-    const stage = synthesizeStage(config);
-    expect(stage.stage.pipelines.jobImage).toBeUndefined();
+    const stage = synthesizeEnvironment(config);
+    expect(stage.platform.pipelines.jobImage).toBeUndefined();
     const text = JSON.stringify(stage.templates.pipelines.toJSON());
     expect(text).toContain(own);
     expect(text).not.toContain('container-assets-');
@@ -148,18 +148,21 @@ describe('job image', () => {
 });
 
 describe('code archive path', () => {
-  test('jobs open the archive under the name SageMaker copies it as (the asset key)', () => {
-    const text = JSON.stringify(deployedDefinition());
+  test('jobs open the archive and the launcher under the names SageMaker copies them as (the asset keys)', () => {
+    const definition = deployedDefinition();
+    const text = JSON.stringify(definition);
     const archive = /\/opt\/ml\/input\/data\/code\/([0-9a-f]{64}\.gz)/.exec(text)?.[1];
     expect(archive).toBeDefined();
-    expect(text).toContain(`tar -xzf /opt/ml/processing/input/code/${archive}`);
+    const prepare = definition.Steps.find((s: any) => s.Name === 'PrepareData').Arguments;
+    expect(prepare.AppSpecification.ContainerArguments[0]).toBe(`/opt/ml/processing/input/code/${archive}`);
+    expect(prepare.AppSpecification.ContainerEntrypoint).toEqual(['python3', expect.stringMatching(/^\/opt\/ml\/processing\/input\/launcher\/[0-9a-f]{64}\.py$/)]);
     expect(text).not.toContain('sourcedir.tar.gz');
   });
 });
 
 describe('hyperparameter tuning from config', () => {
   test('prod tunes with the configured search; dev runs one training job', () => {
-    const prodTpl = synthesizeStage(ENVIRONMENTS.prod).templates.pipelines;
+    const prodTpl = synthesizeEnvironment(ENVIRONMENTS.prod).templates.pipelines;
     const body = JSON.stringify(Object.values(prodTpl.findResources('AWS::SageMaker::Pipeline'))[0].Properties);
     const tuning = ENVIRONMENTS.prod.training.tuning!;
     expect(body).toContain('\\"Type\\":\\"Tuning\\"');

@@ -3,10 +3,10 @@ import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { PLATFORM_NODE_RUNTIME } from '../../lib/constructs/platform-function';
-import { normalizedTemplate, synthesizeStage } from '../support/app';
+import { normalizedTemplate, synthesizeEnvironment } from '../support/app';
 
-const dev = synthesizeStage(ENVIRONMENTS.dev);
-const tpl = Template.fromStack(dev.stage.registry);
+const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
+const tpl = Template.fromStack(dev.platform.registry);
 
 function policyOf(prefix: string): any[] {
   const [, policy] = Object.entries(tpl.findResources('AWS::IAM::ManagedPolicy')).find(([id]) => id.startsWith(prefix)) as [string, any];
@@ -37,7 +37,7 @@ describe('registry stack', () => {
       expect(settings).toContain('fmft-dev-fine-tuning-models');
     }
     const key = functions[0].Properties.Code.S3Key.replace('.zip', '');
-    const bundle = fs.readFileSync(path.join(dev.stage.outdir, '..', `asset.${key}`, 'index.js'), 'utf8');
+    const bundle = fs.readFileSync(path.join(dev.outdir, `asset.${key}`, 'index.js'), 'utf8');
     expect(bundle).toContain('UpdateEndpointWeightsAndCapacities');
   });
 

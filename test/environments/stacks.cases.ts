@@ -1,10 +1,10 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
-import { synthesizeStage } from '../support/app';
+import { synthesizeEnvironment } from '../support/app';
 
-const dev = synthesizeStage(ENVIRONMENTS.dev);
-const prod = synthesizeStage(ENVIRONMENTS.prod);
+const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
+const prod = synthesizeEnvironment(ENVIRONMENTS.prod);
 
 /** The S3 object patterns a role's managed policy allows for the given actions, as readable strings. */
 function objectGrants(template: Template, roleLogicalIdPrefix: string, action: string): string[] {

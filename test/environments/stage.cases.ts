@@ -1,10 +1,10 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
-import { normalizedTemplate, synthesizeStage } from '../support/app';
+import { normalizedTemplate, synthesizeEnvironment } from '../support/app';
 
-const dev = synthesizeStage(ENVIRONMENTS.dev);
-const prod = synthesizeStage(ENVIRONMENTS.prod);
+const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
+const prod = synthesizeEnvironment(ENVIRONMENTS.prod);
 
 /** Physical names that must be unique in an account: stacks, buckets, aliases, repositories, budgets. */
 function physicalNames(stage: typeof dev): string[] {
@@ -52,10 +52,10 @@ describe('stage', () => {
   });
 
   test('stacks get what they need through props, so deploy order follows', () => {
-    expect(dev.stage.security.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-storage']);
-    expect(dev.stage.pipelines.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-security', 'fmft-dev-storage']);
-    expect(dev.stage.network.dependencies).toEqual([]);
-    expect(dev.stage.storage.dependencies).toEqual([]);
+    expect(dev.platform.security.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-storage']);
+    expect(dev.platform.pipelines.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-security', 'fmft-dev-storage']);
+    expect(dev.platform.network.dependencies).toEqual([]);
+    expect(dev.platform.storage.dependencies).toEqual([]);
   });
 
   test('the prefix layout comes from the shared contract', () => {

@@ -83,16 +83,38 @@ describe('steps and data flow', () => {
     for (const s of allSteps(trainingDef)) expect(s.DependsOn).toBeUndefined();
   });
 
-  test('the preparation job runs format, validate and split in one bash entrypoint', () => {
-    const entry = step(trainingDef, N.prepareData).Arguments.AppSpecification.ContainerEntrypoint;
-    expect(entry.slice(0, 2)).toEqual(['bash', '-c']);
-    const script: string = entry[2];
-    expect(script).toMatch(/^set -euo pipefail\n/);
-    expect(script).toContain('tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz -C /opt/ml/processing/code');
-    const order = ['training.data format', 'training.data validate', 'training.data split'].map((c) => script.indexOf(c));
-    expect(order.every((i) => i > 0)).toBe(true);
-    expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(script).toContain('--ratios 0.8 0.1 0.1 --seed 42');
+  test('every processing job starts a module of the code archive through the launcher: no inline script', () => {
+    for (const name of [N.prepareData, N.evaluate]) {
+      const a = step(trainingDef, name).Arguments;
+      expect(a.AppSpecification.ContainerEntrypoint).toEqual(['python3', '/opt/ml/processing/input/launcher/run_module.py']);
+      expect(a.AppSpecification.ContainerArguments[0]).toBe('/opt/ml/processing/input/code/sourcedir.tar.gz');
+      const inputs = Object.fromEntries(a.ProcessingInputs.map((i: any) => [i.InputName, i.S3Input]));
+      expect(inputs.code).toMatchObject({ S3Uri: props.code.archiveS3Uri, LocalPath: '/opt/ml/processing/input/code' });
+      expect(inputs.launcher).toMatchObject({ S3Uri: props.code.launcherS3Uri, LocalPath: '/opt/ml/processing/input/launcher' });
+      for (const text of [...a.AppSpecification.ContainerEntrypoint, ...a.AppSpecification.ContainerArguments]) {
+        expect(text).not.toMatch(/[\n;&|]/);
+      }
+    }
+  });
+
+  test('the preparation job runs `training.data prepare` with the target, ratios and seed', () => {
+    const args = step(trainingDef, N.prepareData).Arguments.AppSpecification.ContainerArguments;
+    expect(args.slice(1)).toEqual([
+      'training.data', 'prepare',
+      '--input', '/opt/ml/processing/input/raw',
+      '--output-dir', '/opt/ml/processing/output',
+      '--target', 'chat',
+      '--ratios', '0.8', '0.1', '0.1',
+      '--seed', '42',
+    ]);
+    const outputs = step(trainingDef, N.prepareData).Arguments.ProcessingOutputConfig.Outputs.map((o: any) => o.S3Output.LocalPath);
+    expect(outputs).toEqual(['/opt/ml/processing/output/train', '/opt/ml/processing/output/validation', '/opt/ml/processing/output/test']);
+  });
+
+  test('a model family is passed to preparation', () => {
+    const def: any = buildFineTuningPipeline({ ...props, dataPreparation: { target: 'bedrock', modelFamily: 'amazon-nova' } });
+    const args: string[] = step(def, N.prepareData).Arguments.AppSpecification.ContainerArguments;
+    expect(args.slice(args.indexOf('--target'), args.indexOf('--ratios'))).toEqual(['--target', 'bedrock', '--model-family', 'amazon-nova']);
   });
 
   test('training reads the prepared splits, base model and code as channels; hyperparameters follow the HF DLC convention', () => {
@@ -102,7 +124,7 @@ describe('steps and data flow', () => {
       train: { Get: "Steps.PrepareData.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri" },
       validation: { Get: "Steps.PrepareData.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri" },
       model: { Get: 'Parameters.BaseModel' },
-      code: props.codeS3Uri,
+      code: props.code.archiveS3Uri,
     });
     expect(a.HyperParameters).toEqual({
       sagemaker_program: 'training/train/launch.py',
@@ -136,6 +158,12 @@ describe('steps and data flow', () => {
     ]);
   });
 
+  test('metrics time series is a training job option: set for training, absent from the tuning definition (CreateHyperParameterTuningJob rejects it)', () => {
+    expect(step(trainingDef, N.train).Arguments.AlgorithmSpecification.EnableSageMakerMetricsTimeSeries).toBe(true);
+    const spec = step(tuningDef, N.tune).Arguments.TrainingJobDefinition.AlgorithmSpecification;
+    expect(Object.keys(spec).sort()).toEqual(['MetricDefinitions', 'TrainingImage', 'TrainingInputMode']);
+  });
+
   test('tuning: evaluation and registration read the best training job artifact', () => {
     const best = {
       'Std:Join': {
@@ -154,9 +182,16 @@ describe('steps and data flow', () => {
     const out = s.Arguments.ProcessingOutputConfig.Outputs[0];
     expect(out.S3Output.LocalPath).toBe('/opt/ml/processing/output/evaluation');
     expect(out.S3Output.S3Uri).toEqual({ 'Std:Join': { On: '', Values: [props.storage.evaluationReports, { Get: 'Execution.PipelineExecutionId' }] } });
-    expect(s.Arguments.AppSpecification.ContainerEntrypoint[2]).toContain(
-      'python3 -m training.evaluate perplexity --model-dir /opt/ml/processing/work/model --data /opt/ml/processing/input/test/test.jsonl --output-dir /opt/ml/processing/output/evaluation',
-    );
+    expect(s.Arguments.AppSpecification.ContainerArguments.slice(1)).toEqual([
+      'training.evaluate', 'model',
+      '--task', 'perplexity',
+      '--model', '/opt/ml/processing/input/model/model.tar.gz',
+      '--data', '/opt/ml/processing/input/test/test.jsonl',
+      '--output-dir', '/opt/ml/processing/output/evaluation',
+      '--work-dir', '/opt/ml/processing/work',
+      '--device', 'cpu',
+      '--max-new-tokens', '64',
+    ]);
   });
 
   test('the gate compares the JsonGet metric with the threshold; register pending approval, else fail naming metric, value and threshold', () => {
@@ -183,7 +218,8 @@ describe('steps and data flow', () => {
     const def: any = buildFineTuningPipeline({ ...props, evaluation: { task: 'qa', metricPath: 'question_answering_metrics.f1.value', minimum: 0.6 } });
     expect(step(def, N.qualityGate).Arguments.Conditions[0].Type).toBe('GreaterThanOrEqualTo');
     expect(step(def, N.fail).Arguments.ErrorMessage['Std:Join'].Values).toContain('is below the minimum');
-    expect(step(def, N.evaluate).Arguments.AppSpecification.ContainerEntrypoint[2]).toMatch(/training\.evaluate predict .*\n.*training\.evaluate qa --predictions/);
+    const args: string[] = step(def, N.evaluate).Arguments.AppSpecification.ContainerArguments;
+    expect(args.slice(args.indexOf('--task'), args.indexOf('--task') + 2)).toEqual(['--task', 'qa']);
   });
 });
 

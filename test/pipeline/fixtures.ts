@@ -43,7 +43,12 @@ export function baseProps(): FineTuningPipelineProps {
       finalModels: 's3://ml-dev-model-artifacts-111122223333-eu-west-1/models/final/',
       evaluationReports: 's3://ml-dev-evaluation-results-111122223333-eu-west-1/evaluation/reports/',
     },
-    codeS3Uri: 's3://ml-dev-model-artifacts-111122223333-eu-west-1/code/v1/sourcedir.tar.gz',
+    code: {
+      archiveS3Uri: 's3://ml-dev-model-artifacts-111122223333-eu-west-1/code/v1/sourcedir.tar.gz',
+      archiveFileName: 'sourcedir.tar.gz',
+      launcherS3Uri: 's3://ml-dev-model-artifacts-111122223333-eu-west-1/code/v1/run_module.py',
+      launcherFileName: 'run_module.py',
+    },
     defaults: {
       baseModelUri: 's3://ml-dev-model-artifacts-111122223333-eu-west-1/base-models/llama-3.1-8b/',
       instanceType: 'ml.g5.12xlarge',

@@ -6,7 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { addCompliancePacks } from '../../lib/compliance-packs';
 import { EnvironmentConfig } from '../../lib/config/environment-config';
 import { ENVIRONMENTS } from '../../lib/config/environments';
-import { FineTuningStage } from '../../lib/fine-tuning-stage';
+import { addFineTuningPlatform, FineTuningPlatform } from '../../lib/fine-tuning-platform';
 
 const CDK_JSON = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'));
 
@@ -27,12 +27,15 @@ export function configWith(base: EnvironmentConfig, change: (c: any) => void): E
   return copy;
 }
 
-export interface SynthesizedStage {
-  readonly stage: FineTuningStage;
+export interface SynthesizedEnvironment {
+  /** The stacks, as bin/app.ts builds them. */
+  readonly platform: FineTuningPlatform;
+  /** The cloud assembly directory (templates, assets, validation report). */
+  readonly outdir: string;
   readonly templates: { network: Template; storage: Template; security: Template; pipelines: Template; bedrock: Template };
   /** Raw templates keyed by stack name. */
   readonly raw: Record<string, any>;
-  /** cdk-nag's policy validation report of the stage. */
+  /** cdk-nag's policy validation report of the app. */
   readonly report: ValidationReport;
 }
 
@@ -45,37 +48,38 @@ export interface ValidationReport {
   }>;
 }
 
-const cache = new Map<string, SynthesizedStage>();
+const cache = new Map<string, SynthesizedEnvironment>();
 
 /**
- * Synthesizes the whole stage of one environment with the five cdk-nag packs, once per test file. Synth does
- * not throw on findings here: the tests read the report and name every finding.
+ * Synthesizes every stack of one environment with the five cdk-nag packs, as bin/app.ts does, once per test
+ * file. Synth does not throw on findings here: the tests read the report and name every finding.
  */
-export function synthesizeStage(config: EnvironmentConfig): SynthesizedStage {
+export function synthesizeEnvironment(config: EnvironmentConfig): SynthesizedEnvironment {
   const key = JSON.stringify(config);
   const hit = cache.get(key);
   if (hit) return hit;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-stage-'));
   const app = testApp(outdir);
-  const stage = new FineTuningStage(app, config.name, { config, env: { region: config.primaryRegion } });
-  addCompliancePacks(stage);
+  const platform = addFineTuningPlatform(app, { config, env: { region: config.primaryRegion } });
+  addCompliancePacks(app);
   try {
     app.synth();
   } catch (e) {
     if (!String((e as Error).message).startsWith('Validation failed')) throw e;
   }
   const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
-  const assembly = stage.synth();
+  const assembly = app.synth();
   const raw: Record<string, any> = {};
   for (const s of assembly.stacks) raw[s.stackName] = s.template;
-  const result: SynthesizedStage = {
-    stage,
+  const result: SynthesizedEnvironment = {
+    platform,
+    outdir,
     templates: {
-      network: Template.fromStack(stage.network),
-      storage: Template.fromStack(stage.storage),
-      security: Template.fromStack(stage.security),
-      pipelines: Template.fromStack(stage.pipelines),
-      bedrock: Template.fromStack(stage.bedrock),
+      network: Template.fromStack(platform.network),
+      storage: Template.fromStack(platform.storage),
+      security: Template.fromStack(platform.security),
+      pipelines: Template.fromStack(platform.pipelines),
+      bedrock: Template.fromStack(platform.bedrock),
     },
     raw,
     report,
