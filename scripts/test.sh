@@ -1,41 +1,114 @@
 #!/usr/bin/env bash
-# Every test, as CI runs it: type-check, jest (constructs, stacks, cdk-nag), synth of every environment with
-# cdk-nag, cfn-lint and checkov over every template, ruff and pytest for training/. Installs what is
-# missing first (scripts/bootstrap.sh), so it works on a fresh clone.
+# Every test, as CI runs it. Installs what is missing first (scripts/bootstrap.sh), so it works on a fresh clone.
+#
+#   tsc --noEmit | cdk synth of every environment (cdk-nag: synth fails on any finding) | jest (constructs,
+#   stacks, compliance, the README's CDK commands through the real CLI) | cfn-lint, checkov and the API-model
+#   check over the synthesized templates | ruff and pytest (training/, tools/)
+#
+# Each environment is synthesized once; the scanners and the CLI tests read those same templates
+# (FMFT_SYNTH_DIR). Independent steps run side by side; each step's output is printed when it ends, with
+# its time, and the script fails when any step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 
-step() { printf '\n=== %s\n' "$*"; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/fmft-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export FMFT_SYNTH_DIR="$work/synth"
+export CDK_DISABLE_VERSION_CHECK=1
+began=$SECONDS
+declare -A pid
+failed=()
+summary=()
 
-step "tsc --noEmit"
-npx tsc --noEmit -p .
+# start NAME COMMAND...: runs COMMAND in the background, its output in $work/NAME.log.
+start() {
+  local name=$1
+  shift
+  (
+    t0=$SECONDS
+    rc=0
+    "$@" >"$work/$name.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - t0))" >"$work/$name.result"
+  ) &
+  pid[$name]=$!
+}
 
-step "jest"
-npx jest --ci
+# finish NAME...: waits for each step, prints its output and time, and records a failure.
+finish() {
+  local name rc seconds
+  for name in "$@"; do
+    wait "${pid[$name]}" || true
+    read -r rc seconds <"$work/$name.result"
+    printf '\n=== %s (%ss, %s)\n' "$name" "$seconds" "$([ "$rc" = 0 ] && echo ok || echo "FAILED, exit $rc")"
+    cat "$work/$name.log"
+    summary+=("$(printf '%-22s %4ss  %s' "$name" "$seconds" "$([ "$rc" = 0 ] && echo ok || echo FAILED)")")
+    [ "$rc" = 0 ] || failed+=("$name")
+  done
+}
 
-out=$(mktemp -d "${TMPDIR:-/tmp}/fmft-synth.XXXXXX")
-trap 'rm -rf "$out"' EXIT
+synth() { # synth NAME CDK-ARGS...
+  local name=$1
+  shift
+  npx cdk synth --quiet "$@" -o "$FMFT_SYNTH_DIR/$name"
+}
+
+# Steps run in a `||` context, where `set -e` does not apply: every command says `|| return` itself.
+# pytest runs in two processes, the tests marked slow (each starts torchrun or training subprocesses) and the
+# rest, so both cores stay busy; every test is in exactly one of them.
+python_checks() {
+  .venv/bin/ruff check training bench tools || return
+  .venv/bin/ruff format --check training bench tools || return
+  .venv/bin/pytest training/tests tools/tests -q -p no:cacheprovider -m 'not slow'
+}
+
+# cfn-lint, checkov and the API-model check over every synthesized template. Identical templates (prod's
+# stacks that serving does not change) are scanned once: the same bytes give the same findings.
+scan() {
+  local -A seen=()
+  local templates=() dockerfiles=() f h
+  while IFS= read -r f; do
+    h=$(sha256sum "$f" | cut -c1-64)
+    [ -n "${seen[$h]:-}" ] || { seen[$h]=1; templates+=("$f"); }
+  done < <(find "$FMFT_SYNTH_DIR" -name '*.template.json' | sort)
+  while IFS= read -r f; do
+    h=$(sha256sum "$f" | cut -c1-64)
+    [ -n "${seen[$h]:-}" ] || { seen[$h]=1; dockerfiles+=("$f"); }
+  done < <(find "$FMFT_SYNTH_DIR" -name Dockerfile | sort)
+  echo "templates: $(find "$FMFT_SYNTH_DIR" -name '*.template.json' | wc -l) synthesized, ${#templates[@]} distinct; Dockerfiles: ${#dockerfiles[@]}"
+  [ "${#templates[@]}" -gt 0 ] && [ "${#dockerfiles[@]}" -gt 0 ] || return 1
+
+  echo "--- API-model check (botocore service models)"
+  .venv/bin/python -m tools.api_model "$FMFT_SYNTH_DIR" || return
+  echo "--- cfn-lint (errors fail)"
+  .venv-tools/bin/cfn-lint --non-zero-exit-code error -- "${templates[@]}" || return
+  echo "--- checkov over the templates and the job image Dockerfile (any failed check fails)"
+  .venv-tools/bin/checkov --quiet --compact --framework cloudformation dockerfile --skip-download -f "${templates[@]}" "${dockerfiles[@]}"
+}
+
+# No environment serves a model until one is approved: prod is also synthesized with the two fixture
+# variants, so the scanners and the tests see the endpoints stack too.
+# Incremental type-checking state lives with the installed modules (npm ci starts it afresh).
+start tsc npx tsc --noEmit -p . --incremental --tsBuildInfoFile node_modules/.cache/fmft/tsconfig.tsbuildinfo
 for env in $(npx tsx scripts/list-environments.ts); do
-  step "cdk synth -c env=$env (fails on any cdk-nag finding)"
-  npx cdk synth --quiet -c env="$env" -o "$out/$env"
+  start "synth-$env" synth "$env" -c env="$env"
 done
-# No environment serves a model until one is approved: synthesize prod with two fixture variants so the
-# scanners see the endpoints stack too.
-step "cdk synth -c env=prod with the serving fixture (endpoints stack)"
-npx cdk synth --quiet -c env=prod -c serving=test/fixtures/serving.json -o "$out/prod-serving"
-mapfile -t templates < <(find "$out" -name '*.template.json' | sort)
-echo "templates: ${#templates[@]}"
+start synth-prod-serving synth prod-serving -c env=prod -c serving=test/fixtures/serving.json
+start python python_checks
+start pytest-slow .venv/bin/pytest training/tests tools/tests -q -p no:cacheprovider -m slow
 
-step "cfn-lint (errors fail)"
-.venv-tools/bin/cfn-lint --non-zero-exit-code error -- "${templates[@]}"
+finish tsc
+finish $(printf '%s\n' "${!pid[@]}" | grep '^synth-' | sort)
+if [ "${#failed[@]}" -eq 0 ]; then
+  start jest npx jest --ci --maxWorkers=2
+  start scan scan
+  finish scan jest
+fi
+finish python pytest-slow
 
-step "checkov over templates and the job image Dockerfile (any failed check fails)"
-.venv-tools/bin/checkov --quiet --compact --framework cloudformation dockerfile --skip-download -d "$out"
-
-step "ruff"
-.venv/bin/ruff check training bench
-.venv/bin/ruff format --check training bench
-
-step "pytest"
-.venv/bin/pytest training/tests -q
+printf '\n=== summary (%ss in all)\n' "$((SECONDS - began))"
+printf '%s\n' "${summary[@]}"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi

@@ -1,0 +1,1 @@
+"""Developer tools that run over the synthesized app (not shipped in any image or Lambda)."""
