@@ -90,8 +90,10 @@ scan() {
 # variants, so the scanners and the tests see the endpoints stack too.
 # Incremental type-checking state lives with the installed modules (npm ci starts it afresh).
 start tsc npx tsc --noEmit -p . --incremental --tsBuildInfoFile node_modules/.cache/fmft/tsconfig.tsbuildinfo
+# dev through the README's set-up command itself, so that command is checked by every run.
+start synth-dev bash scripts/setup.sh "$FMFT_SYNTH_DIR/dev"
 for env in $(npx tsx scripts/list-environments.ts); do
-  start "synth-$env" synth "$env" -c env="$env"
+  [ "$env" = dev ] || start "synth-$env" synth "$env" -c env="$env"
 done
 start synth-prod-serving synth prod-serving -c env=prod -c serving=test/fixtures/serving.json
 start python python_checks

@@ -1,14 +1,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** One `npx cdk ...` command from a shell code block of a document. */
+/** One `npx cdk ...` command of a document. */
 export interface CdkCommand {
   /** The command as written (continuation lines joined, comment removed). */
   readonly text: string;
   /** Where it is: `README.md:184`. */
   readonly where: string;
   readonly subcommand: string;
-  /** `-c key=value` pairs. */
+  /** `-c key=value` pairs; a value in angle brackets (`env=<name>`) is a placeholder. */
   readonly context: Readonly<Record<string, string>>;
   /** Positional arguments: stack selectors, or the environment of `bootstrap`. */
   readonly positional: readonly string[];
@@ -39,11 +39,18 @@ export function shellBlocks(markdown: string): { startLine: number; lines: strin
   return blocks;
 }
 
-/** Every `npx cdk` command in the shell blocks of `file`. */
+/** Every `npx cdk` command of `file`: in its shell blocks, and in inline code spans of its prose. */
 export function cdkCommands(file: string): CdkCommand[] {
   const name = path.basename(file);
+  const markdown = fs.readFileSync(file, 'utf8');
   const commands: CdkCommand[] = [];
-  for (const block of shellBlocks(fs.readFileSync(file, 'utf8'))) {
+  // Inline code may wrap across lines; code blocks are blanked first so their commands count once.
+  const prose = markdown.replace(/^```[\s\S]*?^```$/gm, (block) => block.replace(/[^\n]/g, ' '));
+  for (const match of prose.matchAll(/`(npx cdk [^`]+)`/g)) {
+    const line = prose.slice(0, match.index).split('\n').length;
+    commands.push(parseCdkCommand(match[1].replace(/\s+/g, ' ').trim(), `${name}:${line}`));
+  }
+  for (const block of shellBlocks(markdown)) {
     let pending = '';
     let pendingLine = 0;
     block.lines.forEach((raw, i) => {
@@ -104,4 +111,9 @@ export function hereDocument(file: string, fileName: string): string | undefined
 export function selectorMatches(selector: string, stackId: string): boolean {
   const pattern = selector.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${pattern}$`).test(stackId);
+}
+
+/** Whether a command argument is a placeholder for the reader to fill in (`<name>`). */
+export function isPlaceholder(value: string): boolean {
+  return /^<[^>]+>$/.test(value);
 }
