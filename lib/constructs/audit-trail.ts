@@ -10,6 +10,8 @@ import { acknowledgeRuleInPacks } from './compliance';
 import { MlBucket } from './ml-bucket';
 
 export interface AuditTrailProps {
+  /** Name of the trail; its delivery role admits CloudTrail for this trail only. @default - generated */
+  readonly trailName?: string;
   /**
    * Encrypts the trail's files and its log group; its policy must allow CloudWatch Logs. This construct adds
    * the statement that lets CloudTrail encrypt this account's trail files with it.
@@ -87,6 +89,7 @@ export class AuditTrail extends Construct {
       }),
     );
     this.trail = new cloudtrail.Trail(this, 'Trail', {
+      trailName: props.trailName,
       bucket: this.bucket.bucket,
       encryptionKey: props.key,
       isMultiRegionTrail: true,
@@ -95,6 +98,7 @@ export class AuditTrail extends Construct {
       sendToCloudWatchLogs: true,
       cloudWatchLogGroup: this.logGroup,
     });
+    this.limitDeliveryRoleToThisTrail(props.trailName);
     acknowledgeRuleInPacks(
       this.trail,
       'IAMNoInlinePolicy',
@@ -104,5 +108,20 @@ export class AuditTrail extends Construct {
       props.dataEventBuckets.map((bucket) => ({ bucket })),
       { readWriteType: cloudtrail.ReadWriteType.ALL, includeManagementEvents: true },
     );
+  }
+
+  /**
+   * The Trail construct creates the CloudWatch Logs delivery role with a bare service principal and takes no
+   * role of ours, so its trust statement gets the confused-deputy conditions here: CloudTrail may assume the
+   * role for this account's trail only (CloudTrail's "Cross-service confused deputy prevention" page).
+   */
+  private limitDeliveryRoleToThisTrail(trailName: string | undefined): void {
+    const stack = Stack.of(this);
+    const role = this.trail.node.findChild('LogsRole') as iam.Role;
+    const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: trailName ?? '*' });
+    (role.node.defaultChild as iam.CfnRole).addPropertyOverride('AssumeRolePolicyDocument.Statement.0.Condition', {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': trailArn },
+    });
   }
 }

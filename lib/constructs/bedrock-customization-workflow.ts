@@ -34,6 +34,17 @@ export const BEDROCK_STATE_NAMES = {
   failed: 'Failed',
 } as const;
 
+/**
+ * The idempotency token of a create call, derived from the execution and the call: every attempt of one run
+ * sends the same token, so a retry after a lost response gets the job or throughput that attempt created
+ * (the APIs return the first request's result for a repeated token) instead of failing on the taken name and
+ * leaving it unwatched. A SHA-256 in hex fits the APIs' token pattern `[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?`.
+ */
+export function idempotencyToken(call: string): string {
+  if (!/^[a-z-]+$/.test(call)) throw new Error(`idempotencyToken: call must be lower-case letters and hyphens, got '${call}'`);
+  return `States.Hash(States.Format('{}/${call}', $$.Execution.Id), 'SHA-256')`;
+}
+
 /** Stands for the run's evaluation task in the evaluation job's argument list. */
 const TASK_PLACEHOLDER = '<evaluation task>';
 
@@ -193,6 +204,7 @@ export class BedrockCustomizationWorkflow extends Construct {
             'BaseModelIdentifier.$': '$.run.baseModelIdentifier',
             'CustomizationType.$': '$.run.customizationType',
             'HyperParameters.$': '$.run.hyperParameters',
+            'ClientRequestToken.$': idempotencyToken('customization-job'),
             RoleArn: props.customizationRole.roleArn,
             CustomModelKmsKeyId: props.customModelKey.keyArn,
             TrainingDataConfig: { 'S3Uri.$': '$.run.trainingDataUri' },
@@ -222,6 +234,7 @@ export class BedrockCustomizationWorkflow extends Construct {
         ModelId: sfn.JsonPath.stringAt('$.job.outputModelArn'),
         ProvisionedModelName: sfn.JsonPath.stringAt('$.run.provisionedModelName'),
         ModelUnits: sfn.JsonPath.numberAt('$.run.provisionedModelUnits'),
+        ClientRequestToken: sfn.JsonPath.stringAt(idempotencyToken('provisioned-throughput')),
         Tags: tagList,
       },
       iamResources: [this.bedrockArn('provisioned-model/*'), this.bedrockArn('custom-model/*')],

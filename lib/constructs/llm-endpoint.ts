@@ -62,6 +62,59 @@ export function encryptedEndpointConfig(scope: Construct, id: string, p: Encrypt
   return config;
 }
 
+export interface RollbackAlarmsProps {
+  /** Part of the alarms' construct IDs. */
+  readonly name: string;
+  /** What is measured, in the alarm description (`variant current`). */
+  readonly what: string;
+  /** Alarm names are `<prefix>-error-rate` and `<prefix>-p99-latency`. */
+  readonly alarmNamePrefix: string;
+  /** AWS/SageMaker metric dimensions of a variant or an inference component. */
+  readonly dimensions: Record<string, string>;
+  readonly rollout: ServingConfig['rollout'];
+  /** Receives the alarms' notifications. */
+  readonly topic: sns.ITopic;
+}
+
+/**
+ * The two alarms that roll a deployment back: 5xx error rate above `rollout.maxErrorRatePercent` and p99
+ * model latency above `rollout.maxP99LatencyMs`, each over 2 of 3 one-minute periods, notifying `topic`.
+ */
+export function rollbackAlarms(scope: Construct, p: RollbackAlarmsProps): cloudwatch.Alarm[] {
+  const metric = (metricName: string, statistic: string) =>
+    new cloudwatch.Metric({ namespace: 'AWS/SageMaker', metricName, statistic, period: Duration.minutes(1), dimensionsMap: p.dimensions });
+  const errorRate = new cloudwatch.MathExpression({
+    expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+    usingMetrics: { errors: metric('Invocation5XXErrors', 'Sum'), invocations: metric('Invocations', 'Sum') },
+    period: Duration.minutes(1),
+    label: `${p.name} 5xx error rate (%)`,
+  });
+  const r = p.rollout;
+  const alarms = [
+    errorRate.createAlarm(scope, `ErrorRate-${p.name}`, {
+      alarmName: `${p.alarmNamePrefix}-error-rate`,
+      alarmDescription: `5xx errors above ${r.maxErrorRatePercent} % of invocations on ${p.what}; rolls a deployment back`,
+      threshold: r.maxErrorRatePercent,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+    // ModelLatency is reported in microseconds.
+    metric('ModelLatency', 'p99').createAlarm(scope, `Latency-${p.name}`, {
+      alarmName: `${p.alarmNamePrefix}-p99-latency`,
+      alarmDescription: `p99 model latency above ${r.maxP99LatencyMs} ms on ${p.what}; rolls a deployment back`,
+      threshold: r.maxP99LatencyMs * 1000,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  ];
+  for (const a of alarms) a.addAlarmAction(new actions.SnsAction(p.topic));
+  return alarms;
+}
+
 export interface LlmEndpointProps {
   readonly endpointName: string;
   readonly serving: ServingConfig;
@@ -154,39 +207,14 @@ export class LlmEndpoint extends Construct {
   }
 
   private variantAlarms(props: LlmEndpointProps, v: ServingVariantConfig): cloudwatch.Alarm[] {
-    const r = props.serving.rollout;
-    const errorRate = new cloudwatch.MathExpression({
-      expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
-      usingMetrics: {
-        errors: this.metric(props, v.name, 'Invocation5XXErrors', 'Sum'),
-        invocations: this.metric(props, v.name, 'Invocations', 'Sum'),
-      },
-      period: Duration.minutes(1),
-      label: `${v.name} 5xx error rate (%)`,
+    return rollbackAlarms(this, {
+      name: v.name,
+      what: `variant ${v.name}`,
+      alarmNamePrefix: `${props.endpointName}-${v.name}`,
+      dimensions: { EndpointName: props.endpointName, VariantName: v.name },
+      rollout: props.serving.rollout,
+      topic: props.topic,
     });
-    const alarms = [
-      errorRate.createAlarm(this, `ErrorRate-${v.name}`, {
-        alarmName: `${props.endpointName}-${v.name}-error-rate`,
-        alarmDescription: `5xx errors above ${r.maxErrorRatePercent} % of invocations on variant ${v.name}; rolls a deployment back`,
-        threshold: r.maxErrorRatePercent,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      // ModelLatency is reported in microseconds.
-      this.metric(props, v.name, 'ModelLatency', 'p99').createAlarm(this, `Latency-${v.name}`, {
-        alarmName: `${props.endpointName}-${v.name}-p99-latency`,
-        alarmDescription: `p99 model latency above ${r.maxP99LatencyMs} ms on variant ${v.name}; rolls a deployment back`,
-        threshold: r.maxP99LatencyMs * 1000,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    ];
-    for (const a of alarms) a.addAlarmAction(new actions.SnsAction(props.topic));
-    return alarms;
   }
 
   private addScaling(props: LlmEndpointProps, v: ServingVariantConfig): void {

@@ -1,5 +1,6 @@
 import { CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -78,14 +79,26 @@ export class PrivateNetwork extends Construct {
       retention: c.flowLogRetentionDays as logs.RetentionDays,
       removalPolicy: props.retainOnDelete === false ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
-    const flowLog = this.vpc.addFlowLog('FlowLog', {
-      destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogGroup),
+    // The delivery role admits VPC Flow Logs of this account and region only (confused-deputy conditions, the
+    // VPC user guide's "IAM role for publishing flow logs to CloudWatch Logs").
+    const stack = Stack.of(this);
+    const flowLogRole = new iam.Role(this, 'FlowLogRole', {
+      description: 'VPC Flow Logs writes the flow log of this VPC to its log group',
+      assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'ec2', resource: 'vpc-flow-log', resourceName: '*' }) },
+        },
+      }),
+    });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogGroup, flowLogRole),
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
     acknowledgeRuleInPacks(
-      flowLog,
+      flowLogRole,
       'IAMNoInlinePolicy',
-      'The FlowLog construct writes this policy itself: write access to the one flow-log group plus PassRole on its own role; it exists only with that role',
+      'The FlowLog construct writes this policy itself: write access to the one flow-log group plus PassRole on this role; it exists only with that role',
     );
 
     const group = (name: string, description: string) =>

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -26,6 +26,11 @@ export interface SageMakerFineTuningPipelineProps {
   readonly failureTopic: sns.ITopic;
   /** Keeps failure events that could not be delivered to the topic. */
   readonly failureDeadLetterQueue: sqs.IQueue;
+  /**
+   * Keep the model package group, and with it every registered version and its lineage, when the stack is
+   * deleted. @default true
+   */
+  readonly retainModelPackageGroup?: boolean;
 }
 
 /**
@@ -58,6 +63,7 @@ export class SageMakerFineTuningPipeline extends Construct {
       modelPackageGroupName: groupName,
       modelPackageGroupDescription: `Models fine-tuned by the ${props.pipelineName} pipeline; each version waits for manual approval`,
     });
+    this.modelPackageGroup.applyRemovalPolicy(props.retainModelPackageGroup === false ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
     props.code.grantReadArchive(props.trainingRole);
     props.code.grantRead(props.processingRole);
 

@@ -3,9 +3,10 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ServingConfig } from '../config/environment-config';
-import { encryptedEndpointConfig } from './llm-endpoint';
+import { encryptedEndpointConfig, rollbackAlarms } from './llm-endpoint';
 
 export interface SharedModelEndpointProps {
   readonly endpointName: string;
@@ -18,6 +19,10 @@ export interface SharedModelEndpointProps {
   readonly securityGroupIds: string[];
   readonly key: kms.IKey;
   readonly dataCaptureUri: string;
+  /** Each component's change rolls out copy by copy and rolls back when one of its alarms fires. */
+  readonly rollout: ServingConfig['rollout'];
+  /** Receives the rollback alarms' notifications. */
+  readonly topic: sns.ITopic;
 }
 
 /**
@@ -29,6 +34,7 @@ export interface SharedModelEndpointProps {
 export class SharedModelEndpoint extends Construct {
   readonly endpoint: sagemaker.CfnEndpoint;
   readonly components: sagemaker.CfnInferenceComponent[];
+  readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: SharedModelEndpointProps) {
@@ -64,8 +70,18 @@ export class SharedModelEndpoint extends Construct {
         enableNetworkIsolation: true,
         vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
       });
+      const componentName = `${props.endpointName}-${c.name}`;
+      const alarms = rollbackAlarms(this, {
+        name: c.name,
+        what: `inference component ${componentName}`,
+        alarmNamePrefix: componentName,
+        dimensions: { InferenceComponentName: componentName },
+        rollout: props.rollout,
+        topic: props.topic,
+      });
+      this.alarms.push(...alarms);
       const component = new sagemaker.CfnInferenceComponent(this, `Component-${c.name}`, {
-        inferenceComponentName: `${props.endpointName}-${c.name}`,
+        inferenceComponentName: componentName,
         endpointName: this.endpoint.attrEndpointName,
         variantName,
         specification: {
@@ -73,6 +89,16 @@ export class SharedModelEndpoint extends Construct {
           computeResourceRequirements: { numberOfAcceleratorDevicesRequired: c.acceleratorsPerCopy, minMemoryRequiredInMb: c.memoryMiB },
         },
         runtimeConfig: { copyCount: c.copies },
+        // A changed model or size replaces one copy at a time, waits, and reverts the copies it changed when
+        // the component's error-rate or latency alarm fires (as variants roll back under blue/green).
+        deploymentConfig: {
+          rollingUpdatePolicy: {
+            maximumBatchSize: { type: 'COPY_COUNT', value: 1 },
+            rollbackMaximumBatchSize: { type: 'COPY_COUNT', value: 1 },
+            waitIntervalInSeconds: props.rollout.waitMinutes * 60,
+          },
+          autoRollbackConfiguration: { alarms: alarms.map((a) => ({ alarmName: a.alarmName })) },
+        },
       });
       return component;
     });

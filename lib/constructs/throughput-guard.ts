@@ -21,6 +21,12 @@ export interface ThroughputGuardProps {
   readonly deadLetterQueue: sqs.IQueue;
   /** Whether the handler deletes the platform's own stale throughput (it then needs the permission). */
   readonly deleteStale: boolean;
+  /**
+   * The tag this environment's workflow puts on the throughput it creates. With `deleteStale`, IAM lets the
+   * guard delete only throughput carrying it (`aws:ResourceTag`), so a dev guard cannot delete prod's
+   * throughput in a shared account whatever its code does.
+   */
+  readonly ownerTag: { readonly key: string; readonly value: string };
 }
 
 /**
@@ -35,11 +41,17 @@ export class ThroughputGuard extends Construct {
   constructor(scope: Construct, id: string, props: ThroughputGuardProps) {
     super(scope, id);
     const role = props.handler.role;
-    const add = (actions: string[], resources: string[]) =>
-      role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
+    const add = (actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+      role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources, conditions }));
     add(['bedrock:ListProvisionedModelThroughputs'], ['*']);
     const throughput = Stack.of(this).formatArn({ service: 'bedrock', resource: 'provisioned-model', resourceName: '*' });
-    if (props.deleteStale) add(['bedrock:DeleteProvisionedModelThroughput'], [throughput]);
+    if (props.deleteStale) {
+      // Bedrock's provisioned-model resource type supports aws:ResourceTag (Service Authorization Reference,
+      // "Actions, resources, and condition keys for Amazon Bedrock").
+      add(['bedrock:DeleteProvisionedModelThroughput'], [throughput], {
+        StringEquals: { [`aws:ResourceTag/${props.ownerTag.key}`]: props.ownerTag.value },
+      });
+    }
     role.allowMetrics(props.metricNamespace);
     role.allowPublish(props.topic);
     acknowledgeNag(role, {
@@ -49,7 +61,7 @@ export class ThroughputGuard extends Construct {
     if (props.deleteStale) {
       acknowledgeNag(role, {
         id: iam5ResourceFinding(role, throughput),
-        reason: 'Stale throughput has run-generated names; the handler deletes only names with the platform prefix',
+        reason: 'Stale throughput has run-generated names; IAM admits only throughput tagged with this environment, and the handler deletes only names with the platform prefix',
       });
     }
 

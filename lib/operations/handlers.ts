@@ -41,8 +41,33 @@ export type OperationEvent =
     }
   | { readonly action: 'ab'; readonly endpointName?: string; readonly variantA: string; readonly variantB: string; readonly minutes: number; readonly alpha?: number };
 
+/** The fields each action takes (required first, then optional); docs/runbook.md's payloads are checked against it. */
+export const OPERATION_FIELDS: Readonly<Record<OperationEvent['action'], { readonly required: readonly string[]; readonly optional: readonly string[] }>> = {
+  status: { required: [], optional: ['endpointName'] },
+  rollback: { required: ['variant'], optional: ['endpointName'] },
+  promote: { required: ['variant'], optional: ['endpointName'] },
+  shift: { required: ['from', 'to', 'steps', 'intervalSeconds', 'alarmNames'], optional: ['endpointName'] },
+  ab: { required: ['variantA', 'variantB', 'minutes'], optional: ['endpointName', 'alpha'] },
+};
+
+/** Every problem with an event's fields at once: an unknown action, missing or unknown fields (a typo is never ignored). */
+export function operationEventProblems(event: Record<string, unknown>): string[] {
+  const actions = Object.keys(OPERATION_FIELDS);
+  const fields = OPERATION_FIELDS[event.action as OperationEvent['action']];
+  if (!fields) return [`action: got ${JSON.stringify(event.action)}; allowed: ${actions.join(', ')}`];
+  const known = ['action', ...fields.required, ...fields.optional];
+  return [
+    ...fields.required.filter((f) => event[f] === undefined).map((f) => `${f}: missing; ${event.action} needs ${fields.required.join(', ')}`),
+    ...Object.keys(event)
+      .filter((f) => !known.includes(f))
+      .map((f) => `${f}: not a field of ${event.action}; allowed: ${known.join(', ')}`),
+  ];
+}
+
 /** One function for the endpoint operations; the CLI runs the same library from a workstation. */
 export async function operationsHandler(event: OperationEvent): Promise<unknown> {
+  const problems = operationEventProblems(event as unknown as Record<string, unknown>);
+  if (problems.length) throw new Error(problems.join('; '));
   const endpointName = event.endpointName ?? settings().endpointName;
   if (!endpointName) throw new Error('endpointName: missing, and FMFT_OPERATIONS_SETTINGS names no endpoint');
   const sm = sagemaker();

@@ -19,6 +19,7 @@ import { pythonHandlersCode } from '../constructs/python-handlers-code';
 import { ThroughputGuard } from '../constructs/throughput-guard';
 import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
+import { addOutputs } from './outputs';
 import { PipelinesStack } from './pipelines-stack';
 import { SecurityStack } from './security-stack';
 import { StorageStack } from './storage-stack';
@@ -31,6 +32,9 @@ export interface BedrockStackProps extends StackProps {
   /** Supplies the evaluation job's image and code. */
   readonly pipelines: PipelinesStack;
 }
+
+/** Tag on everything the customization workflow creates, naming the environment that owns it. */
+export const OWNER_TAG_KEY = 'fmft:environment';
 
 /** Prefix of the Bedrock reports in the evaluation bucket, next to the SageMaker pipeline's reports. */
 export const BEDROCK_REPORTS_PREFIX = `${STORAGE_LAYOUT.evaluation.prefixes.reports}bedrock/`;
@@ -148,7 +152,7 @@ export class BedrockStack extends Stack {
       logKey: key,
       logRetention: retention,
       throughputWaitMinutes: b.throughputWaitMinutes,
-      tags: { 'fmft:environment': config.name },
+      tags: { [OWNER_TAG_KEY]: config.name },
     });
 
     const loggingHandler = fn('InvocationLoggingHandler', 'invocation_logging_resource', `Sets Bedrock model invocation logging (${config.name})`, Duration.minutes(2));
@@ -167,21 +171,27 @@ export class BedrockStack extends Stack {
       topic: alerts.topic,
       deadLetterQueue: deadLetters,
       deleteStale: b.throughputGuard.deleteStale,
+      ownerTag: { key: OWNER_TAG_KEY, value: config.name },
     });
 
-    if (b.trigger) this.trigger = this.addTrigger(b.trigger.datasetPrefix, buckets.trainingData, deadLetters);
+    if (b.trigger) this.trigger = this.addTrigger(resourceName(config, 'bedrock-dataset-landed'), b.trigger.datasetPrefix, buckets.trainingData, deadLetters);
+    addOutputs(this, {
+      CustomizationStateMachineArn: { value: this.workflow.stateMachine.stateMachineArn, description: 'Start a Bedrock customization run (aws stepfunctions start-execution)' },
+    });
   }
 
   /** Start a run when `<prefix><name>/train.jsonl` lands in the data bucket. */
-  private addTrigger(prefix: string, bucket: MlBucket, deadLetterQueue: targets.SfnStateMachineProps['deadLetterQueue']): events.Rule {
+  private addTrigger(ruleName: string, prefix: string, bucket: MlBucket, deadLetterQueue: targets.SfnStateMachineProps['deadLetterQueue']): events.Rule {
+    // Named, so the role admits EventBridge for this one rule (confused-deputy conditions).
     const role = new MlServiceRole(this, 'TriggerRole', {
       description: 'EventBridge starts the Bedrock customization state machine',
-      trust: { service: 'events.amazonaws.com' },
+      trust: { service: 'events.amazonaws.com', sourceArnPattern: this.formatArn({ service: 'events', resource: 'rule', resourceName: ruleName }) },
     });
     role.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.workflow.stateMachine.stateMachineArn] }),
     );
     const rule = new events.Rule(this, 'DatasetLanded', {
+      ruleName,
       description: `Starts a Bedrock customization when ${prefix}<name>/train.jsonl lands`,
       eventPattern: {
         source: ['aws.s3'],

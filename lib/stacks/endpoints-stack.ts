@@ -8,6 +8,7 @@ import { LlmEndpoint } from '../constructs/llm-endpoint';
 import { SharedModelEndpoint } from '../constructs/shared-model-endpoint';
 import { NetworkStack } from './network-stack';
 import { SecurityStack } from './security-stack';
+import { addOutputs } from './outputs';
 import { StorageStack } from './storage-stack';
 
 export interface EndpointsStackProps extends StackProps {
@@ -56,7 +57,13 @@ export class EndpointsStack extends Stack {
         shared: s.sharedEndpoint,
         dataCapturePercent: s.dataCapturePercent,
         environment,
+        rollout: s.rollout,
+        topic: security.alerts.topic,
       });
     }
+    addOutputs(this, {
+      ...(this.endpoint ? { EndpointName: { value: this.endpoint.endpoint.attrEndpointName, description: 'The production endpoint (A/B variants)' } } : {}),
+      ...(this.shared ? { SharedEndpointName: { value: this.shared.endpoint.attrEndpointName, description: 'The endpoint of the inference components' } } : {}),
+    });
   }
 }

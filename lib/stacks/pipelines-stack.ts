@@ -12,6 +12,7 @@ import { JobImage } from '../constructs/job-image';
 import { SageMakerFineTuningPipeline } from '../constructs/sagemaker-fine-tuning-pipeline';
 import { TrainingCodeAsset } from '../constructs/training-code-asset';
 import { NetworkStack } from './network-stack';
+import { addOutputs } from './outputs';
 import { SecurityStack } from './security-stack';
 import { StorageStack } from './storage-stack';
 
@@ -70,6 +71,7 @@ export class PipelinesStack extends Stack {
       code: this.code,
       failureTopic: security.alerts.topic,
       failureDeadLetterQueue: security.alerts.undeliveredAlerts,
+      retainModelPackageGroup: config.storage.retainOnDelete,
       definition: {
         trainingImageUri: jobImageUri(t.images?.training),
         processingImageUri: this.processingImageUri,
@@ -103,6 +105,10 @@ export class PipelinesStack extends Stack {
         evaluation: t.qualityGate,
         tuning: t.tuning,
       },
+    });
+    addOutputs(this, {
+      PipelineName: { value: this.fineTuning.pipeline.pipelineName, description: 'The fine-tuning pipeline (aws sagemaker start-pipeline-execution --pipeline-name)' },
+      ModelPackageGroupName: { value: this.fineTuning.modelPackageGroup.modelPackageGroupName!, description: 'Registered versions wait here for approval' },
     });
   }
 }

@@ -19,6 +19,7 @@ import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
 import { PipelinesStack } from './pipelines-stack';
 import { SecurityStack } from './security-stack';
+import { addOutputs } from './outputs';
 import { StorageStack } from './storage-stack';
 
 export interface RegistryStackProps extends StackProps {
@@ -127,6 +128,10 @@ export class RegistryStack extends Stack {
     acknowledgeNag(ops, {
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason: 'cloudwatch:GetMetricData has no resource-level permissions and DescribeAlarms is read-only; the function reads endpoint metrics and rollback alarms',
+    });
+    addOutputs(this, {
+      StagingEndpointName: { value: this.stagingEndpointName, description: 'Approved versions are deployed here (managed by the approval function, not by CloudFormation)' },
+      OperationsFunctionName: { value: this.operationsFunction.fn.functionName, description: 'Endpoint status, shift, promote, rollback and A/B result (aws lambda invoke)' },
     });
   }
 }

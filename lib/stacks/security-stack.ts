@@ -12,6 +12,7 @@ import { PlatformAlerts } from '../constructs/platform-alerts';
 import { NetworkStack } from './network-stack';
 import { StorageStack } from './storage-stack';
 import { environmentKey } from './environment-key';
+import { addOutputs } from './outputs';
 
 export interface SecurityStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -50,6 +51,7 @@ export class SecurityStack extends Stack {
     const layout = STORAGE_LAYOUT;
     const auditKey = environmentKey(this, 'AuditKey', config, 'audit', 'CloudTrail files and events', { allowCloudWatchLogs: true });
     this.auditTrail = new AuditTrail(this, 'AuditTrail', {
+      trailName: resourceName(config, 'audit'),
       key: auditKey.key,
       accessLogsBucket: storage.accessLogsBucket,
       dataEventBuckets: Object.values(buckets).map((b) => b.bucket),
@@ -71,8 +73,10 @@ export class SecurityStack extends Stack {
       monthlyBudgetUsd: config.monthlyBudgetUsd,
     });
 
-    const sageMakerRole = (id: string, description: string) =>
-      new MlServiceRole(this, id, { trust: { service: 'sagemaker.amazonaws.com' }, description });
+    // SageMaker assumes these roles for jobs, tuning, pipelines and endpoints of this account and region only
+    // (confused-deputy conditions; SageMaker's "Cross-service confused deputy prevention" page).
+    const sageMakerTrust = { service: 'sagemaker.amazonaws.com', sourceArnPattern: this.formatArn({ service: 'sagemaker', resource: '*' }) };
+    const sageMakerRole = (id: string, description: string) => new MlServiceRole(this, id, { trust: sageMakerTrust, description });
     const net = network.network;
 
     const training = sageMakerRole('TrainingRole', `SageMaker training jobs of ${config.name}`);
@@ -129,6 +133,9 @@ export class SecurityStack extends Stack {
     });
 
     this.roles = { training, processing, deployment, pipeline, bedrockCustomization };
+    addOutputs(this, {
+      AlertsTopicArn: { value: this.alerts.topic.topicArn, description: 'Failures, budget and guard alerts (subscribe more addresses here)' },
+    });
   }
 
   /**

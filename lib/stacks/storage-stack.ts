@@ -9,6 +9,7 @@ import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { admitBedrockInvocationLogs } from '../constructs/bedrock-invocation-logging';
 import { MlBucket } from '../constructs/ml-bucket';
 import { environmentKey } from './environment-key';
+import { addOutputs } from './outputs';
 
 /** Purpose part of the invocation-log bucket's name. */
 export const INVOCATION_LOGS_PURPOSE = 'invocation-logs';
@@ -77,5 +78,10 @@ export class StorageStack extends Stack {
       retainOnDelete: st.retainOnDelete,
     });
     admitBedrockInvocationLogs(this.invocationLogsBucket.bucket, this.invocationLogsKey);
+    addOutputs(this, {
+      TrainingDataBucketName: { value: this.buckets.trainingData.bucket.bucketName, description: 'Raw and prepared training data (training-data/raw/<dataset>/)' },
+      ModelArtifactsBucketName: { value: this.buckets.modelArtifacts.bucket.bucketName, description: 'Base models (models/base/), checkpoints and fine-tuned models' },
+      EvaluationBucketName: { value: this.buckets.evaluation.bucket.bucketName, description: 'Evaluation reports of every run' },
+    });
   }
 }

@@ -12,6 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
+import { operationEventProblems } from '../../lib/operations/handlers';
 import { startMoto, MotoServer } from '../support/moto';
 import { CdkCommand, cdkCommands, hereDocument, isPlaceholder, selectorMatches } from './readme-commands';
 
@@ -187,5 +188,26 @@ describe('against a local AWS emulator (moto)', () => {
     expect(diff.stderr).toMatch(/\[\+\] AWS::EC2::VPC/);
     const destroyed = await cdk(['destroy', '--app', dir, '--force', 'fmft-dev-storage'], awsEnv);
     expect(destroyed.stderr).toMatch(/fmft-dev-storage: destroyed/);
+  });
+});
+
+describe('the post-deploy runbook (docs/runbook.md)', () => {
+  const runbook = fs.readFileSync(path.join(ROOT, 'docs', 'runbook.md'), 'utf8');
+
+  test('every stack output it reads exists on that stack', async () => {
+    const reads = [...runbook.matchAll(/\$\(out (\w+) (\w+)\)/g)].map((m) => ({ stack: m[1], key: m[2] }));
+    expect(reads.length).toBeGreaterThanOrEqual(6);
+    const dir = await assembly('dev');
+    const missing = reads.filter(({ stack, key }) => {
+      const template = JSON.parse(fs.readFileSync(path.join(dir, `fmft-dev-${stack}.template.json`), 'utf8'));
+      return !(key in (template.Outputs ?? {}));
+    });
+    expect(missing).toEqual([]);
+  });
+
+  test("every payload it sends to the operations function is one the function accepts", () => {
+    const payloads = [...runbook.matchAll(/--payload '([^']+)'/g)].map((m) => JSON.parse(m[1]));
+    expect(payloads.length).toBeGreaterThanOrEqual(2);
+    expect(payloads.flatMap((p) => operationEventProblems(p))).toEqual([]);
   });
 });

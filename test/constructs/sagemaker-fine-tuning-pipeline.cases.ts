@@ -35,6 +35,23 @@ describe('SageMakerFineTuningPipeline', () => {
   const construct = f.make();
   const template = Template.fromStack(f.stack);
 
+  test('the model package group, with every version and its lineage, is kept when the stack is deleted', () => {
+    template.hasResource('AWS::SageMaker::ModelPackageGroup', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    const disposable = fixture({ retainModelPackageGroup: false });
+    disposable.make();
+    Template.fromStack(disposable.stack).hasResource('AWS::SageMaker::ModelPackageGroup', { DeletionPolicy: 'Delete' });
+  });
+
+  test('the training role reads the code archive only; the processing role also reads the launcher', () => {
+    const policies = JSON.stringify(template.findResources('AWS::IAM::ManagedPolicy'));
+    const byRole = (roleId: string) =>
+      JSON.stringify(Object.values(template.findResources('AWS::IAM::ManagedPolicy')).filter((p: any) => JSON.stringify(p.Properties.Roles).includes(roleId)));
+    expect(policies).toContain('.py');
+    expect(byRole('TrainingRole')).toContain('.gz');
+    expect(byRole('TrainingRole')).not.toContain('.py');
+    expect(byRole('ProcessingRole')).toContain('.py');
+  });
+
   test('the pipeline runs as the pipeline role and registers into its own group', () => {
     template.hasResourceProperties('AWS::SageMaker::Pipeline', {
       PipelineName: 'fmft-test-fine-tuning',

@@ -104,10 +104,25 @@ describe('bedrock state machine', () => {
     expect(p.VpcConfig.SecurityGroupIds).toHaveLength(1);
     for (const key of ['RoleArn', 'CustomModelKmsKeyId']) expect(p[key]).toBe('CFN_REF');
     expect(p.OutputDataConfig.S3Uri).toContain(STORAGE_LAYOUT.modelArtifacts.prefixes.bedrockOutput);
-    // Only data, names, model and hyperparameters come from the checked run.
-    const fromInput = Object.keys(p).filter((k) => k.endsWith('.$'));
+    // Only data, names, model and hyperparameters come from the checked run; the token from the execution.
+    const fromInput = Object.keys(p).filter((k) => k.endsWith('.$') && k !== 'ClientRequestToken.$');
     expect(fromInput.sort()).toEqual(['BaseModelIdentifier.$', 'CustomModelName.$', 'CustomizationType.$', 'HyperParameters.$', 'JobName.$']);
     expect(p.JobTags).toEqual([{ Key: 'fmft:environment', Value: 'dev' }]);
+  });
+
+  test('every create call that a state retries carries an idempotency token of its run and call, the same on every attempt', () => {
+    const creates = Object.entries(def.States).filter(([, st]: [string, any]) => st.Type === 'Task' && /:(create|start)\w*/i.test(st.Resource ?? ''));
+    expect(creates.map(([name]) => name).sort()).toEqual([N.createThroughput, N.customize, N.customizeWithValidation, N.evaluate].sort());
+    const tokens: Record<string, string> = {};
+    for (const [name, st] of creates as [string, any][]) {
+      if (name === N.evaluate) continue; // CreateProcessingJob takes no token: its name is per run
+      expect(st.Retry.length).toBeGreaterThan(0);
+      tokens[name] = st.Parameters['ClientRequestToken.$'];
+      // Made of the execution ID only: nothing that differs between attempts ($$.State.RetryCount, times, input).
+      expect(tokens[name]).toMatch(/^States\.Hash\(States\.Format\('\{\}\/[a-z-]+', \$\$\.Execution\.Id\), 'SHA-256'\)$/);
+    }
+    expect(tokens[N.customize]).toBe(tokens[N.customizeWithValidation]); // one job per run, whichever branch
+    expect(tokens[N.createThroughput]).not.toBe(tokens[N.customize]);
   });
 
   test('the customization job uses the custom-model key and the Bedrock role of the other stacks', () => {
@@ -231,10 +246,21 @@ describe('bedrock trigger, guard and invocation logging', () => {
     });
   });
 
-  test('only dev may delete stale throughput', () => {
-    const deletes = (t: typeof tpl) => JSON.stringify(Object.entries(t.findResources('AWS::IAM::ManagedPolicy')).filter(([id]) => id.startsWith('ThroughputGuardHandler'))).includes('bedrock:DeleteProvisionedModelThroughput');
-    expect(deletes(tpl)).toBe(true);
-    expect(deletes(prod.templates.bedrock)).toBe(false);
+  test('only dev may delete stale throughput, and IAM admits only throughput tagged with its environment', () => {
+    const deleteStatements = (t: typeof tpl) =>
+      Object.entries(t.findResources('AWS::IAM::ManagedPolicy'))
+        .filter(([id]) => id.startsWith('ThroughputGuardHandler'))
+        .flatMap(([, p]: [string, any]) => p.Properties.PolicyDocument.Statement)
+        .filter((st: any) => [st.Action].flat().includes('bedrock:DeleteProvisionedModelThroughput'));
+    expect(deleteStatements(tpl)).toEqual([
+      expect.objectContaining({ Condition: { StringEquals: { 'aws:ResourceTag/fmft:environment': 'dev' } } }),
+    ]);
+    expect(deleteStatements(prod.templates.bedrock)).toEqual([]);
+  });
+
+  test('the throughput the workflow creates carries the tag the guard is limited to', () => {
+    const create = def.States[N.createThroughput].Parameters;
+    expect(create.Tags).toEqual(expect.arrayContaining([{ Key: 'fmft:environment', Value: 'dev' }]));
   });
 
   test('invocation logging: a custom resource with the log group, delivery role and bucket', () => {

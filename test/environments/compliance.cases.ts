@@ -77,6 +77,33 @@ describe.each(Object.keys(CONFIGS))('compliance of %s', (envName) => {
     }
   });
 
+  test('every role an AWS service assumes admits it for this account and its own resources only (confused deputy)', () => {
+    // Lambda assumes execution roles for the function itself and sets no source context, so the keys cannot apply.
+    const exempt = ['lambda.amazonaws.com'];
+    const problems: string[] = [];
+    let checked = 0;
+    for (const [stack, template] of Object.entries(raw) as [string, any][]) {
+      for (const [id, r] of Object.entries(template.Resources) as [string, any][]) {
+        if (r.Type !== 'AWS::IAM::Role') continue;
+        for (const st of r.Properties.AssumeRolePolicyDocument.Statement) {
+          const service = st.Principal?.Service;
+          if (!service || exempt.includes(service)) continue;
+          checked++;
+          const keys = Object.values(st.Condition ?? {}).flatMap((c: any) => Object.keys(c));
+          for (const key of ['aws:SourceAccount', 'aws:SourceArn']) {
+            if (!keys.includes(key)) problems.push(`${stack} ${id} (${service}): no ${key}`);
+          }
+          const sourceArn = JSON.stringify(st.Condition?.ArnLike?.['aws:SourceArn'] ?? st.Condition?.ArnEquals?.['aws:SourceArn'] ?? '');
+          if (keys.includes('aws:SourceArn') && !sourceArn.includes('AWS::AccountId')) {
+            problems.push(`${stack} ${id} (${service}): aws:SourceArn ${sourceArn} is not an ARN of this account`);
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(8);
+    expect(problems).toEqual([]);
+  });
+
   test('no AWS-managed FullAccess policy anywhere', () => {
     const text = JSON.stringify(raw);
     expect(text).not.toMatch(/FullAccess/);

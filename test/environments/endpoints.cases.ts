@@ -162,6 +162,35 @@ describe('endpoints stack', () => {
     }
   });
 
+  test('each inference component rolls out copy by copy and rolls back on its own error-rate or latency alarm', () => {
+    const shared = prodConfig.serving.sharedEndpoint!;
+    const r = prodConfig.serving.rollout;
+    for (const c of shared.components) {
+      const name = `fmft-prod-llm-shared-${c.name}`;
+      const component = Object.values(tpl.findResources('AWS::SageMaker::InferenceComponent', { Properties: { InferenceComponentName: name } }))[0] as any;
+      expect(component.Properties.DeploymentConfig.RollingUpdatePolicy).toEqual({
+        MaximumBatchSize: { Type: 'COPY_COUNT', Value: 1 },
+        RollbackMaximumBatchSize: { Type: 'COPY_COUNT', Value: 1 },
+        WaitIntervalInSeconds: r.waitMinutes * 60,
+      });
+      // The alarms are referenced (Ref gives an alarm's name), so they exist before the component.
+      const alarmNames = component.Properties.DeploymentConfig.AutoRollbackConfiguration.Alarms.map(
+        (a: any) => tpl.toJSON().Resources[a.AlarmName.Ref].Properties.AlarmName,
+      );
+      expect(alarmNames).toEqual([`${name}-error-rate`, `${name}-p99-latency`]);
+      tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `${name}-p99-latency`,
+        Dimensions: [{ Name: 'InferenceComponentName', Value: name }],
+        Threshold: r.maxP99LatencyMs * 1000,
+        AlarmActions: [Match.anyValue()],
+      });
+      tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `${name}-error-rate`,
+        Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ Dimensions: [{ Name: 'InferenceComponentName', Value: name }] }) }) })]),
+      });
+    }
+  });
+
   test('an LlmEndpoint without variants is refused', () => {
     const stack = new (require('aws-cdk-lib').Stack)();
     const key = new (require('aws-cdk-lib/aws-kms').Key)(stack, 'Key');

@@ -15,7 +15,7 @@ import {
   UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
 import { mockClient } from 'aws-sdk-client-mock';
-import { approvalHandler, operationsHandler } from '../../lib/operations/handlers';
+import { approvalHandler, operationEventProblems, operationsHandler } from '../../lib/operations/handlers';
 import { deployToStaging, StagingTarget } from '../../lib/operations/staging';
 import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
 
@@ -178,5 +178,12 @@ describe('operations handler', () => {
     ).rejects.toThrow('steps x intervalSeconds: got 3000 s; allowed in Lambda: at most 780 s (use scripts/endpoint.ts shift for longer)');
     process.env.FMFT_OPERATIONS_SETTINGS = '{}';
     await expect(operationsHandler({ action: 'status' })).rejects.toThrow('endpointName: missing, and FMFT_OPERATIONS_SETTINGS names no endpoint');
+  });
+
+  test('names every missing and unknown field of an event at once, so a typo is never ignored', async () => {
+    await expect(operationsHandler({ action: 'promote', varient: 'candidate' } as any)).rejects.toThrow(
+      'variant: missing; promote needs variant; varient: not a field of promote; allowed: action, variant, endpointName',
+    );
+    expect(operationEventProblems({ action: 'ab', variantA: 'a', variantB: 'b', minutes: 60, alpha: 0.01 })).toEqual([]);
   });
 });
