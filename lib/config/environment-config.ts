@@ -1,8 +1,30 @@
-import type { HyperparameterTuningOptions } from '../pipeline/fine-tuning-pipeline';
+import { z } from 'zod';
+import metricsContract from '../../training/contracts/training-metrics.json';
+import { findBedrockProblems } from './bedrock-models';
+import { contains, formatAddress, isPrivateRange, packSubnets, parseCidr } from './cidr';
+import { apiInstanceTypeProblem, cudaImageProblem, describeAccelerators, instanceAccelerators, InstanceUse } from './instance-types';
+import { isKnownRegion, KNOWN_REGIONS, partitionOf } from './regions';
+import {
+  matching,
+  numberIn,
+  numberWhere,
+  oneOf,
+  Report,
+  reporter,
+  strictObject,
+  stringWhere,
+  wholeNumber,
+  yesNo,
+} from './schema-kit';
+import { STORAGE_LAYOUT } from './storage-layout';
 
 /**
- * The one definition of every per-environment setting. `environments.ts` gives the values for `dev` and
- * `prod`; `validateEnvironmentConfig` checks a config at synth time and reports every problem at once.
+ * The one definition of every per-environment setting: the zod schema below gives both the TypeScript types
+ * (`EnvironmentConfig` and its parts are inferred from it) and every check, cross-field rules included.
+ * `environments.ts` gives the values for `dev` and `prod`; `validateEnvironmentConfig` (validate.ts) checks a
+ * config at synth time and reports every problem at once, each with its key path, its value and what is
+ * allowed. The schema has no defaults and no transforms: a valid config is used exactly as written. The
+ * `.describe()` texts are the config reference in the README (test/config/reference.cases.ts keeps them equal).
  */
 
 /** Interface VPC endpoints the network stack can create; the list in config picks which. */
@@ -33,91 +55,8 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-export interface NetworkConfig {
-  /** IPv4 CIDR of the VPC, a private range (RFC 1918), prefix length /16 to /24. */
-  readonly vpcCidr: string;
-  /** Availability zones to spread subnets over: at least 2, all in the primary region. */
-  readonly availabilityZones: string[];
-  /**
-   * Prefix length of each subnet per tier, one subnet per tier and AZ, laid out in the order of
-   * `SUBNET_TIERS`. `public` is used only when `natGateways` > 0.
-   */
-  readonly subnetPrefixLengths: Record<SubnetTier, number>;
-  /** NAT gateways for outbound internet. 0 (the default) keeps every subnet isolated. */
-  readonly natGateways: number;
-  /** Interface endpoints to create so isolated subnets can reach AWS APIs. */
-  readonly interfaceEndpoints: InterfaceEndpointName[];
-  /** Days to keep VPC flow logs. */
-  readonly flowLogRetentionDays: number;
-}
-
-export interface EncryptionConfig {
-  /** Days between automatic rotations of every customer managed key (90 to 2560). */
-  readonly keyRotationPeriodDays: number;
-  /** Waiting period before a deleted key is destroyed (7 to 30 days). */
-  readonly keyDeletionWindowDays: number;
-}
-
-export interface StorageConfig {
-  /**
-   * First part of every bucket name; the full name is `<prefix>-<env>-<purpose>-<account>-<region>`, so one
-   * account can hold several environments. Lower-case letters, digits and hyphens.
-   */
-  readonly bucketNamePrefix: string;
-  /** Days after which a noncurrent object version is deleted. */
-  readonly noncurrentVersionExpirationDays: number;
-  /** Days after which training checkpoints under `models/checkpoints/` are deleted. */
-  readonly checkpointExpirationDays: number;
-  /** Days after which an incomplete multipart upload is aborted. */
-  readonly abortIncompleteUploadDays: number;
-  /** Days to keep S3 server access logs and CloudTrail files. */
-  readonly auditLogExpirationDays: number;
-  /** Keep buckets and keys when the stack is deleted (a user must then delete them by hand). */
-  readonly retainOnDelete: boolean;
-}
-
-export interface TrainingConfig {
-  /** Hugging Face model ids the SageMaker path may fine-tune; the first is the default. */
-  readonly baseModels: string[];
-  /** SageMaker instance type for training jobs. */
-  readonly trainingInstanceType: string;
-  /** SageMaker instance type for processing (data preparation and evaluation) jobs. */
-  readonly processingInstanceType: string;
-  /** SageMaker instance type for real-time endpoints. */
-  readonly endpointInstanceType: string;
-  /** Use managed spot capacity for training; checkpoints make interruptions safe. */
-  readonly useSpot: boolean;
-  /** Longest a training job may run, in hours (1 to 120); with spot it may wait as long again. */
-  readonly maxRuntimeHours: number;
-  /** The metric gate between evaluation and registration. */
-  readonly qualityGate: QualityGateConfig;
-  /**
-   * Tune hyperparameters (Bayesian search over these ranges, early stopping) instead of one training job.
-   * The objective must be a metric of training/contracts/training-metrics.json. @default one training job
-   */
-  readonly tuning?: HyperparameterTuningOptions;
-  /**
-   * Full image URIs of your own job images instead of the one `cdk deploy` builds from training/Dockerfile.
-   * They must hold the versions pinned in training/requirements.txt (jobs cannot pip install).
-   * @default - the job image: the region's DLC from container-images.json plus the pinned requirements
-   */
-  readonly images?: { readonly training?: string; readonly processing?: string };
-}
-
 /** Evaluation task whose report gates registration. */
 export const EVALUATION_TASKS = ['perplexity', 'classification', 'summarization', 'qa'] as const;
-
-/** A model is registered only when its evaluation passes this gate. Exactly one of minimum and maximum. */
-export interface QualityGateConfig {
-  /** `python -m training.evaluate <task>` on the test split. */
-  readonly task: (typeof EVALUATION_TASKS)[number];
-  /** Dotted path of the metric in evaluation.json, e.g. `generation_metrics.perplexity.value`. */
-  readonly metricPath: string;
-  /** Least acceptable value, for metrics where higher is better. */
-  readonly minimum?: number;
-  /** Greatest acceptable value, for metrics where lower is better (perplexity). */
-  readonly maximum?: number;
-}
 
 /** Bedrock customization kinds (CreateModelCustomizationJob customizationType). */
 export const CUSTOMIZATION_TYPES = ['FINE_TUNING', 'CONTINUED_PRE_TRAINING'] as const;
@@ -126,158 +65,465 @@ export type CustomizationType = (typeof CUSTOMIZATION_TYPES)[number];
 /** Evaluation of a Bedrock custom model on the test split; `none` skips it. */
 export const BEDROCK_EVALUATION_TASKS = ['none', 'summarization', 'qa', 'classification'] as const;
 
-/** A base model not (yet) in training/contracts/bedrock-models.json, in the same shape. */
-export interface BedrockModelSpec {
-  /** A family of the table (its data format and limits apply). */
-  readonly family: string;
-  /** A hyperparameter set of the table by name, or the ranges inline. */
-  readonly hyperParameters:
-    | string
-    | Record<string, { readonly type: 'integer' | 'float'; readonly min: number; readonly max: number; readonly default: number }>;
-  readonly customizationTypes: CustomizationType[];
-}
-
-export interface BedrockConfig {
-  /** What a run uses where its input says nothing. Checked against the model table at synth time. */
-  readonly defaults: {
-    /** A model id of training/contracts/bedrock-models.json or of `extraModels`. */
-    readonly baseModelId: string;
-    readonly customizationType: CustomizationType;
-    /** Hyperparameters of the base model (the table's defaults fill the rest). */
-    readonly hyperParameters: Record<string, number>;
-    /** Model units of no-commitment provisioned throughput after training; 0 provisions nothing. */
-    readonly provisionedModelUnits: number;
-    readonly evaluationTask: (typeof BEDROCK_EVALUATION_TASKS)[number];
-    /** Test records sent to the custom model for the evaluation (1 to 10000). */
-    readonly maxEvaluationRecords: number;
-  };
-  /** Most model units a run may ask for (provisioned throughput bills per unit and hour). */
-  readonly maxProvisionedModelUnits: number;
-  /** Minutes to wait for provisioned throughput to be InService before the run fails and deletes it. */
-  readonly throughputWaitMinutes: number;
-  /** Base models to add to the table. */
-  readonly extraModels?: Record<string, BedrockModelSpec>;
-  /**
-   * A run starts when `<datasetPrefix><name>/train.jsonl` lands in the training-data bucket (with
-   * validation.jsonl and test.jsonl beside it, if any). Must lie under the processed-data prefix.
-   * Omit to start runs only by hand.
-   */
-  readonly trigger?: { readonly datasetPrefix: string };
-  /** Hourly check for provisioned throughput older than `maxAgeHours`; `deleteStale` deletes the platform's own. */
-  readonly throughputGuard: { readonly maxAgeHours: number; readonly deleteStale: boolean };
-  /** Days to keep model invocation logs in CloudWatch Logs (they are kept in S3 as well). */
-  readonly invocationLogRetentionDays: number;
-}
-
 /** Serving containers of the endpoints: AWS's LMI (DJL) or Hugging Face TGI, per region from serving-images.json. */
 export const SERVING_CONTAINERS = ['lmi', 'tgi'] as const;
 export type ServingContainer = (typeof SERVING_CONTAINERS)[number];
 
+/** Metrics the training script logs (the names SageMaker can tune on). */
+const TRAINING_METRIC_NAMES = metricsContract.metrics.map((m) => m.name);
+const ECR_IMAGE = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/;
+const ECR_IMAGE_ALLOWED = 'an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>';
+const VARIANT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+const COMPONENT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,39}$/;
+const MODEL_PACKAGE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/[a-zA-Z0-9-]{1,63}\/\d+$/;
+const MODEL_PACKAGE_ARN_ALLOWED = 'a versioned model package ARN arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>';
+// Longest purpose suffix, 12-digit account and longest commercial region name, as used by StorageStack.
+const LONGEST_BUCKET_PURPOSE = 'evaluation-results';
+const LONGEST_REGION = 'ap-southeast-5';
+// Without NAT these are the only way SageMaker jobs reach the APIs they cannot run without.
+const REQUIRED_WITHOUT_NAT: readonly InterfaceEndpointName[] = ['sagemaker-api', 'ecr-api', 'ecr-docker', 'logs', 'sts'];
+// SageMaker's CategoricalParameterRange takes at most 30 values.
+const MAX_CATEGORICAL_VALUES = 30;
+
+const region = () =>
+  stringWhere((r) => (isKnownRegion(r) ? undefined : `allowed: a region of aws-cdk-lib's region-info: ${KNOWN_REGIONS.join(', ')}`), 'an AWS region name such as us-east-1');
+
+/** An instance type the SageMaker API accepts for `use` (its own enumeration in the pinned SDK). */
+const instanceType = (use: InstanceUse) => stringWhere((t) => apiInstanceTypeProblem(use, t), 'a SageMaker instance type such as ml.g5.2xlarge');
+
+const logRetentionDays = () => numberIn(LOG_RETENTION_DAYS);
+/** A count whose bounds depend on other fields (checked in the refinement that knows them). */
+const count = () => wholeNumber(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'a whole number');
+const days = () => wholeNumber(1, 36500, 'a whole number of days >= 1');
+
+// ---------------------------------------------------------------------------------------------- network
+
+const networkSchema = strictObject({
+  vpcCidr: stringWhere((text) => {
+    const vpc = parseCidr(text);
+    if (typeof vpc === 'string') return vpc;
+    if (vpc.prefixLength < 16 || vpc.prefixLength > 24) return 'allowed: a prefix length from /16 to /24 (the VPC limits)';
+    if (!isPrivateRange(vpc)) return 'allowed: a private range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16';
+    return undefined;
+  }, 'an IPv4 CIDR a.b.c.d/n').describe('IPv4 range of the VPC: a private (RFC 1918) range, /16 to /24'),
+  availabilityZones: z
+    .array(z.string({ error: 'allowed: a zone name such as us-east-1a' }), { error: 'allowed: a list of zone names' })
+    .describe('zones to spread the subnets over: at least 2, all in `primaryRegion`'),
+  subnetPrefixLengths: strictObject(
+    Object.fromEntries(SUBNET_TIERS.map((tier) => [tier, wholeNumber(16, 28, 'a whole number from 16 to 28 (the subnet limits)')])) as Record<
+      SubnetTier,
+      ReturnType<typeof wholeNumber>
+    >,
+  ).describe('prefix length of each tier\'s subnets, one subnet per tier and zone, laid out in this order (`public` only with NAT gateways)'),
+  natGateways: count().describe('NAT gateways, at most one per zone; 0 keeps every subnet without a route to the internet'),
+  interfaceEndpoints: z
+    .array(oneOf(INTERFACE_ENDPOINT_NAMES), { error: `allowed: a list of ${INTERFACE_ENDPOINT_NAMES.join(', ')}` })
+    .describe('AWS APIs that get an interface endpoint; isolated subnets need at least sagemaker-api, ecr-api, ecr-docker, logs, sts'),
+  flowLogRetentionDays: logRetentionDays().describe('days to keep VPC flow logs (a CloudWatch Logs retention value)'),
+}).superRefine((n, ctx) => checkNetwork(n, reporter(ctx)));
+
+function checkNetwork(n: z.infer<typeof networkSchema>, report: Report): void {
+  const azs = n.availabilityZones;
+  if (azs.length < 2) report(['availabilityZones'], azs, 'list at least 2 zones so training and endpoints survive a zone outage');
+  if (new Set(azs).size !== azs.length) report(['availabilityZones'], azs, 'zones must be unique');
+  if (n.natGateways < 0 || n.natGateways > azs.length) {
+    report(['natGateways'], n.natGateways, `allowed: a whole number from 0 (isolated, the default) to ${azs.length} (one per zone)`);
+  }
+  const vpc = parseCidr(n.vpcCidr);
+  const tiers = SUBNET_TIERS.filter((tier) => tier !== 'public' || n.natGateways > 0);
+  if (typeof vpc !== 'string') {
+    const lengths = tiers.flatMap((tier) => azs.map(() => n.subnetPrefixLengths[tier]));
+    if (lengths.every((l) => l >= vpc.prefixLength)) {
+      const { end, subnets } = packSubnets(vpc, lengths);
+      const last = subnets[subnets.length - 1];
+      if (last && !contains(vpc, last)) {
+        report(
+          ['subnetPrefixLengths'],
+          n.subnetPrefixLengths,
+          `${subnets.length} subnets (${tiers.join(', ')} x ${azs.length} zones) need addresses up to ${formatAddress(end - 1)}, ` +
+            `outside ${n.vpcCidr}: they would overlap or spill out; use longer prefixes or a larger VPC`,
+        );
+      }
+    } else {
+      report(['subnetPrefixLengths'], n.subnetPrefixLengths, `every subnet must be smaller than the VPC ${n.vpcCidr}`);
+    }
+  }
+  if (new Set(n.interfaceEndpoints).size !== n.interfaceEndpoints.length) {
+    report(['interfaceEndpoints'], n.interfaceEndpoints, 'each endpoint may be listed once');
+  }
+  const missing = REQUIRED_WITHOUT_NAT.filter((e) => !n.interfaceEndpoints.includes(e));
+  if (n.natGateways === 0 && missing.length) {
+    report(['interfaceEndpoints'], n.interfaceEndpoints, `isolated subnets (natGateways 0) need ${missing.join(', ')}`);
+  }
+}
+
+// ------------------------------------------------------------------------------- encryption and storage
+
+const encryptionSchema = strictObject({
+  keyRotationPeriodDays: wholeNumber(90, 2560).describe('days between automatic rotations of every customer managed key (90 to 2560)'),
+  keyDeletionWindowDays: wholeNumber(7, 30).describe('waiting period before a deleted key is destroyed (7 to 30 days)'),
+});
+
+const storageSchema = strictObject({
+  bucketNamePrefix: matching(/^[a-z0-9](-?[a-z0-9])*$/, 'lower-case letters, digits and single hyphens').describe(
+    'first part of every bucket name `<prefix>-<env>-<purpose>-<account>-<region>` and of every name that must be unique in the account',
+  ),
+  noncurrentVersionExpirationDays: days().describe('days after which a noncurrent object version is deleted'),
+  checkpointExpirationDays: days().describe('days after which training checkpoints under `models/checkpoints/` are deleted'),
+  abortIncompleteUploadDays: days().describe('days after which an incomplete multipart upload is aborted'),
+  auditLogExpirationDays: days()
+    .refine((d) => d >= 365, { error: 'audit logs must be kept at least 365 days' })
+    .describe('days to keep S3 server access logs and CloudTrail files (at least 365)'),
+  retainOnDelete: yesNo().describe('keep buckets and keys when the stack is deleted (then delete them by hand)'),
+});
+
+// ------------------------------------------------------------------------------------------- training
+
+const qualityGateSchema = strictObject({
+  task: oneOf(EVALUATION_TASKS),
+  metricPath: matching(/^[a-z_]+\.[A-Za-z0-9_]+\.value$/, '<section>.<metric>.value as in evaluation.json, e.g. generation_metrics.perplexity.value'),
+  minimum: z.number({ error: 'allowed: a finite number' }).optional(),
+  maximum: z.number({ error: 'allowed: a finite number' }).optional(),
+}).superRefine((g, ctx) => {
+  if ((g.minimum === undefined) === (g.maximum === undefined)) {
+    ctx.addIssue({ code: 'custom', input: { minimum: g.minimum, maximum: g.maximum }, message: 'set exactly one of minimum and maximum, a finite number' });
+  }
+});
+
+const integerRangeSchema = strictObject({ min: z.number({ error: 'allowed: a whole number' }), max: z.number({ error: 'allowed: a whole number' }) });
+const categoricalSchema = strictObject({ values: z.array(z.number({ error: 'allowed: a whole number' }), { error: 'allowed: a list of whole numbers' }) });
+const RANGE_OR_VALUES = 'allowed: {"min": <whole number>, "max": <whole number>} or {"values": [<whole number>, ...]}';
+
+const tuningSchema = strictObject({
+  objectiveMetricName: z.string({ error: 'allowed: a metric name' }),
+  objectiveType: oneOf(['Minimize', 'Maximize']),
+  maxJobs: wholeNumber(1, 10000, 'a whole number >= 1'),
+  maxParallelJobs: wholeNumber(1, 10000, 'a whole number >= 1'),
+  strategy: oneOf(['Bayesian', 'Random']).optional(),
+  earlyStopping: oneOf(['Auto', 'Off']).optional(),
+  learningRate: strictObject({ min: z.number({ error: 'allowed: a number > 0' }), max: z.number({ error: 'allowed: a number > 0' }) }),
+  epochs: integerRangeSchema,
+  loraR: z.union([integerRangeSchema, categoricalSchema], { error: RANGE_OR_VALUES }),
+  loraAlpha: z.union([integerRangeSchema, categoricalSchema], { error: RANGE_OR_VALUES }),
+  perDeviceTrainBatchSize: categoricalSchema,
+}).superRefine((t, ctx) => checkTuning(t, reporter(ctx)));
+
+type IntegerRangeOrValues = { readonly min: number; readonly max: number } | { readonly values: number[] };
+
+/** The tuning job's ranges, checked here with their key paths (the pipeline builder checks them again). */
+function checkTuning(t: z.infer<typeof tuningSchema>, report: Report): void {
+  if (!TRAINING_METRIC_NAMES.includes(t.objectiveMetricName)) {
+    report(['objectiveMetricName'], t.objectiveMetricName, `allowed: a logged metric, one of ${TRAINING_METRIC_NAMES.join(', ')}`);
+  }
+  if (t.maxParallelJobs > t.maxJobs) report(['maxParallelJobs'], t.maxParallelJobs, `allowed: at most training.tuning.maxJobs (${t.maxJobs})`);
+  const lr = t.learningRate;
+  if (!(lr.min > 0 && lr.min < lr.max)) report(['learningRate'], lr, 'allowed: 0 < min < max (searched on a log scale)');
+  const checkRange = (name: string, r: IntegerRangeOrValues) => {
+    if ('values' in r) {
+      const ok = r.values.length >= 1 && r.values.length <= MAX_CATEGORICAL_VALUES && new Set(r.values).size === r.values.length;
+      if (!ok || r.values.some((v) => !(Number.isInteger(v) && v >= 1))) {
+        report([name, 'values'], r.values, `allowed: 1 to ${MAX_CATEGORICAL_VALUES} distinct whole numbers >= 1`);
+      }
+    } else if (!(Number.isInteger(r.min) && Number.isInteger(r.max) && r.min >= 1 && r.min <= r.max)) {
+      report([name], r, 'allowed: whole numbers 1 <= min <= max');
+    }
+  };
+  checkRange('epochs', t.epochs);
+  checkRange('loraR', t.loraR);
+  checkRange('loraAlpha', t.loraAlpha);
+  checkRange('perDeviceTrainBatchSize', t.perDeviceTrainBatchSize);
+}
+
+const trainingSchema = strictObject({
+  baseModels: z
+    .array(matching(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'a Hugging Face id such as org/model'), { error: 'allowed: a list of Hugging Face model ids' })
+    .min(1, { error: 'list at least one Hugging Face model id' })
+    .describe('Hugging Face model ids the SageMaker pipeline may fine-tune; the first is the default'),
+  trainingInstanceType: instanceType('training').describe(
+    'instance type of training (and tuning) jobs: one the SageMaker API accepts for training, with NVIDIA GPUs the CUDA training image supports (no CPU-only, Trainium or Inferentia types)',
+  ),
+  processingInstanceType: instanceType('processing').describe('instance type of the data preparation and evaluation jobs: any the SageMaker API accepts for processing'),
+  endpointInstanceType: instanceType('endpoint').describe(
+    'instance type recorded in each registered model package for real-time inference: NVIDIA GPUs the serving image supports, unless `serving.imageUri` is set',
+  ),
+  useSpot: yesNo().describe('managed spot capacity for training; checkpoints make interruptions safe'),
+  maxRuntimeHours: wholeNumber(1, 120, 'a whole number of hours from 1 to 120').describe('longest a training job may run, in hours (1 to 120); with spot it may wait as long again'),
+  qualityGate: qualityGateSchema.describe('the metric gate between evaluation and registration: an evaluation task, a metric path and exactly one of minimum and maximum'),
+  tuning: tuningSchema
+    .optional()
+    .describe('tune hyperparameters (Bayesian search, early stopping) instead of one training job: objective metric, job counts and ranges; omit for one job'),
+  images: strictObject({ training: matching(ECR_IMAGE, ECR_IMAGE_ALLOWED).optional(), processing: matching(ECR_IMAGE, ECR_IMAGE_ALLOWED).optional() })
+    .optional()
+    .describe('your own job images instead of the one built from training/Dockerfile; they must hold the pins of training/requirements.txt'),
+}).superRefine((t, ctx) => {
+  // Own training images must hold the same pins (CUDA builds of torch), so the GPU rule holds for them too.
+  if (!apiInstanceTypeProblem('training', t.trainingInstanceType)) {
+    const problem = cudaImageProblem('training', t.trainingInstanceType);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['trainingInstanceType'], input: t.trainingInstanceType, message: problem });
+  }
+});
+
+// -------------------------------------------------------------------------------------------- bedrock
+
+const hyperParameterRangeSchema = strictObject({
+  type: oneOf(['integer', 'float']),
+  min: z.number({ error: 'allowed: a number' }),
+  max: z.number({ error: 'allowed: a number' }),
+  default: z.number({ error: 'allowed: a number' }),
+});
+
+const bedrockModelSpecSchema = strictObject({
+  family: z.string({ error: 'allowed: a family of training/contracts/bedrock-models.json' }),
+  hyperParameters: z.union([z.string(), z.record(z.string(), hyperParameterRangeSchema)], {
+    error: 'allowed: the name of a hyperparameter set of training/contracts/bedrock-models.json, or the ranges inline',
+  }),
+  customizationTypes: z
+    .array(oneOf(CUSTOMIZATION_TYPES), { error: `allowed: a non-empty list of ${CUSTOMIZATION_TYPES.join(', ')}` })
+    .min(1, { error: `allowed: a non-empty list of ${CUSTOMIZATION_TYPES.join(', ')}` }),
+});
+
+const bedrockSchema = strictObject({
+  defaults: strictObject({
+    baseModelId: z.string({ error: 'allowed: a model id of training/contracts/bedrock-models.json or bedrock.extraModels' }),
+    customizationType: oneOf(CUSTOMIZATION_TYPES),
+    hyperParameters: z.record(z.string(), z.number({ error: 'allowed: a number' }), { error: 'allowed: an object of hyperparameter names and numbers' }),
+    provisionedModelUnits: wholeNumber(0, 100, 'a whole number from 0 to bedrock.maxProvisionedModelUnits'),
+    evaluationTask: oneOf(BEDROCK_EVALUATION_TASKS),
+    maxEvaluationRecords: wholeNumber(1, 10000),
+  }).describe(
+    'what a run uses where its input says nothing: base model, customization type, hyperparameters, provisioned model units, evaluation task and records; checked against the model table',
+  ),
+  maxProvisionedModelUnits: wholeNumber(0, 100).describe('most model units a run may ask for (provisioned throughput bills per unit and hour)'),
+  throughputWaitMinutes: wholeNumber(5, 720, 'a whole number of minutes from 5 to 720').describe(
+    'minutes to wait for provisioned throughput to be InService before the run fails and deletes it',
+  ),
+  extraModels: z
+    .record(z.string(), bedrockModelSpecSchema, { error: 'allowed: an object of model ids and model specs' })
+    .optional()
+    .describe('base models to add to training/contracts/bedrock-models.json, in its shape (family, hyperparameters, customization types)'),
+  trigger: strictObject({ datasetPrefix: z.string({ error: 'allowed: an S3 prefix' }) })
+    .optional()
+    .describe('start a run when `<datasetPrefix><name>/train.jsonl` lands in the training-data bucket (under the processed-data prefix); omit to start runs by hand'),
+  throughputGuard: strictObject({
+    maxAgeHours: numberWhere((h) => h >= 1 && h <= 24 * 90, '1 to 2160 hours'),
+    deleteStale: yesNo(),
+  }).describe('hourly check for provisioned throughput older than `maxAgeHours`; `deleteStale` deletes the platform\'s own'),
+  invocationLogRetentionDays: logRetentionDays().describe('days to keep model invocation logs in CloudWatch Logs (they are kept in S3 as well)'),
+}).superRefine((b, ctx) => {
+  const report = reporter(ctx);
+  findBedrockProblems(b, report);
+  const processed = STORAGE_LAYOUT.trainingData.prefixes.processed;
+  const trigger = b.trigger?.datasetPrefix;
+  if (trigger !== undefined && (!trigger.startsWith(processed) || !trigger.endsWith('/') || trigger.length <= processed.length)) {
+    report(['trigger', 'datasetPrefix'], trigger, `allowed: a folder under ${processed} ending in '/', e.g. ${processed}bedrock/`);
+  }
+});
+
+// -------------------------------------------------------------------------------------------- serving
+
+const servingVariantSchema = strictObject({
+  name: matching(VARIANT_NAME, '1-63 letters, digits and hyphens'),
+  modelPackageArn: matching(MODEL_PACKAGE_ARN, MODEL_PACKAGE_ARN_ALLOWED),
+  initialWeight: numberWhere((w) => w >= 0, 'a number >= 0'),
+  instanceType: instanceType('endpoint'),
+  minInstances: count(),
+  maxInstances: count(),
+});
+
+const inferenceComponentSchema = strictObject({
+  name: matching(COMPONENT_NAME, '1-40 letters, digits and hyphens'),
+  modelPackageArn: matching(MODEL_PACKAGE_ARN, MODEL_PACKAGE_ARN_ALLOWED),
+  copies: wholeNumber(1, 1000, 'a whole number >= 1'),
+  acceleratorsPerCopy: wholeNumber(1, 64, 'a whole number >= 1'),
+  memoryMiB: wholeNumber(1024, 4 * 1024 * 1024, 'a whole number of MiB >= 1024'),
+});
+
+const servingSchema = strictObject({
+  container: oneOf(SERVING_CONTAINERS).describe('serving container of every endpoint: AWS LMI (`lmi`) or Hugging Face TGI (`tgi`), per region from serving-images.json'),
+  imageUri: matching(ECR_IMAGE, ECR_IMAGE_ALLOWED)
+    .optional()
+    .describe('your own serving image instead of the table\'s; then any instance type the API accepts may serve (the GPU rule is yours)'),
+  variants: z
+    .array(servingVariantSchema, { error: 'allowed: a list of variants' })
+    .describe('production variants: name, model package version, initial weight, instance type (NVIDIA GPUs the serving image supports, unless `imageUri` is set), min/max instances; empty: no endpoint yet; `-c serving=<file>` replaces it'),
+  stagingInstanceType: instanceType('endpoint').describe('instance type of the staging endpoint that every approved version is deployed to (same rule as the variants)'),
+  highAvailability: yesNo().describe('every variant (and the shared endpoint) keeps at least 2 instances'),
+  targetInvocationsPerInstance: wholeNumber(1, 100000).describe('target of the per-variant target-tracking scaling policy (invocations per instance and minute)'),
+  scaleInCooldownSeconds: wholeNumber(1, 86400).describe('seconds between scale-in steps'),
+  scaleOutCooldownSeconds: wholeNumber(1, 86400).describe('seconds between scale-out steps'),
+  dataCapturePercent: wholeNumber(0, 100).describe('share of requests whose input and output are captured to S3 (0 turns capture off)'),
+  rollout: strictObject({
+    mode: oneOf(['canary', 'linear']),
+    stepPercent: wholeNumber(1, 50),
+    waitMinutes: wholeNumber(1, 60),
+    terminationWaitMinutes: wholeNumber(0, 60),
+    maxErrorRatePercent: numberWhere((p) => p > 0 && p <= 100, 'a number above 0 and at most 100'),
+    maxP99LatencyMs: wholeNumber(1, 600000),
+  }).describe('blue/green rollout of a new endpoint configuration: canary or linear steps, bake and old-fleet wait, rollback thresholds for 5xx rate and p99 latency'),
+  sharedEndpoint: strictObject({
+    instanceType: instanceType('endpoint'),
+    minInstances: count(),
+    maxInstances: count(),
+    components: z.array(inferenceComponentSchema, { error: 'allowed: a list of inference components' }),
+  })
+    .optional()
+    .describe('several models on one endpoint as inference components (copies, GPUs and memory per copy); each copy\'s GPUs must fit one instance and all copies `maxInstances` instances (lib/config/instance-accelerators.json); omit for none; `-c serving=<file>` replaces it'),
+  batching: strictObject({
+    maxConcurrentRequests: wholeNumber(1, 1024),
+    maxTotalTokens: wholeNumber(1, 1048576),
+  }).describe('continuous batching of the serving container: concurrent requests per instance, longest input plus output in tokens'),
+}).superRefine((s, ctx) => checkServing(s, reporter(ctx)));
+
+function checkServing(s: z.infer<typeof servingSchema>, report: Report): void {
+  const least = s.highAvailability ? 2 : 1;
+  const whyLeast = s.highAvailability ? ' (serving.highAvailability keeps 2 instances per variant)' : '';
+  // Our LMI and TGI images are CUDA builds; an own image (serving.imageUri) may run on anything the API accepts.
+  const cuda = (path: PropertyKey[], type: string) => {
+    if (s.imageUri === undefined && !apiInstanceTypeProblem('endpoint', type)) {
+      const problem = cudaImageProblem(s.container, type);
+      if (problem) report(path, type, problem);
+    }
+  };
+  cuda(['stagingInstanceType'], s.stagingInstanceType);
+
+  const names = new Set<string>();
+  s.variants.forEach((v, i) => {
+    if (names.has(v.name)) report(['variants', i, 'name'], v.name, 'variant names must be unique');
+    names.add(v.name);
+    cuda(['variants', i, 'instanceType'], v.instanceType);
+    if (v.minInstances < least) report(['variants', i, 'minInstances'], v.minInstances, `allowed: a whole number >= ${least}${whyLeast}`);
+    if (v.maxInstances < v.minInstances) report(['variants', i, 'maxInstances'], v.maxInstances, `allowed: a whole number >= minInstances (${v.minInstances})`);
+  });
+  if (s.variants.length > 0 && !(s.variants.reduce((sum, v) => sum + v.initialWeight, 0) > 0)) {
+    report(['variants'], s.variants.map((v) => `${v.name}=${v.initialWeight}`), 'the initial weights must sum to more than 0');
+  }
+  if (s.variants.length > 10) report(['variants'], s.variants.length, 'allowed: at most 10 production variants');
+
+  const shared = s.sharedEndpoint;
+  if (!shared) return;
+  cuda(['sharedEndpoint', 'instanceType'], shared.instanceType);
+  if (shared.minInstances < least) report(['sharedEndpoint', 'minInstances'], shared.minInstances, `allowed: a whole number >= ${least}${whyLeast}`);
+  if (shared.maxInstances < shared.minInstances) {
+    report(['sharedEndpoint', 'maxInstances'], shared.maxInstances, `allowed: a whole number >= minInstances (${shared.minInstances})`);
+  }
+  if (shared.components.length === 0) report(['sharedEndpoint', 'components'], [], 'list at least one model');
+  const seen = new Set<string>();
+  shared.components.forEach((m, i) => {
+    if (seen.has(m.name)) report(['sharedEndpoint', 'components', i, 'name'], m.name, 'component names must be unique');
+    seen.add(m.name);
+  });
+  checkAcceleratorFit(shared, s.imageUri === undefined, report);
+}
+
+/**
+ * Inference component copies must fit the instance: each copy's accelerators on one instance, and all copies
+ * on `maxInstances` instances (SageMaker cannot place more). The counts come from instance-accelerators.json.
+ */
+function checkAcceleratorFit(shared: NonNullable<z.infer<typeof servingSchema>['sharedEndpoint']>, cudaRuleApplied: boolean, report: Report): void {
+  if (apiInstanceTypeProblem('endpoint', shared.instanceType)) return;
+  const acc = instanceAccelerators(shared.instanceType);
+  if (acc === 'unknown') {
+    // With our images the GPU rule has named the missing facts already.
+    if (!cudaRuleApplied) {
+      report(['sharedEndpoint', 'instanceType'], shared.instanceType, 'allowed: an instance type of lib/config/instance-accelerators.json (its accelerator count is needed to place the copies); add it there with its source');
+    }
+    return;
+  }
+  const perInstance = acc?.count ?? 0;
+  const what = acc ? `${shared.instanceType} has ${describeAccelerators(acc)}` : `${shared.instanceType} has no accelerators`;
+  shared.components.forEach((m, i) => {
+    if (m.acceleratorsPerCopy > perInstance) {
+      report(['sharedEndpoint', 'components', i, 'acceleratorsPerCopy'], m.acceleratorsPerCopy, `allowed: at most ${perInstance}: ${what} (lib/config/instance-accelerators.json)`);
+    }
+  });
+  const needed = shared.components.reduce((sum, m) => sum + m.copies * m.acceleratorsPerCopy, 0);
+  const available = shared.maxInstances * perInstance;
+  if (perInstance > 0 && needed > available && shared.components.every((m) => m.acceleratorsPerCopy <= perInstance)) {
+    report(
+      ['sharedEndpoint', 'components'],
+      Object.fromEntries(shared.components.map((m) => [m.name, `${m.copies} copies x ${m.acceleratorsPerCopy}`])),
+      `the copies need ${needed} accelerators, but maxInstances (${shared.maxInstances}) x ${perInstance} of ${shared.instanceType} give ${available}; ` +
+        'allowed: fewer copies or accelerators per copy, a higher maxInstances or a larger instance type',
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------- environment
+
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** The schema of one environment's config; `EnvironmentConfig` is inferred from it. */
+export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
+  name: matching(/^[a-z][a-z0-9]{1,9}$/, '2-10 lower-case letters and digits, starting with a letter').describe(
+    'environment name, part of every stack and resource name: 2-10 lower-case letters and digits',
+  ),
+  primaryRegion: region().describe('region every stack of the environment is deployed to (a region of aws-cdk-lib\'s region-info)'),
+  drRegion: region().describe('region for replicas and backups: another region of the same partition'),
+  network: networkSchema.describe('the VPC'),
+  encryption: encryptionSchema.describe('customer managed KMS keys'),
+  storage: storageSchema.describe('buckets'),
+  training: trainingSchema.describe('the SageMaker fine-tuning pipeline'),
+  bedrock: bedrockSchema.describe('Bedrock model customization'),
+  serving: servingSchema.describe('endpoints'),
+  audit: strictObject({
+    trailLogRetentionDays: logRetentionDays().describe('days to keep CloudTrail events in CloudWatch Logs'),
+  }).describe('CloudTrail'),
+  alarmEmail: matching(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an e-mail address').describe('address that receives alarms and budget alerts'),
+  monthlyBudgetUsd: numberWhere((usd) => usd > 0, 'a number of US dollars > 0').describe('monthly cost budget in USD; alerts at 80 % forecast and 100 % actual'),
+  tags: z
+    .record(z.string(), z.string({ error: 'tag values are at most 256 letters, digits, spaces and _.:/=+-@' }), { error: 'allowed: an object of tag keys and values' })
+    .describe('tags on every resource of the environment'),
+}).superRefine((c, ctx) => checkEnvironment(c, reporter(ctx)));
+
+/** Rules that span sections. */
+function checkEnvironment(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: Report): void {
+  if (c.drRegion === c.primaryRegion) {
+    report(['drRegion'], c.drRegion, 'must differ from primaryRegion so a regional outage cannot take both');
+  } else {
+    const partition = partitionOf(c.primaryRegion);
+    const drPartition = partitionOf(c.drRegion);
+    if (partition && drPartition && partition !== drPartition) {
+      report(['drRegion'], c.drRegion, `allowed: a region of primaryRegion's partition ${partition} (replication does not cross partitions)`);
+    }
+  }
+  c.network.availabilityZones.forEach((az, i) => {
+    if (!new RegExp(`^${c.primaryRegion}[a-z]$`).test(az)) {
+      report(['network', 'availabilityZones', i], az, `allowed: a zone of primaryRegion ${c.primaryRegion}, such as ${c.primaryRegion}a`);
+    }
+  });
+  const prefix = c.storage.bucketNamePrefix;
+  const longest = `${prefix}-${c.name}-${LONGEST_BUCKET_PURPOSE}-123456789012-${LONGEST_REGION}`;
+  if (longest.length > 63) {
+    report(
+      ['storage', 'bucketNamePrefix'],
+      prefix,
+      `too long: bucket names such as '${longest}' would exceed S3's 63 characters; use at most ${prefix.length - (longest.length - 63)} characters`,
+    );
+  }
+  if (c.serving.imageUri === undefined && !apiInstanceTypeProblem('endpoint', c.training.endpointInstanceType)) {
+    const problem = cudaImageProblem(c.serving.container, c.training.endpointInstanceType);
+    if (problem) report(['training', 'endpointInstanceType'], c.training.endpointInstanceType, problem);
+  }
+  for (const [key, value] of Object.entries(c.tags)) {
+    if (key.length < 1 || key.length > 128 || key.toLowerCase().startsWith('aws:')) {
+      report(['tags', key], key, 'tag keys are 1-128 characters and may not start with aws:');
+    }
+    if (value.length > 256 || !TAG_VALUE.test(value)) report(['tags', key], value, 'tag values are at most 256 letters, digits, spaces and _.:/=+-@');
+  }
+}
+
+export type EnvironmentConfig = z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>;
+export type NetworkConfig = EnvironmentConfig['network'];
+export type EncryptionConfig = EnvironmentConfig['encryption'];
+export type StorageConfig = EnvironmentConfig['storage'];
+export type TrainingConfig = EnvironmentConfig['training'];
+export type QualityGateConfig = TrainingConfig['qualityGate'];
+export type BedrockConfig = EnvironmentConfig['bedrock'];
+/** A base model not (yet) in training/contracts/bedrock-models.json, in the same shape. */
+export type BedrockModelSpec = z.infer<typeof bedrockModelSpecSchema>;
+export type ServingConfig = EnvironmentConfig['serving'];
 /** One production variant of the endpoint: a registered model version and its capacity. */
-export interface ServingVariantConfig {
-  /** Variant name, unique in the endpoint: letters, digits and hyphens. */
-  readonly name: string;
-  /** ARN of an approved model package version of the environment's model package group. */
-  readonly modelPackageArn: string;
-  /** Relative traffic weight (all weights must sum to more than 0). */
-  readonly initialWeight: number;
-  readonly instanceType: string;
-  /** Bounds of the variant's auto scaling; the variant starts at minInstances. */
-  readonly minInstances: number;
-  readonly maxInstances: number;
-}
-
+export type ServingVariantConfig = ServingConfig['variants'][number];
 /** One model of the shared (multi-model) endpoint: an inference component with its own compute share. */
-export interface InferenceComponentConfig {
-  /** Component name suffix, also the invoke target: letters, digits and hyphens. */
-  readonly name: string;
-  readonly modelPackageArn: string;
-  /** Copies of the model kept loaded (each needs the resources below). */
-  readonly copies: number;
-  /** GPUs (accelerator devices) per copy. */
-  readonly acceleratorsPerCopy: number;
-  /** Host memory per copy, in MiB. */
-  readonly memoryMiB: number;
-}
-
-export interface ServingConfig {
-  readonly container: ServingContainer;
-  /** Own serving image instead of the table's. @default - serving-images.json for the region */
-  readonly imageUri?: string;
-  /**
-   * What the endpoint serves. Empty: no endpoint yet (the registry may be empty at the first deploy).
-   * `-c serving=<file.json>` replaces it at synth, so a pipeline can deploy approved versions.
-   */
-  readonly variants: ServingVariantConfig[];
-  /**
-   * Instance type of the staging endpoint `<prefix>-<env>-llm-staging`, which every version approved in
-   * the registry is deployed to by the registry stack (outside CloudFormation: delete it when unused).
-   */
-  readonly stagingInstanceType: string;
-  /** Every variant keeps at least 2 instances (spread over AZs) when true. */
-  readonly highAvailability: boolean;
-  /** Target of the per-variant target-tracking policy (SageMakerVariantInvocationsPerInstance per minute). */
-  readonly targetInvocationsPerInstance: number;
-  readonly scaleInCooldownSeconds: number;
-  readonly scaleOutCooldownSeconds: number;
-  /** Share of requests whose input and output are captured to S3 (0 turns capture off). */
-  readonly dataCapturePercent: number;
-  /** Blue/green rollout of a new endpoint configuration with automatic rollback. */
-  readonly rollout: {
-    readonly mode: 'canary' | 'linear';
-    /** Canary size, or the size of each linear step, in percent of the new fleet's capacity. */
-    readonly stepPercent: number;
-    /** Minutes between traffic shifts (the bake time of each step). */
-    readonly waitMinutes: number;
-    /** Minutes the old fleet is kept after the shift, for an instant rollback. */
-    readonly terminationWaitMinutes: number;
-    /** Rollback when the 5xx error rate of a variant exceeds this, in percent of invocations. */
-    readonly maxErrorRatePercent: number;
-    /** Rollback when a variant's p99 model latency exceeds this, in milliseconds. */
-    readonly maxP99LatencyMs: number;
-  };
-  /**
-   * Several models on one endpoint (`<prefix>-<env>-llm-shared`) as inference components, each invoked by
-   * name; the instances scale with the components' demand. Omit for no shared endpoint.
-   */
-  readonly sharedEndpoint?: {
-    readonly instanceType: string;
-    readonly minInstances: number;
-    readonly maxInstances: number;
-    readonly components: InferenceComponentConfig[];
-  };
-  /** Continuous batching of the serving container. */
-  readonly batching: {
-    /** Requests one instance serves at once (LMI: OPTION_MAX_ROLLING_BATCH_SIZE; TGI: MAX_CONCURRENT_REQUESTS). */
-    readonly maxConcurrentRequests: number;
-    /** Longest input plus output, in tokens (LMI: OPTION_MAX_MODEL_LEN; TGI: MAX_TOTAL_TOKENS). */
-    readonly maxTotalTokens: number;
-  };
-}
-
-export interface AuditConfig {
-  /** Days to keep CloudTrail events in CloudWatch Logs. */
-  readonly trailLogRetentionDays: number;
-}
-
-export interface EnvironmentConfig {
-  /** Environment name, also part of every stack and resource name. Lower-case letters and digits. */
-  readonly name: string;
-  /** Region every stack of the environment is deployed to. */
-  readonly primaryRegion: string;
-  /** Region that holds replicas and backups; must differ from the primary region. */
-  readonly drRegion: string;
-  readonly network: NetworkConfig;
-  readonly encryption: EncryptionConfig;
-  readonly storage: StorageConfig;
-  readonly training: TrainingConfig;
-  readonly bedrock: BedrockConfig;
-  readonly serving: ServingConfig;
-  readonly audit: AuditConfig;
-  /** Address that receives alarms and budget alerts. */
-  readonly alarmEmail: string;
-  /** Monthly cost budget in USD; alerts fire at 80 % forecast and 100 % actual. */
-  readonly monthlyBudgetUsd: number;
-  /** Tags applied to every resource of the environment. */
-  readonly tags: Record<string, string>;
-}
+export type InferenceComponentConfig = NonNullable<ServingConfig['sharedEndpoint']>['components'][number];
+export type AuditConfig = EnvironmentConfig['audit'];

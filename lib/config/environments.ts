@@ -1,6 +1,7 @@
+import * as fs from 'fs';
 import { EnvironmentConfig, INTERFACE_ENDPOINT_NAMES } from './environment-config';
 import { withServingOverrides } from './serving-overrides';
-import { validateEnvironmentConfig } from './validate';
+import { ConfigValidationError, validateEnvironmentConfig } from './validate';
 
 /** Every interface endpoint the network stack knows: both environments run jobs, Lambdas and Bedrock calls. */
 const ALL_INTERFACE_ENDPOINTS: EnvironmentConfig['network']['interfaceEndpoints'] = [...INTERFACE_ENDPOINT_NAMES];
@@ -124,13 +125,40 @@ const prod: EnvironmentConfig = {
 export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfig>> = { dev, prod };
 
 /**
- * The validated config of `name`, or an error naming the known environments. `servingFile` (from
- * `-c serving=<file>`) replaces `serving.variants`/`serving.sharedEndpoint` before validation.
+ * The validated config of `name`, or a `ConfigValidationError` naming the known environments. `servingFile`
+ * (from `-c serving=<file>`) replaces `serving.variants`/`serving.sharedEndpoint` before validation.
  */
 export function loadEnvironmentConfig(name: string, servingFile?: string): EnvironmentConfig {
-  const config = Object.prototype.hasOwnProperty.call(ENVIRONMENTS, name) ? ENVIRONMENTS[name] : undefined;
-  if (!config) {
-    throw new Error(`env: got ${JSON.stringify(name)}; allowed: ${Object.keys(ENVIRONMENTS).join(', ')} (pass -c env=<name>)`);
+  if (!Object.prototype.hasOwnProperty.call(ENVIRONMENTS, name)) {
+    throw new ConfigValidationError(String(name), [`env: got ${JSON.stringify(name)}; allowed: ${Object.keys(ENVIRONMENTS).join(', ')} (pass -c env=<name>)`]);
   }
-  return validateEnvironmentConfig(servingFile ? withServingOverrides(config, servingFile) : config);
+  const config = ENVIRONMENTS[name];
+  return servingFile ? validateEnvironmentConfig(withServingOverrides(config, servingFile), `serving from ${servingFile}`) : validateEnvironmentConfig(config);
+}
+
+/** Where `loadEnvironmentConfigOrExit` reports and how it stops; tests replace them. */
+export interface ExitIo {
+  readonly writeError: (text: string) => void;
+  readonly exit: (code: number) => never;
+}
+
+const PROCESS_IO: ExitIo = {
+  // Synchronous, so the whole message is out before the process exits.
+  writeError: (text) => fs.writeSync(2, text),
+  exit: (code) => process.exit(code),
+};
+
+/**
+ * `loadEnvironmentConfig` for bin/app.ts: an invalid config prints its problems once to stderr, without a
+ * stack trace, and exits with status 1 (so `cdk synth` fails with 1). A thrown error would be printed by
+ * Node with its stack, and the CDK CLI relays the app's stderr as it is. Other errors are bugs and still throw.
+ */
+export function loadEnvironmentConfigOrExit(name: string, servingFile?: string, io: ExitIo = PROCESS_IO): EnvironmentConfig {
+  try {
+    return loadEnvironmentConfig(name, servingFile);
+  } catch (e) {
+    if (!(e instanceof ConfigValidationError)) throw e;
+    io.writeError(`${e.message}\n`);
+    return io.exit(1);
+  }
 }

@@ -1,22 +1,21 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { execFileSync } from 'child_process';
+import { Command as CommanderCommand, CommanderError, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { S3Client } from '@aws-sdk/client-s3';
 import { downloadEvaluationReports, VersionReport } from './compare-versions';
 import { abResult, describeVariants, promote, rollback, shiftTraffic } from './endpoint-operations';
 
-export const USAGE = `usage: npx tsx scripts/endpoint.ts <command> --endpoint <name> [options]
-  status                                           variants, weights, instance counts
-  shift    --from <variant> --to <variant> --steps <n> --interval <seconds> [--alarm <name>]...
-                                                   move traffic step by step; an alarm in ALARM restores the old weights
-  promote  --variant <winner>                      all traffic to the winner, one call
-  rollback --variant <previous>                    all traffic back to a variant, one call
-  ab       --a <variant> --b <variant> --minutes <n> [--alpha 0.05]
-                                                   error rate (two-proportion z-test) and latency (Welch's t-test)
-  compare  --package <arn> --package <arn> [--output-dir <dir>]   (no --endpoint)
-                                                   the versions' evaluation reports side by side (training.evaluate compare)`;
+/**
+ * The operations CLI (`scripts/endpoint.ts`): arguments parsed by commander, then the same library the
+ * Lambda handlers use. Every command answers `--help`; an unknown option names itself and the options of
+ * its command; a bad value names the option as typed; missing options are named all at once.
+ *
+ * Exit status: 0 done, 1 the operation failed (AWS error, no data), 2 bad arguments (also a variant the
+ * endpoint does not have), 3 a shift was reverted because an alarm fired.
+ */
 
 export type Command =
   | { readonly name: 'status'; readonly endpoint: string }
@@ -25,73 +24,239 @@ export type Command =
   | { readonly name: 'ab'; readonly endpoint: string; readonly a: string; readonly b: string; readonly minutes: number; readonly alpha: number }
   | { readonly name: 'compare'; readonly packages: string[]; readonly outputDir: string };
 
-const OPTIONS: Record<Command['name'], readonly string[]> = {
-  status: [],
-  shift: ['from', 'to', 'steps', 'interval', 'alarm'],
-  promote: ['variant'],
-  rollback: ['variant'],
-  ab: ['a', 'b', 'minutes', 'alpha'],
-  compare: ['package', 'output-dir'],
+/** Bad arguments: the message names the option and what is allowed; exit status 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** `--help` was asked for: `text` goes to stdout, exit status 0. */
+export class HelpRequested extends Error {
+  constructor(readonly text: string) {
+    super('help requested');
+    this.name = 'HelpRequested';
+  }
+}
+
+/** How one option is read: its value check, whether it is required, whether it may repeat. */
+interface OptionSpec {
+  readonly flags: string;
+  readonly description: string;
+  readonly required?: boolean;
+  readonly repeatable?: boolean;
+  /** Turns the text into the value, or returns the "allowed: ..." part of the message. */
+  readonly parse?: (text: string) => { value: unknown } | { allowed: string };
+  readonly defaultValue?: unknown;
+}
+
+const wholeNumber = (min: number, max: number, allowed: string) => (text: string) => {
+  const n = Number(text);
+  return /^\d+$/.test(text.trim()) && Number.isInteger(n) && n >= min && n <= max ? { value: n } : { allowed };
+};
+const numberIn = (ok: (n: number) => boolean, allowed: string) => (text: string) => {
+  const n = Number(text);
+  return text.trim() !== '' && Number.isFinite(n) && ok(n) ? { value: n } : { allowed };
 };
 
-/** The command in `argv` (without node and script), or an error naming the bad argument and what is allowed. */
-export function parseCommand(argv: readonly string[]): Command {
-  const [name, ...rest] = argv;
-  if (!name || !(name in OPTIONS)) throw new Error(`command: got ${JSON.stringify(name ?? '')}; allowed: ${Object.keys(OPTIONS).join(', ')}\n${USAGE}`);
-  const cmd = name as Command['name'];
-  const values: Record<string, string[]> = {};
-  for (let i = 0; i < rest.length; i += 2) {
-    const flag = rest[i];
-    const key = flag.replace(/^--/, '');
-    if (!flag.startsWith('--') || !((key === 'endpoint' && cmd !== 'compare') || OPTIONS[cmd].includes(key))) {
-      throw new Error(`${cmd}: unknown option ${JSON.stringify(flag)}; allowed: --endpoint${OPTIONS[cmd].map((o) => `, --${o}`).join('')}`);
+const ENDPOINT: OptionSpec = { flags: '--endpoint <name>', description: 'the endpoint, e.g. fmft-prod-llm', required: true };
+
+interface CommandSpec {
+  readonly summary: string;
+  readonly options: readonly OptionSpec[];
+  readonly example: string;
+  /** The parsed command from the option values (keys as commander names them: --output-dir -> outputDir). */
+  readonly build: (o: Record<string, any>) => Command;
+}
+
+const COMMANDS: Record<Command['name'], CommandSpec> = {
+  status: {
+    summary: 'variants, weights and instance counts of an endpoint',
+    options: [ENDPOINT],
+    example: 'status --endpoint fmft-prod-llm',
+    build: (o) => ({ name: 'status', endpoint: o.endpoint }),
+  },
+  shift: {
+    summary: 'move traffic from one variant to another step by step; an alarm in ALARM restores the old weights (exit status 3)',
+    options: [
+      ENDPOINT,
+      { flags: '--from <variant>', description: 'the variant that gives up its traffic', required: true },
+      { flags: '--to <variant>', description: 'the variant that receives it', required: true },
+      { flags: '--steps <n>', description: 'equal steps, 1 to 100 (1 moves everything at once)', required: true, parse: wholeNumber(1, 100, 'a whole number from 1 to 100') },
+      { flags: '--interval <seconds>', description: 'seconds to watch the alarms after each step, 0 to 3600', required: true, parse: numberIn((n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600') },
+      { flags: '--alarm <name>', description: 'an alarm that stops the shift; repeat for more', repeatable: true },
+    ],
+    example: 'shift --endpoint fmft-prod-llm --from current --to candidate --steps 5 --interval 600 --alarm fmft-prod-llm-candidate-error-rate',
+    build: (o) => {
+      if (o.from === o.to) throw new UsageError(`--to: got ${JSON.stringify(o.to)}; must differ from --from`);
+      return { name: 'shift', endpoint: o.endpoint, from: o.from, to: o.to, steps: o.steps, interval: o.interval, alarms: o.alarm ?? [] };
+    },
+  },
+  promote: {
+    summary: 'all traffic to the winner of an A/B test, in one call',
+    options: [ENDPOINT, { flags: '--variant <winner>', description: 'the variant that gets all traffic', required: true }],
+    example: 'promote --endpoint fmft-prod-llm --variant candidate',
+    build: (o) => ({ name: 'promote', endpoint: o.endpoint, variant: o.variant }),
+  },
+  rollback: {
+    summary: 'all traffic back to a variant, in one call',
+    options: [ENDPOINT, { flags: '--variant <previous>', description: 'the variant that gets all traffic back', required: true }],
+    example: 'rollback --endpoint fmft-prod-llm --variant current',
+    build: (o) => ({ name: 'rollback', endpoint: o.endpoint, variant: o.variant }),
+  },
+  ab: {
+    summary: "A/B result of two variants: error rate (two-proportion z-test) and latency (Welch's t-test)",
+    options: [
+      ENDPOINT,
+      { flags: '--a <variant>', description: 'the first variant', required: true },
+      { flags: '--b <variant>', description: 'the second variant', required: true },
+      { flags: '--minutes <n>', description: 'the window up to now, 2 to 20160 minutes', required: true, parse: wholeNumber(2, 60 * 24 * 14, 'a whole number of minutes from 2 to 20160') },
+      { flags: '--alpha <p>', description: 'significance level, between 0 and 1', parse: numberIn((n) => n > 0 && n < 1, 'a number between 0 and 1'), defaultValue: 0.05 },
+    ],
+    example: 'ab --endpoint fmft-prod-llm --a current --b candidate --minutes 1440',
+    build: (o) => {
+      if (o.a === o.b) throw new UsageError(`--b: got ${JSON.stringify(o.b)}; must differ from --a`);
+      return { name: 'ab', endpoint: o.endpoint, a: o.a, b: o.b, minutes: o.minutes, alpha: o.alpha };
+    },
+  },
+  compare: {
+    summary: "the versions' evaluation reports side by side, deltas against the first (python -m training.evaluate compare)",
+    options: [
+      { flags: '--package <arn>', description: 'a model package version; give two or more', required: true, repeatable: true },
+      { flags: '--output-dir <dir>', description: 'where the reports and the comparison go', defaultValue: 'comparison' },
+    ],
+    example: 'compare --package <version-3-arn> --package <version-4-arn> --output-dir comparison',
+    build: (o) => {
+      const packages: string[] = o.package ?? [];
+      if (packages.length < 2) throw new UsageError(`compare: got ${packages.length} --package; give at least two model package versions`);
+      return { name: 'compare', packages, outputDir: o.outputDir };
+    },
+  },
+};
+
+const EXIT_STATUS_HELP = `
+Exit status: 0 done, 1 the operation failed, 2 bad arguments (or a variant the endpoint does not have),
+3 a shift was reverted because an alarm fired.
+Uses the AWS credentials and region of the environment (AWS_PROFILE, AWS_REGION).`;
+
+/**
+ * commander's Command with our messages for the cases it reports on its own. commander calls these hooks
+ * while parsing (internal methods of the pinned version; test/operations/cli.cases.ts runs every case).
+ */
+class StrictCommand extends CommanderCommand {
+  override createCommand(name?: string): StrictCommand {
+    return new StrictCommand(name);
+  }
+
+  private prefix(): string {
+    return this.parent ? `${this.name()}: ` : '';
+  }
+
+  /** The long flags this command accepts, `--help` included. */
+  allowedFlags(): string[] {
+    return [...this.options.map((o) => o.long ?? o.flags), '--help'];
+  }
+
+  unknownOption(flag: string): never {
+    const hint = this.parent ? '' : ' (a command\'s options follow its name: status --endpoint <name>)';
+    throw new UsageError(`${this.prefix()}unknown option ${JSON.stringify(flag)}; allowed: ${this.allowedFlags().join(', ')}${hint}`);
+  }
+
+  unknownCommand(): never {
+    throw new UsageError(`command: got ${JSON.stringify(this.args[0])}; allowed: ${Object.keys(COMMANDS).join(', ')} (--help for usage)`);
+  }
+
+  optionMissingArgument(option: Option): never {
+    throw new UsageError(`${this.prefix()}${option.long} needs a value (${option.flags})`);
+  }
+
+  _excessArguments(received: string[]): never {
+    throw new UsageError(
+      `${this.prefix()}unexpected argument ${JSON.stringify(received[0])}; every value follows its option (allowed: ${this.allowedFlags().join(', ')})`,
+    );
+  }
+}
+
+/** An option value that is another option (`--endpoint --from x`) means the value was left out. */
+function checked(spec: OptionSpec, flag: string, text: string): unknown {
+  if (/^--?[a-zA-Z]/.test(text)) throw new UsageError(`${flag} needs a value (got the option ${text})`);
+  if (!spec.parse) return text;
+  const result = spec.parse(text);
+  if ('allowed' in result) throw new UsageError(`${flag}: got ${JSON.stringify(text)}; allowed: ${result.allowed}`);
+  return result.value;
+}
+
+/** The program: one subcommand per command; `onParsed` receives what the user asked for. */
+function buildProgram(onParsed: (cmd: Command) => void, output: { out: string; err: string }): StrictCommand {
+  const program = new StrictCommand('npx tsx scripts/endpoint.ts');
+  program
+    .description("Operate a live endpoint's production variants: status, gradual shift, promote, rollback, A/B result, and compare registered versions.")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (output.out += s), writeErr: (s) => (output.err += s), outputError: () => undefined })
+    .showSuggestionAfterError(false)
+    .allowExcessArguments(false)
+    .helpOption('-h, --help', 'show this help')
+    .addHelpText('after', `\nRun "npx tsx scripts/endpoint.ts <command> --help" for a command's options.${EXIT_STATUS_HELP}`);
+  for (const [name, spec] of Object.entries(COMMANDS) as Array<[Command['name'], CommandSpec]>) {
+    const sub = program.command(name).description(spec.summary).helpOption('-h, --help', 'show this help').allowExcessArguments(false);
+    for (const o of spec.options) {
+      const option = new Option(o.flags, `${o.description}${o.required ? ' (required)' : ''}`);
+      const flag = option.long ?? o.flags;
+      option.argParser((text: string, previous: unknown) => {
+        const value = checked(o, flag, text);
+        return o.repeatable ? [...((previous as unknown[] | undefined) ?? []), value] : value;
+      });
+      if (o.defaultValue !== undefined) option.default(o.defaultValue);
+      sub.addOption(option);
     }
-    if (rest[i + 1] === undefined || rest[i + 1].startsWith('--')) throw new Error(`${flag}: missing value`);
-    (values[key] ??= []).push(rest[i + 1]);
+    sub.addHelpText('after', `\nExample:\n  npx tsx scripts/endpoint.ts ${spec.example}\n${EXIT_STATUS_HELP}`);
+    sub.action((values: Record<string, unknown>) => {
+      const missing = spec.options.filter((o) => o.required && values[new Option(o.flags).attributeName()] === undefined);
+      if (missing.length) {
+        const flags = missing.map((o) => new Option(o.flags).long);
+        throw new UsageError(`${name}: ${flags.join(', ')} ${flags.length === 1 ? 'is' : 'are'} required`);
+      }
+      onParsed(spec.build(values));
+    });
   }
-  const one = (key: string): string => {
-    const v = values[key];
-    if (!v) throw new Error(`${cmd}: --${key} is required`);
-    return v[v.length - 1];
-  };
-  const num = (key: string, ok: (n: number) => boolean, allowed: string, fallback?: number): number => {
-    if (!values[key] && fallback !== undefined) return fallback;
-    const n = Number(one(key));
-    if (!ok(n)) throw new Error(`--${key}: got ${JSON.stringify(one(key))}; allowed: ${allowed}`);
-    return n;
-  };
-  if (cmd === 'compare') {
-    const packages = values.package ?? [];
-    if (packages.length < 2) throw new Error(`compare: got ${packages.length} --package; give at least two model package versions`);
-    return { name: cmd, packages, outputDir: values['output-dir']?.[0] ?? 'comparison' };
+  return program;
+}
+
+/** The command in `argv` (without node and script); throws `UsageError` for bad arguments, `HelpRequested` for --help. */
+export function parseCommand(argv: readonly string[]): Command {
+  const output = { out: '', err: '' };
+  let parsed: Command | undefined;
+  const program = buildProgram((cmd) => (parsed = cmd), output);
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    // --help, and `help [command]` (exit code 0); without any command commander shows help as an error.
+    if (e.code === 'commander.helpDisplayed' || (e.code === 'commander.help' && e.exitCode === 0)) throw new HelpRequested(output.out);
+    if (e.code === 'commander.help') throw new UsageError(`command: missing; allowed: ${Object.keys(COMMANDS).join(', ')}\n\n${output.err || output.out}`);
+    throw new UsageError(e.message.replace(/^error: /, ''));
   }
-  const endpoint = one('endpoint');
-  switch (cmd) {
-    case 'status':
-      return { name: cmd, endpoint };
-    case 'shift':
-      return {
-        name: cmd,
-        endpoint,
-        from: one('from'),
-        to: one('to'),
-        steps: num('steps', (n) => Number.isInteger(n) && n >= 1 && n <= 100, 'a whole number from 1 to 100'),
-        interval: num('interval', (n) => Number.isFinite(n) && n >= 0 && n <= 3600, 'seconds from 0 to 3600'),
-        alarms: values.alarm ?? [],
-      };
-    case 'promote':
-    case 'rollback':
-      return { name: cmd, endpoint, variant: one('variant') };
-    case 'ab':
-      return {
-        name: cmd,
-        endpoint,
-        a: one('a'),
-        b: one('b'),
-        minutes: num('minutes', (n) => Number.isInteger(n) && n >= 2 && n <= 60 * 24 * 14, 'a whole number of minutes from 2 to 20160'),
-        alpha: num('alpha', (n) => n > 0 && n < 1, 'a number between 0 and 1', 0.05),
-      };
-  }
+  if (!parsed) throw new UsageError(`command: missing; allowed: ${Object.keys(COMMANDS).join(', ')}`);
+  return parsed;
+}
+
+/** The program's help text (what `--help` prints). */
+export function usage(): string {
+  return buildProgram(() => undefined, { out: '', err: '' }).helpInformation();
+}
+
+/**
+ * The endpoint's variants must include `names` (option -> variant as typed), so a bad value names the
+ * option the user typed rather than a field of the library.
+ */
+async function requireVariants(sm: SageMakerClient, endpoint: string, names: Record<string, string>): Promise<void> {
+  const known = (await describeVariants(sm, endpoint)).map((v) => v.name);
+  const problems = Object.entries(names)
+    .filter(([, name]) => !known.includes(name))
+    .map(([flag, name]) => `${flag}: got ${JSON.stringify(name)}; allowed: a variant of endpoint ${endpoint}: ${known.join(', ')}`);
+  if (problems.length) throw new UsageError(problems.join('\n'));
 }
 
 /** Runs a parsed command with the given clients; returns what to print (JSON). */
@@ -104,12 +269,16 @@ export async function runCommand(cmd: Command, sm: SageMakerClient, cw: CloudWat
     case 'status':
       return describeVariants(sm, cmd.endpoint);
     case 'shift':
+      await requireVariants(sm, cmd.endpoint, { '--from': cmd.from, '--to': cmd.to });
       return shiftTraffic(sm, cw, { endpointName: cmd.endpoint, from: cmd.from, to: cmd.to, steps: cmd.steps, intervalSeconds: cmd.interval, alarmNames: cmd.alarms });
     case 'promote':
+      await requireVariants(sm, cmd.endpoint, { '--variant': cmd.variant });
       return { weights: await promote(sm, cmd.endpoint, cmd.variant) };
     case 'rollback':
+      await requireVariants(sm, cmd.endpoint, { '--variant': cmd.variant });
       return { weights: await rollback(sm, cmd.endpoint, cmd.variant) };
     case 'ab':
+      await requireVariants(sm, cmd.endpoint, { '--a': cmd.a, '--b': cmd.b });
       return abResult(cw, { endpointName: cmd.endpoint, variantA: cmd.a, variantB: cmd.b, start: new Date(now.getTime() - cmd.minutes * 60_000), end: now, alpha: cmd.alpha });
   }
 }
@@ -123,4 +292,51 @@ export function compareReports(reports: readonly VersionReport[], outputDir: str
     { cwd: path.join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return JSON.parse(fs.readFileSync(path.join(outputDir, 'comparison.json'), 'utf8'));
+}
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+/**
+ * The whole CLI: parse, run, print; returns the exit status (see the top of this file). `clients` is called
+ * only once the arguments are valid, so `--help` and usage errors need no AWS settings.
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  clients: () => { sm: SageMakerClient; cw: CloudWatchClient; s3: S3Client } = () => ({ sm: new SageMakerClient({}), cw: new CloudWatchClient({}), s3: new S3Client({}) }),
+): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommand(argv);
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      io.stdout(e.text);
+      return 0;
+    }
+    if (e instanceof UsageError) {
+      io.stderr(`${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+  const { sm, cw, s3 } = clients();
+  try {
+    const result = await runCommand(cmd, sm, cw, s3);
+    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    return (result as { outcome?: string }).outcome === 'reverted' ? 3 : 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`${e.message}\n`);
+      return e.exitCode;
+    }
+    io.stderr(`error: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    sm.destroy();
+    cw.destroy();
+    s3.destroy();
+  }
 }

@@ -21,6 +21,9 @@ const variant = (change: Record<string, unknown> = {}) => ({
   ...change,
 });
 
+/** prod's tuning ranges with changes. */
+const tuning = (change: Record<string, unknown>) => ({ ...ENVIRONMENTS.prod.training.tuning, ...change });
+
 const dev = ENVIRONMENTS.dev;
 const bad = (change: (c: any) => void) => () => validateEnvironmentConfig(configWith(dev, change));
 
@@ -50,7 +53,15 @@ describe('environment config', () => {
 
   test.each<[string, (c: any) => void, RegExp]>([
     ['env name', (c) => (c.name = 'Dev_1'), /name: got "Dev_1"; allowed: 2-10 lower-case/],
-    ['primary region', (c) => (c.primaryRegion = 'useast1'), /primaryRegion: got "useast1"; allowed: an AWS region/],
+    ['unknown key in a section', (c) => (c.network.natGateway = 1), /^- network.natGateway: unknown key; allowed: vpcCidr, availabilityZones, subnetPrefixLengths, natGateways, interfaceEndpoints, flowLogRetentionDays$/m],
+    ['unknown top-level key', (c) => (c.budget = 5), /^- budget: unknown key; allowed: name, primaryRegion, drRegion, network, /m],
+    ['wrong type', (c) => (c.network.natGateways = '1'), /^- network.natGateways: got "1"; allowed: a whole number$/m],
+    ['null section', (c) => (c.audit = null), /^- audit: got null; allowed: an object with trailLogRetentionDays$/m],
+    ['missing key', (c) => delete c.serving.batching, /^- serving.batching: missing; allowed: an object with maxConcurrentRequests, maxTotalTokens$/m],
+    ['negative NAT gateways', (c) => (c.network.natGateways = -1), /network.natGateways: got -1; allowed: a whole number from 0 \(isolated, the default\) to 2/],
+    ['primary region not in region-info', (c) => (c.primaryRegion = 'us-east-7'), /primaryRegion: got "us-east-7"; allowed: a region of aws-cdk-lib's region-info: af-south-1, .*, us-east-1, .*, us-west-2$/m],
+    ['DR region not in region-info', (c) => (c.drRegion = 'useast2'), /drRegion: got "useast2"; allowed: a region of aws-cdk-lib's region-info: af-south-1, /],
+    ['DR region in another partition', (c) => (c.drRegion = 'cn-north-1'), /drRegion: got "cn-north-1"; allowed: a region of primaryRegion's partition aws \(replication does not cross partitions\)/],
     ['DR region equal to primary', (c) => (c.drRegion = 'us-east-1'), /drRegion: got "us-east-1"; must differ from primaryRegion/],
     ['malformed CIDR', (c) => (c.network.vpcCidr = '10.0.0/16'), /network.vpcCidr: got "10.0.0\/16"; is not an IPv4 CIDR/],
     ['CIDR octet above 255', (c) => (c.network.vpcCidr = '10.300.0.0/16'), /network.vpcCidr: .*octet above 255/],
@@ -64,7 +75,7 @@ describe('environment config', () => {
     ['subnet larger than VPC', (c) => (c.network.vpcCidr = '10.40.0.0/24'), /network.subnetPrefixLengths: .*every subnet must be smaller than the VPC/],
     ['subnet prefix out of range', (c) => (c.network.subnetPrefixLengths.privatelink = 29), /network.subnetPrefixLengths.privatelink: got 29; allowed: a whole number from 16 to 28/],
     ['NAT above AZ count', (c) => (c.network.natGateways = 3), /network.natGateways: got 3; allowed: a whole number from 0 .* to 2/],
-    ['unknown endpoint', (c) => c.network.interfaceEndpoints.push('dynamodb'), /network.interfaceEndpoints: got \["dynamodb"\]; allowed: sagemaker-api/],
+    ['unknown endpoint', (c) => c.network.interfaceEndpoints.push('dynamodb'), /network.interfaceEndpoints\[10\]: got "dynamodb"; allowed: sagemaker-api, sagemaker-runtime, .*, bedrock-runtime$/m],
     ['duplicate endpoint', (c) => c.network.interfaceEndpoints.push('kms'), /each endpoint may be listed once/],
     ['isolated without required endpoints', (c) => (c.network.interfaceEndpoints = ['kms']), /isolated subnets \(natGateways 0\) need sagemaker-api, ecr-api, ecr-docker, logs, sts/],
     ['flow log retention', (c) => (c.network.flowLogRetentionDays = 45), /network.flowLogRetentionDays: got 45; allowed: one of 1, 3/],
@@ -76,13 +87,23 @@ describe('environment config', () => {
     ['audit log days', (c) => (c.storage.auditLogExpirationDays = 90), /storage.auditLogExpirationDays: got 90; audit logs must be kept at least 365 days/],
     ['no base models', (c) => (c.training.baseModels = []), /training.baseModels: got \[\]; list at least one/],
     ['base model id', (c) => (c.training.baseModels = ['llama']), /training.baseModels\[0\]: got "llama"; allowed: a Hugging Face id/],
-    ['instance type', (c) => (c.training.trainingInstanceType = 'g5.2xlarge'), /training.trainingInstanceType: got "g5.2xlarge"; allowed: a SageMaker instance type/],
+    ['instance type', (c) => (c.training.trainingInstanceType = 'g5.2xlarge'), /training.trainingInstanceType: got "g5.2xlarge"; allowed: an instance type the SageMaker API accepts for training jobs \(TrainingInstanceType of @aws-sdk\/client-sagemaker\)/],
     ['training runtime', (c) => (c.training.maxRuntimeHours = 200), /training.maxRuntimeHours: got 200; allowed: a whole number of hours from 1 to 120/],
     ['quality gate task', (c) => (c.training.qualityGate.task = 'bleu'), /training.qualityGate.task: got "bleu"; allowed: perplexity, classification/],
     ['quality gate path', (c) => (c.training.qualityGate.metricPath = 'perplexity'), /training.qualityGate.metricPath: got "perplexity"; allowed: <section>.<metric>.value/],
     ['quality gate with both bounds', (c) => (c.training.qualityGate.minimum = 1), /training.qualityGate: got \{"minimum":1,"maximum":20\}; set exactly one of minimum and maximum/],
     ['quality gate without bounds', (c) => delete c.training.qualityGate.maximum, /training.qualityGate: .*set exactly one/],
-    ['tuning objective', (c) => (c.training.tuning = { ...ENVIRONMENTS.prod.training.tuning, objectiveMetricName: 'accuracy' }), /training.tuning.objectiveMetricName: got "accuracy"; allowed: a logged metric, one of train_loss, eval_loss/],
+    ['tuning objective', (c) => (c.training.tuning = tuning({ objectiveMetricName: 'accuracy' })), /training.tuning.objectiveMetricName: got "accuracy"; allowed: a logged metric, one of train_loss, eval_loss/],
+    ['tuning objective type', (c) => (c.training.tuning = tuning({ objectiveType: 'Lower' })), /training.tuning.objectiveType: got "Lower"; allowed: Minimize, Maximize/],
+    ['tuning job count', (c) => (c.training.tuning = tuning({ maxJobs: 0 })), /training.tuning.maxJobs: got 0; allowed: a whole number >= 1/],
+    ['tuning parallel above total jobs', (c) => (c.training.tuning = tuning({ maxJobs: 4, maxParallelJobs: 5 })), /training.tuning.maxParallelJobs: got 5; allowed: at most training.tuning.maxJobs \(4\)/],
+    ['tuning strategy', (c) => (c.training.tuning = tuning({ strategy: 'Grid' })), /training.tuning.strategy: got "Grid"; allowed: Bayesian, Random/],
+    ['tuning learning rate not above 0', (c) => (c.training.tuning = tuning({ learningRate: { min: 0, max: 1e-4 } })), /training.tuning.learningRate: got \{"min":0,"max":0.0001\}; allowed: 0 < min < max \(searched on a log scale\)/],
+    ['tuning range upside down', (c) => (c.training.tuning = tuning({ epochs: { min: 3, max: 1 } })), /training.tuning.epochs: got \{"min":3,"max":1\}; allowed: whole numbers 1 <= min <= max/],
+    ['tuning values repeated', (c) => (c.training.tuning = tuning({ loraR: { values: [8, 8] } })), /training.tuning.loraR.values: got \[8,8\]; allowed: 1 to 30 distinct whole numbers >= 1/],
+    ['tuning values empty', (c) => (c.training.tuning = tuning({ perDeviceTrainBatchSize: { values: [] } })), /training.tuning.perDeviceTrainBatchSize.values: got \[\]; allowed: 1 to 30 distinct whole numbers >= 1/],
+    ['tuning neither range nor values', (c) => (c.training.tuning = tuning({ loraAlpha: { min: 16 } })), /training.tuning.loraAlpha: got \{"min":16\}; allowed: \{"min": <whole number>, "max": <whole number>\} or \{"values": \[<whole number>, ...\]\}/],
+    ['tuning unknown key', (c) => (c.training.tuning = tuning({ maxJob: 3 })), /training.tuning.maxJob: unknown key; allowed: objectiveMetricName, objectiveType, maxJobs, maxParallelJobs, strategy, earlyStopping, learningRate, epochs, loraR, loraAlpha, perDeviceTrainBatchSize/],
     ['image override', (c) => (c.training.images = { training: 'my-image:latest' }), /training.images.training: got "my-image:latest"; allowed: an ECR image URI/],
     ['unknown bedrock model', (c) => (c.bedrock.defaults.baseModelId = 'Nova Micro'), /bedrock.defaults.baseModelId: got "Nova Micro"; allowed: amazon.nova-micro-v1:0:128k, .*, or add it in bedrock.extraModels/],
     ['customization type the model lacks', (c) => (c.bedrock.defaults.customizationType = 'CONTINUED_PRE_TRAINING'), /bedrock.defaults.customizationType: got "CONTINUED_PRE_TRAINING"; allowed for amazon.nova-micro-v1:0:128k: FINE_TUNING/],
@@ -106,8 +127,8 @@ describe('environment config', () => {
     ['duplicate variant names', (c) => (c.serving.variants = [variant(), variant()]), /serving.variants\[1\].name: got "a"; variant names must be unique/],
     ['variant name characters', (c) => (c.serving.variants = [variant({ name: 'new model' })]), /serving.variants\[0\].name: got "new model"; allowed: 1-63 letters, digits and hyphens/],
     ['unversioned model package', (c) => (c.serving.variants = [variant({ modelPackageArn: 'arn:aws:sagemaker:us-east-1:111122223333:model-package-group/g' })]), /serving.variants\[0\].modelPackageArn: got "arn:aws:sagemaker:us-east-1:111122223333:model-package-group\/g"; allowed: a versioned model package ARN/],
-    ['variant instance type', (c) => (c.serving.variants = [variant({ instanceType: 'g5.xlarge' })]), /serving.variants\[0\].instanceType: got "g5.xlarge"/],
-    ['staging instance type', (c) => (c.serving.stagingInstanceType = 'g5.xlarge'), /serving.stagingInstanceType: got "g5.xlarge"; allowed: a SageMaker instance type/],
+    ['variant instance type', (c) => (c.serving.variants = [variant({ instanceType: 'g5.xlarge' })]), /serving.variants\[0\].instanceType: got "g5.xlarge"; allowed: an instance type the SageMaker API accepts for endpoints \(ProductionVariantInstanceType of @aws-sdk\/client-sagemaker\)/],
+    ['staging instance type', (c) => (c.serving.stagingInstanceType = 'g5.xlarge'), /serving.stagingInstanceType: got "g5.xlarge"; allowed: an instance type the SageMaker API accepts for endpoints \(ProductionVariantInstanceType of @aws-sdk\/client-sagemaker\)/],
     ['data capture share', (c) => (c.serving.dataCapturePercent = 150), /serving.dataCapturePercent: got 150; allowed: a whole number from 0 to 100/],
     ['rollout mode', (c) => (c.serving.rollout.mode = 'all-at-once' as any), /serving.rollout.mode: got "all-at-once"; allowed: canary, linear/],
     ['rollout step', (c) => (c.serving.rollout.stepPercent = 80), /serving.rollout.stepPercent: got 80; allowed: a whole number from 1 to 50/],
@@ -165,43 +186,5 @@ describe('bedrock models', () => {
     expect(findConfigProblems(config)).toEqual([
       'bedrock.defaults.hyperParameters.epochCount: got 4; allowed for amazon.nova-2-lite-v1:0:256k: 1 to 3',
     ]);
-  });
-});
-
-describe('served models from a file (-c serving=...)', () => {
-  const path = require('path');
-  const os = require('os');
-  const fs = require('fs');
-  const fixture = path.join(__dirname, '..', 'fixtures', 'serving.json');
-  const write = (name: string, content: string) => {
-    const file = path.join(os.tmpdir(), `${name}-${process.pid}.json`);
-    fs.writeFileSync(file, content);
-    return file;
-  };
-
-  test('replace the environment variants and shared endpoint, and pass validation', () => {
-    const config = loadEnvironmentConfig('prod', fixture);
-    expect(config.serving.variants.map((v) => v.name)).toEqual(['current', 'candidate']);
-    expect(config.serving.sharedEndpoint?.components.map((c) => c.name)).toEqual(['support-assistant', 'claims-summarizer']);
-    expect(ENVIRONMENTS.prod.serving.variants).toEqual([]);
-  });
-
-  test('are validated with the rest of the config', () => {
-    const file = write('variants', JSON.stringify({ variants: [{ ...variant(), minInstances: 1 }] }));
-    expect(() => loadEnvironmentConfig('prod', file)).toThrow(/serving.variants\[0\].minInstances: got 1; allowed: a whole number >= 2/);
-    const shared = write('shared', JSON.stringify({ sharedEndpoint: { instanceType: 'ml.g5.12xlarge', minInstances: 1, maxInstances: 2, components: [{ name: 'a', modelPackageArn: 'x', copies: 0, acceleratorsPerCopy: 9, memoryMiB: 10 }] } }));
-    const problems = () => loadEnvironmentConfig('dev', shared);
-    expect(problems).toThrow(/serving.sharedEndpoint.components\[0\].modelPackageArn: got "x"/);
-    expect(problems).toThrow(/serving.sharedEndpoint.components\[0\].copies: got 0; allowed: a whole number >= 1/);
-    expect(problems).toThrow(/serving.sharedEndpoint.components\[0\].acceleratorsPerCopy: got 9; allowed: a whole number from 1 to 8/);
-    expect(problems).toThrow(/serving.sharedEndpoint.components\[0\].memoryMiB: got 10; allowed: a whole number of MiB >= 1024/);
-  });
-
-  test('a missing file, an array or an unknown key says what is expected', () => {
-    expect(() => loadEnvironmentConfig('dev', '/nonexistent/serving.json')).toThrow(/serving: got "\/nonexistent\/serving.json"; allowed: a readable JSON file such as/);
-    expect(() => loadEnvironmentConfig('dev', write('array', '[]'))).toThrow(/must hold an object with variants and\/or sharedEndpoint/);
-    expect(() => loadEnvironmentConfig('dev', write('unknown', '{"endpoints": []}'))).toThrow(/has endpoints; allowed keys: variants, sharedEndpoint/);
-    expect(() => loadEnvironmentConfig('dev', write('notarray', '{"variants": {"name": "a"}}'))).toThrow(/variants must be an array/);
-    expect(() => loadEnvironmentConfig('dev', write('notjson', '{variants'))).toThrow(/is not JSON/);
   });
 });
