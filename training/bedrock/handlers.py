@@ -18,7 +18,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from training.bedrock.models import CUSTOMIZATION_TYPES, InputError, check_hyperparameters, load_models
-from training.data.formats import BEDROCK_CONTINUED_PRETRAINING, MODEL_FAMILIES, TARGETS
+from training.data.formats import (
+    BEDROCK_CLAUDE_CONVERSATION,
+    BEDROCK_CONTINUED_PRETRAINING,
+    MODEL_FAMILIES,
+    TARGETS,
+)
 from training.data.io import read_records
 from training.data.validate import DatasetValidator, limits_for
 
@@ -278,6 +283,10 @@ def _prompt_and_reference(record: dict[str, Any], fmt: str) -> tuple[list[dict],
     messages = record["messages"]
     if not messages or messages[-1]["role"] != "assistant":
         raise DatasetInvalidError("a test record must end with the assistant's answer, the reference")
+    if fmt == BEDROCK_CLAUDE_CONVERSATION:  # plain strings: Converse takes content blocks
+        system = [{"text": record["system"]}] if record.get("system") else []
+        blocks = [{"role": m["role"], "content": [{"text": m["content"]}]} for m in messages[:-1]]
+        return system, blocks, messages[-1]["content"]
     reference = "\n".join(block["text"] for block in messages[-1]["content"])
     return record.get("system", []), messages[:-1], reference
 

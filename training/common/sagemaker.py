@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from training.common.args import UsageError
+
 PROCESSING_ROOT = Path(os.environ.get("SM_PROCESSING_ROOT", "/opt/ml/processing"))
 # SageMaker writes this file into every processing container: its presence says where a script runs.
 PROCESSING_CONFIG = Path("/opt/ml/config/processingjobconfig.json")
@@ -34,4 +36,4 @@ def resolve_path(value: str | None, default: Path, flag: str) -> Path:
         return Path(value)
     if in_processing_job():
         return default
-    raise SystemExit(f"error: {flag} is required when not running in a SageMaker Processing job")
+    raise UsageError(f"{flag} is required when not running in a SageMaker Processing job")

@@ -7,7 +7,7 @@ from typing import Any
 
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, FieldError
-from training.data.io import AtomicOutputs, dumps_record, read_records
+from training.data.io import AtomicOutputs, dumps_record, read_records, require_input
 from training.data.validate import DUPLICATE, OK, LimitArgs, build_validator, report
 
 
@@ -48,7 +48,7 @@ class _Abort(Exception):
 
 
 def run_format(args: FormatArgs) -> int:
-    source = resolve_path(args.input, processing_input("data"), "--input")
+    source = require_input(resolve_path(args.input, processing_input("data"), "--input"), "--input")
     output = resolve_path(args.output, processing_output("formatted") / "data.jsonl", "--output")
     validator = build_validator(args)
     validator.count_duplicates = not args.drop_duplicates

@@ -18,6 +18,10 @@ BEDROCK_CONVERSATION = "bedrock-conversation"
 BEDROCK_PROMPT_COMPLETION = "bedrock-prompt-completion"
 BEDROCK_SCHEMA_VERSION = "bedrock-conversation-2024"
 BEDROCK_CONTINUED_PRETRAINING = "bedrock-continued-pretraining"
+# Claude 3 Haiku on Bedrock: {"system": str (optional), "messages": [{"role", "content": str}, ...]} and
+# nothing else: no schemaVersion, no content blocks (AWS "Prepare data for fine-tuning text-to-text
+# models" and Anthropic's Bedrock fine-tuning guide, whose sample data set has exactly this shape).
+BEDROCK_CLAUDE_CONVERSATION = "bedrock-claude-conversation"
 
 
 class FieldError(ValueError):
@@ -332,6 +336,54 @@ def write_bedrock_conversation(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def write_claude_conversation(record: dict[str, Any]) -> dict[str, Any]:
+    conv = to_conversation(record)
+    out: dict[str, Any] = {"system": conv.system} if conv.system else {}
+    out["messages"] = [{"role": role, "content": text} for role, text in conv.turns]
+    return out
+
+
+def check_claude_conversation(record: dict[str, Any]) -> None:
+    """Claude 3 Haiku's fine-tuning record: optional ``system`` string, ``messages`` of at least two
+    plain-string turns, user first, assistant last, alternating; no other keys anywhere."""
+    extra = sorted(set(record) - {"system", "messages"})
+    if extra:
+        raise FieldError(
+            extra[0], "is not allowed; Claude 3 Haiku records hold only 'system' (optional) and 'messages'"
+        )
+    if "system" in record:
+        require_text(record, "system")
+    messages = record.get("messages")
+    if not isinstance(messages, list) or len(messages) < 2:
+        raise FieldError(
+            "messages",
+            f"must be a list of at least two messages (user, then assistant), got {_short(messages)}",
+        )
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise FieldError(
+                f"messages[{i}]", f"must be an object with role and content, got {_short(message)}"
+            )
+        extra = sorted(set(message) - {"role", "content"})
+        if extra:
+            raise FieldError(
+                f"messages[{i}].{extra[0]}", "is not allowed; a message holds only role and content"
+            )
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            raise FieldError(
+                f"messages[{i}].role", f"{_short(role)} is not allowed; expected 'user' or 'assistant'"
+            )
+        if isinstance(message.get("content"), list):
+            raise FieldError(
+                f"messages[{i}].content",
+                "must be a string; Claude 3 Haiku fine-tuning takes plain text, not [{'text': ...}] blocks",
+            )
+        turns.append((role, require_text(message, "content", f"messages[{i}].content")))
+    _check_turns(turns, "messages")
+
+
 def check_prompt_completion(record: dict[str, Any]) -> None:
     require_text(record, "prompt")
     require_text(record, "completion")
@@ -366,9 +418,12 @@ def check_chat(record: dict[str, Any]) -> None:
 
 
 def check_bedrock_conversation(record: dict[str, Any]) -> None:
+    # Nova's data guide: "schemaVersion can be any string value"; we write bedrock-conversation-2024.
     version = record.get("schemaVersion")
-    if version != BEDROCK_SCHEMA_VERSION:
-        raise FieldError("schemaVersion", f"must be '{BEDROCK_SCHEMA_VERSION}', got {_short(version)}")
+    if not isinstance(version, str) or not version.strip():
+        raise FieldError(
+            "schemaVersion", f"must be a string such as '{BEDROCK_SCHEMA_VERSION}', got {_short(version)}"
+        )
     system = record.get("system")
     if system is not None:
         if not isinstance(system, list):
@@ -453,6 +508,12 @@ TARGETS: dict[str, TargetFormat] = {
             check_bedrock_conversation,
         ),
         TargetFormat(
+            BEDROCK_CLAUDE_CONVERSATION,
+            "Bedrock Claude 3 Haiku: {system: str (optional), messages: [{role, content: str}]}",
+            write_claude_conversation,
+            check_claude_conversation,
+        ),
+        TargetFormat(
             BEDROCK_PROMPT_COMPLETION,
             "Bedrock prompt/completion: {prompt, completion} and nothing else",
             write_prompt_completion,
@@ -520,6 +581,41 @@ def record_text(record: dict[str, Any]) -> str:
 
     walk(record, None)
     return "\n".join(parts)
+
+
+def _first_text_problem(value: Any, path: str) -> tuple[str, str] | None:
+    """(field path, reason) of the first string under ``value`` that cannot be training text."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return (path, problem) if problem else None
+    items: Any = ()
+    if isinstance(value, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    for sub_path, sub in items:
+        found = _first_text_problem(sub, sub_path)
+        if found:
+            return found
+    return None
+
+
+def check_source_record(record: Any) -> None:
+    """Raise FieldError unless ``record`` is a record the toolkit can use: a JSON object whose text is valid
+    UTF-8 without control characters, in one of the source shapes (``detect_kind``) or plain text
+    (``text`` or ``input`` alone, as continued pre-training and perplexity data are)."""
+    if not isinstance(record, dict):
+        raise FieldError(None, f"a record must be a JSON object, got {type(record).__name__}")
+    found = _first_text_problem(record, "")
+    if found:
+        raise FieldError(*found)
+    try:
+        to_conversation(record)
+    except FieldError as exc:
+        plain = _first_present(record, ("text", "input"))
+        if exc.field is not None or plain is None:
+            raise
+        require_text(record, plain)
 
 
 def label_of(record: dict[str, Any]) -> Any:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from training.common.args import UsageError
+
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv")
 # CSV cells holding these fields are JSON-decoded, so nested records (chat messages, label lists, answers)
 # can travel in a spreadsheet.
@@ -82,6 +84,16 @@ def input_files(path: Path) -> list[Path]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     return [path]
+
+
+def require_input(path: Path, flag: str) -> Path:
+    """``path`` when it is a data file or a directory holding some; otherwise UsageError naming ``flag``, so a
+    command stops with one line before it creates any output."""
+    try:
+        input_files(path)
+    except FileNotFoundError as exc:
+        raise UsageError(f"{flag} {exc}") from exc
+    return path
 
 
 def file_format(path: Path) -> str:
@@ -244,6 +256,13 @@ def dumps_record(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
+def current_umask() -> int:
+    """The process umask (reading it means setting it: set it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class AtomicOutputs:
     """Open several output files that all appear together on success, or not at all.
 
@@ -257,6 +276,8 @@ class AtomicOutputs:
     def open(self, target: Path) -> IO[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        # mkstemp creates 0600 files; the output gets the mode open() would give it (0666 less the umask).
+        os.fchmod(fd, 0o666 & ~current_umask())
         handle = os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n")
         self._pending.append((handle, Path(tmp), target))
         return handle

@@ -34,7 +34,7 @@ from typing import Any
 
 from training.common.sagemaker import PROCESSING_ROOT, processing_input, resolve_path
 from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, FieldError, label_of
-from training.data.io import AtomicOutputs, dumps_record, read_records
+from training.data.io import AtomicOutputs, dumps_record, read_records, require_input
 from training.data.split import SPLIT_NAMES, assign_splits, ratios_problem
 from training.data.validate import OK, LimitArgs, build_validator, report
 
@@ -93,7 +93,7 @@ class PrepareArgs(LimitArgs):
 
 
 def run_prepare(args: PrepareArgs) -> int:
-    source = resolve_path(args.input, processing_input("raw"), "--input")
+    source = require_input(resolve_path(args.input, processing_input("raw"), "--input"), "--input")
     out_dir = resolve_path(args.output_dir, PROCESSING_ROOT / "output", "--output-dir")
     problem = ratios_problem(args.ratios)
     if problem:

@@ -8,18 +8,20 @@ O(records), independent of record size.
 from __future__ import annotations
 
 import random
+import sys
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from training.common.sagemaker import processing_input, processing_output, resolve_path
-from training.data.formats import label_of
+from training.data.formats import FieldError, check_source_record, label_of
 from training.data.hashindex import HashIndex
-from training.data.io import AtomicOutputs, dumps_record, read_records
+from training.data.io import AtomicOutputs, Problem, dumps_record, read_records, require_input
 from training.data.validate import record_hash
 
 SPLIT_NAMES = ("train", "validation", "test")
+MAX_REPORTED = 100
 
 
 @dataclass
@@ -95,7 +97,7 @@ def _dedup_key(record: Any, fields: list[str] | None) -> Any:
 
 
 def run_split(args: SplitArgs) -> int:
-    source = resolve_path(args.input, processing_input("data"), "--input")
+    source = require_input(resolve_path(args.input, processing_input("data"), "--input"), "--input")
     out_dir = resolve_path(args.output_dir, processing_output("splits"), "--output-dir")
     problem = ratios_problem(args.ratios)
     if problem:
@@ -105,17 +107,40 @@ def run_split(args: SplitArgs) -> int:
     keep = bytearray()  # per input record: 1 if kept (first copy), 0 if duplicate
     strata = array("i")  # per kept record: label id
     label_ids: dict[Any, int] = {}
+    problems: list[Problem] = []
+    error_count = 0
+    # Pass 1 checks every record before anything is written: a file that is not records (an empty file, a
+    # JSON value that is not an object, invalid UTF-8, an unknown shape) must not become three split files.
     for item in read_records(source):
-        if item.problem:
-            print(f"error: {item.problem}; run `validate` first")
-            return 1
+        problem = item.problem
+        if problem is None:
+            try:
+                check_source_record(item.value)
+            except FieldError as exc:
+                problem = Problem(item.location, exc.field, exc.reason)
+        if problem is not None:
+            error_count += 1
+            if len(problems) < MAX_REPORTED:
+                problems.append(problem)
+            continue
+        if error_count:
+            continue  # only checking from here on
         key = record_hash(_dedup_key(item.value, args.dedup_fields), args.dedup_normalize)
         if seen.setdefault(key) is not None:
             keep.append(0)
             continue
         keep.append(1)
-        label = label_of(item.value) if args.stratify and isinstance(item.value, dict) else None
+        label = label_of(item.value) if args.stratify else None
         strata.append(label_ids.setdefault(repr(label), len(label_ids)))
+    if not error_count and not keep:
+        error_count, problems = 1, [Problem(None, None, f"{source}: no records")]
+    if error_count:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if error_count > len(problems):
+            print(f"error: ... and {error_count - len(problems)} more errors", file=sys.stderr)
+        print(f"{source}: {error_count} errors; nothing written to {out_dir}", file=sys.stderr)
+        return 1
     del seen
     assignment = assign_splits(strata, args.ratios, args.seed)
     counts = [0, 0, 0]

@@ -17,7 +17,7 @@ from typing import Any
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.formats import record_text, text_problem
 from training.data.hashindex import HashIndex
-from training.data.io import read_records, write_json_atomic, write_text_atomic
+from training.data.io import read_records, require_input, write_json_atomic, write_text_atomic
 from training.data.validate import TokenCounter, record_hash
 
 MAX_EXAMPLES = 10
@@ -241,7 +241,7 @@ def compute_stats(source: Path, tokenizer: str | None = None) -> dict[str, Any]:
 
 
 def run_stats(args: StatsArgs) -> int:
-    source = resolve_path(args.input, processing_input("data"), "--input")
+    source = require_input(resolve_path(args.input, processing_input("data"), "--input"), "--input")
     stats = compute_stats(source, args.tokenizer)
     text = summary_text(stats)
     print(text)

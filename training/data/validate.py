@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.common.args import UsageError, existing_path
 from training.common.sagemaker import processing_input, resolve_path
 from training.data.formats import (
     MODEL_FAMILIES,
@@ -25,7 +26,7 @@ from training.data.formats import (
     resolve_target,
 )
 from training.data.hashindex import HashIndex
-from training.data.io import Location, Problem, read_records
+from training.data.io import Location, Problem, read_records, require_input
 
 
 @dataclass
@@ -281,7 +282,7 @@ def build_validator(args: Any) -> DatasetValidator:
     try:
         target = resolve_target(args.target, args.model_family)
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from exc
+        raise UsageError(str(exc)) from exc
     limits = limits_for(
         args.model_family, args.min_records, args.max_records, args.max_chars, args.max_tokens
     )
@@ -290,13 +291,13 @@ def build_validator(args: Any) -> DatasetValidator:
         limits,
         allowed_labels=set(args.labels) if args.labels else None,
         allow_duplicates=args.allow_duplicates,
-        tokens=TokenCounter(args.tokenizer) if args.tokenizer else None,
+        tokens=TokenCounter(existing_path(args.tokenizer, "--tokenizer", "file")) if args.tokenizer else None,
         max_reported=args.max_errors,
     )
 
 
 def run_validate(args: ValidateArgs) -> int:
-    source = resolve_path(args.input, processing_input("data"), "--input")
+    source = require_input(resolve_path(args.input, processing_input("data"), "--input"), "--input")
     validator = build_validator(args)
     for item in read_records(source):
         if item.problem:

@@ -23,9 +23,8 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from training.common.args import run_subcommands
+from training.common.args import UsageError, existing_path, run_subcommands
 from training.common.sagemaker import processing_output, resolve_path
 from training.evaluate.model_eval import PerplexityArgs, PredictArgs, run_perplexity, run_predict
 from training.evaluate.report import compare, write_comparison
@@ -51,6 +50,17 @@ class CompareArgs:
     output_dir: str | None = field(default=None, metadata={"help": "Where comparison.json/.csv/.html go"})
 
 
+def _read_report(path: str) -> dict:
+    text = existing_path(path, "--reports", "file").read_text(encoding="utf-8")
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--reports {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(report, dict):
+        raise UsageError(f"--reports {path}: not an evaluation.json report (a JSON object)")
+    return report
+
+
 def run_compare(args: CompareArgs) -> int:
     if len(args.reports) < 2:
         print("error: --reports needs at least two evaluation.json files", file=sys.stderr)
@@ -60,7 +70,7 @@ def run_compare(args: CompareArgs) -> int:
         print(f"error: --names needs {len(args.reports)} distinct labels, got {labels}", file=sys.stderr)
         return 2
     output = resolve_path(args.output_dir, processing_output("comparison"), "--output-dir")
-    reports = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.reports]
+    reports = [_read_report(p) for p in args.reports]
     comparison = compare(reports, labels)
     write_comparison(comparison, output)
     for key, m in comparison["metrics"].items():

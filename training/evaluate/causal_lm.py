@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training.common.args import UsageError
+
 
 @dataclass
 class SequenceLoss:
@@ -40,6 +42,13 @@ def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[Any, Any]:
             from peft import AutoPeftModelForCausalLM
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise SystemExit(f"{path} is a PEFT adapter; install peft to evaluate it") from exc
+        # Checked before peft loads it: a missing base would otherwise be looked up on the hub.
+        base = json.loads(adapter_config.read_text()).get("base_model_name_or_path")
+        if not base or not Path(base).is_dir():
+            raise UsageError(
+                f"{path} is a PEFT adapter whose base model {base!r} is not a local directory; "
+                "evaluate the merged model, or put the base model at that path"
+            )
         model = AutoPeftModelForCausalLM.from_pretrained(str(path), local_files_only=True)
         # Training jobs often save only the adapter; the tokenizer then sits with the base model.
         if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
@@ -94,10 +103,26 @@ def score_windows(
     return losses
 
 
+def tokenize(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of each text, without special tokens (what perplexity scores)."""
+    return [list(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
+
+
 def sequence_losses(
     model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 8, max_length: int = 1024
 ) -> list[SequenceLoss]:
-    token_ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    return token_losses(model, tokenizer, tokenize(tokenizer, texts), batch_size, max_length)
+
+
+def token_losses(
+    model: Any,
+    tokenizer: Any,
+    token_ids: Sequence[Sequence[int]],
+    batch_size: int = 8,
+    max_length: int = 1024,
+) -> list[SequenceLoss]:
+    """Losses of every window of every text (``index`` is the text's position in ``token_ids``); a text
+    shorter than two tokens has no window and no loss."""
     all_windows = list(windows(token_ids, max_length))
     # Similar lengths in a batch waste less compute on padding; the result does not depend on the order.
     all_windows.sort(key=lambda w: len(w[1]))

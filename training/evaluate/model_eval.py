@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from training.common.args import model_directory
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.formats import FieldError, to_conversation
-from training.data.io import AtomicOutputs, Problem, dumps_record, read_records
+from training.data.io import AtomicOutputs, Problem, dumps_record, read_records, require_input
 from training.evaluate import metric_names as names
 from training.evaluate.metrics import bootstrap_std
 from training.evaluate.report import entry
@@ -77,11 +78,26 @@ class PerplexityArgs:
     seed: int = field(default=0, metadata={"help": "Seed for the standard-deviation resampling"})
 
 
+# A text needs two tokens to be scored: perplexity predicts each token from the ones before it.
+TOO_SHORT = "fewer than two tokens: nothing to predict (perplexity predicts each token from the ones before)"
+MAX_LISTED_SKIPS = 100
+
+
 def perplexity_report(
-    losses: list[Any], groups: list[str] | None, examples: Examples, seed: int
+    losses: list[Any],
+    groups: list[str] | None,
+    examples: Examples,
+    seed: int,
+    skipped: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """Perplexity over every scored text, per group, and which texts could not be scored and why.
+
+    ``groups`` has one entry per text (scored or not); ``skipped`` one ``{"index", "record", "tokens",
+    "reason"}`` per text that was not scored. A group none of whose texts can be scored has no perplexity:
+    its entry says why, and the group gap is over the groups that have one."""
     from training.evaluate.causal_lm import perplexity_from_losses
 
+    skipped = skipped or []
     ppl, loss, tokens = perplexity_from_losses(losses)
     nll = np.array([x.nll for x in losses])
     count = np.array([x.tokens for x in losses])
@@ -89,8 +105,22 @@ def perplexity_report(
     def sample_ppl(idx: np.ndarray) -> float:
         return float(np.exp(nll[idx].sum() / max(1, count[idx].sum())))
 
+    texts = len(examples.references)
+    reasons: dict[str, int] = {}
+    for skip in skipped:
+        reasons[skip["reason"]] = reasons.get(skip["reason"], 0) + 1
+    meta = report_metadata("generation", examples)
+    meta.update(
+        texts_scored=texts - len(skipped),
+        texts_skipped=len(skipped),
+        skip_reasons=reasons,
+        skipped=[
+            {k: v for k, v in s.items() if k != "index" and (k != "group" or groups is not None)}
+            for s in skipped[:MAX_LISTED_SKIPS]
+        ],
+    )
     report: dict[str, Any] = {
-        names.METADATA: report_metadata("generation", examples),
+        names.METADATA: meta,
         names.GENERATION: {
             names.PERPLEXITY: entry(ppl, bootstrap_std(len(losses), sample_ppl, seed)),
             names.LOSS: entry(loss),
@@ -98,33 +128,50 @@ def perplexity_report(
         },
     }
     if groups is not None:
-        per_group = {}
+        skipped_per_group: dict[str, int] = {}
+        for skip in skipped:
+            g = groups[skip["index"]]
+            skipped_per_group[g] = skipped_per_group.get(g, 0) + 1
+        per_group: dict[str, dict[str, Any]] = {}
         for g in sorted(set(groups)):
-            g_ppl, g_loss, g_tokens = perplexity_from_losses([x for x in losses if groups[x.index] == g])
+            group_losses = [x for x in losses if groups[x.index] == g]
+            counts = {
+                "count": groups.count(g),
+                "texts_scored": groups.count(g) - skipped_per_group.get(g, 0),
+                "texts_skipped": skipped_per_group.get(g, 0),
+            }
+            if not group_losses:
+                per_group[g] = {**counts, "not_scored": f"every text of this group has {TOO_SHORT}"}
+                continue
+            g_ppl, g_loss, g_tokens = perplexity_from_losses(group_losses)
             per_group[g] = {
                 names.PERPLEXITY: entry(g_ppl),
                 names.LOSS: entry(g_loss),
                 names.TOKENS: entry(g_tokens),
-                "count": groups.count(g),
+                **counts,
             }
-        values = [v[names.PERPLEXITY]["value"] for v in per_group.values()]
-        report[names.FAIRNESS] = {
-            f"{names.PERPLEXITY}{names.GROUP_GAP_SUFFIX}": entry(max(values) - min(values))
-        }
+        values = [v[names.PERPLEXITY]["value"] for v in per_group.values() if names.PERPLEXITY in v]
+        gap = max(values) - min(values) if len(values) > 1 else float("nan")
+        report[names.FAIRNESS] = {f"{names.PERPLEXITY}{names.GROUP_GAP_SUFFIX}": entry(gap)}
+        not_scored = [g for g, v in per_group.items() if names.PERPLEXITY not in v]
+        if not_scored:
+            report[names.FAIRNESS]["groups_not_scored"] = not_scored
         report[names.PER_GROUP] = per_group
     return report
 
 
 def run_perplexity(args: PerplexityArgs) -> int:
-    from training.evaluate.causal_lm import load_model, sequence_losses
+    from training.evaluate.causal_lm import load_model, token_losses, tokenize
 
     model_dir = resolve_path(args.model_dir, processing_input("model"), "--model-dir")
     data = resolve_path(args.data, processing_input("data"), "--data")
+    require_input(data, "--data")
+    model_directory(model_dir, "--model-dir")
     output = resolve_path(args.output_dir, processing_output("evaluation"), "--output-dir")
 
     def build() -> dict[str, Any]:
         records = _read(data)
-        texts, groups, problems = [], [], []
+        texts, groups, locations, problems = [], [], [], []
         for location, record in records:
             try:
                 text = record[args.text_field] if args.text_field in record else _conversation_text(record)
@@ -138,6 +185,7 @@ def run_perplexity(args: PerplexityArgs) -> int:
                 continue
             texts.append(text)
             groups.append(record.get(args.group_field))
+            locations.append(location)
         all_groups = [record.get(args.group_field) for _, record in records]
         if any(g is not None for g in all_groups) and None in all_groups:
             location = records[all_groups.index(None)][0]
@@ -145,11 +193,43 @@ def run_perplexity(args: PerplexityArgs) -> int:
         if problems:
             raise InputError(problems)
         model, tokenizer = load_model(model_dir, args.device)
-        losses = sequence_losses(model, tokenizer, texts, args.batch_size, args.max_length)
-        has_groups = groups and groups[0] is not None
+        token_ids = tokenize(tokenizer, texts)
+        has_groups = bool(groups) and groups[0] is not None
+        skipped = [
+            {
+                "index": i,
+                "record": str(locations[i]),
+                **({"group": str(groups[i])} if has_groups else {}),
+                "tokens": len(ids),
+                "reason": TOO_SHORT,
+            }
+            for i, ids in enumerate(token_ids)
+            if len(ids) < 2
+        ]
+        if len(skipped) == len(texts):
+            raise InputError(
+                [
+                    Problem(
+                        None,
+                        args.text_field,
+                        f"no text can be scored: all {len(texts)} texts have {TOO_SHORT}",
+                    )
+                ]
+            )
+        for skip in skipped[:10]:
+            print(
+                f"warning: {skip['record']}: not scored: {skip['tokens']} token(s), {TOO_SHORT}",
+                file=sys.stderr,
+            )
+        if skipped:
+            print(
+                f"warning: {len(skipped)} of {len(texts)} texts not scored (see metadata.skipped)",
+                file=sys.stderr,
+            )
+        losses = token_losses(model, tokenizer, token_ids, args.batch_size, args.max_length)
         examples = Examples(texts, texts, None, str(data))
         return perplexity_report(
-            losses, [str(g) for g in groups] if has_groups else None, examples, args.seed
+            losses, [str(g) for g in groups] if has_groups else None, examples, args.seed, skipped
         )
 
     return finish(build, output)
@@ -183,6 +263,8 @@ def run_predict(args: PredictArgs) -> int:
     model_dir = resolve_path(args.model_dir, processing_input("model"), "--model-dir")
     source = resolve_path(args.input, processing_input("data"), "--input")
     output = resolve_path(args.output, processing_output("predictions") / "predictions.jsonl", "--output")
+    require_input(source, "--input")
+    model_directory(model_dir, "--model-dir")
     try:
         records = _read(source)
         prompts, problems = [], []

@@ -192,16 +192,21 @@ def render_html(report: dict[str, Any]) -> str:
     groups = report.get(names.PER_GROUP, {})
     if groups:
         out.append(f"<h2>{names.PER_GROUP}</h2>")
-        metrics = [k for k, _ in metric_items(next(iter(groups.values())))]
+        # A group may lack a metric (perplexity of a group whose texts are all too short to score).
+        metrics = list(dict.fromkeys(k for values in groups.values() for k, _ in metric_items(values)))
+
+        def cell(values: dict[str, Any], metric: str) -> Any:
+            return values[metric]["value"] if metric in values else "not scored"
+
         head = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
         rows = "".join(
             f"<tr><td>{html.escape(g)}</td>"
-            + "".join(f"<td>{_fmt(values[m]['value'])}</td>" for m in metrics)
+            + "".join(f"<td>{_fmt(cell(values, m))}</td>" for m in metrics)
             + f"<td>{values.get('count', '')}</td></tr>"
             for g, values in groups.items()
         )
         out.append(f"<table><tr><th>group</th>{head}<th>records</th></tr>{rows}</table>")
-        series = {g: [values[m]["value"] for m in metrics] for g, values in groups.items()}
+        series = {g: [cell(values, m) for m in metrics] for g, values in groups.items()}
         out.append(bar_chart(metrics, series))
     out.append("</body></html>")
     return "\n".join(out)

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from training.common.args import UsageError
 from training.common.sagemaker import processing_input, processing_output, resolve_path
-from training.data.io import Location, Problem, read_records
+from training.data.io import Location, Problem, read_records, require_input
 from training.evaluate import metric_names as names
 from training.evaluate import metrics
 from training.evaluate.report import entry, write_report
@@ -185,7 +186,6 @@ def classification_report(
     examples: Examples, multilabel: bool, positive_label: str | None, seed: int
 ) -> dict[str, Any]:
     y_true, y_pred = examples.references, examples.predictions
-    n = len(y_true)
     if multilabel:
         section, compute, confusion = (
             names.MULTILABEL,
@@ -198,13 +198,20 @@ def classification_report(
             metrics.multiclass_metrics,
             metrics.multiclass_confusion,
         )
-    values = compute(y_true, y_pred)
-    stds = {
-        key: metrics.bootstrap_std(
-            n, lambda idx, key=key: compute([y_true[i] for i in idx], [y_pred[i] for i in idx])[key], seed
+    true_sets = [set(t) if multilabel else {t} for t in y_true]
+    pred_sets = [set(p) if multilabel else {p} for p in y_pred]
+    all_classes = sorted(set().union(*true_sets, *pred_sets))
+    if positive_label is not None and positive_label not in all_classes:
+        # A class nobody has nor predicts has a selection rate of 0 everywhere: a disparity of 0.0 that
+        # compare would call an improvement.
+        raise UsageError(
+            f"--positive-label {positive_label!r} is not a class of {examples.source}; "
+            f"classes: {', '.join(all_classes)}"
         )
-        for key in values
-    }
+    values = compute(y_true, y_pred)
+    # One confusion matrix per resample gives every metric (not one scikit-learn pass per metric).
+    subsets = metrics.ClassificationSubsets(y_true, y_pred, multilabel)
+    stds = metrics.classification_bootstrap_stds(y_true, y_pred, multilabel, seed, subsets)
     report: dict[str, Any] = {
         names.METADATA: report_metadata(
             "classification", examples, multilabel=multilabel, positive_label=positive_label
@@ -215,21 +222,18 @@ def classification_report(
         },
     }
     if examples.groups is not None:
-        true_sets = [set(t) if multilabel else {t} for t in y_true]
-        pred_sets = [set(p) if multilabel else {p} for p in y_pred]
-        classes = [positive_label] if positive_label else sorted(set().union(*true_sets, *pred_sets))
+        classes = [positive_label] if positive_label else all_classes
         fairness = metrics.fairness_differences(true_sets, pred_sets, examples.groups, classes)
         report[names.FAIRNESS] = {
             names.DEMOGRAPHIC_PARITY_DIFFERENCE: entry(fairness[names.DEMOGRAPHIC_PARITY_DIFFERENCE]),
             names.EQUAL_OPPORTUNITY_DIFFERENCE: entry(fairness[names.EQUAL_OPPORTUNITY_DIFFERENCE]),
+            "positive_label": positive_label,
+            "conventions": metrics.FAIRNESS_CONVENTIONS,
             "per_class": fairness["per_class"],
         }
         report[names.PER_GROUP] = {
             g: {
-                **{
-                    k: entry(v)
-                    for k, v in compute([y_true[i] for i in idx], [y_pred[i] for i in idx]).items()
-                },
+                **{k: entry(v) for k, v in subsets.metrics(np.asarray(idx)).items()},
                 "count": len(idx),
             }
             for g, idx in _group_indices(examples.groups).items()
@@ -286,6 +290,7 @@ def finish(build: Callable[[], dict[str, Any]], output_dir: Path) -> int:
 
 def _paths(args: CommonArgs) -> tuple[Path, Path]:
     source = resolve_path(args.predictions, processing_input("predictions"), "--predictions")
+    require_input(source, "--predictions")
     output = resolve_path(args.output_dir, processing_output("evaluation"), "--output-dir")
     return source, output
 
@@ -347,6 +352,17 @@ def run_qa(args: QAArgs) -> int:
             "answer text (answers: a non-empty list of strings)",
         )
         scores = metrics.qa_per_example(ex.references, ex.predictions)
-        return per_example_report("question_answering", names.QUESTION_ANSWERING, ex, scores, args.seed)
+        report = per_example_report("question_answering", names.QUESTION_ANSWERING, ex, scores, args.seed)
+        both_empty = sum(
+            1
+            for golds, prediction in zip(ex.references, ex.predictions, strict=True)
+            if not metrics.normalize_answer(prediction)
+            and any(not metrics.normalize_answer(g) for g in golds)
+        )
+        report[names.METADATA]["empty_after_normalization"] = {
+            **metrics.EMPTY_ANSWER_CONVENTION,
+            "records_both_empty": both_empty,
+        }
+        return report
 
     return finish(build, output)

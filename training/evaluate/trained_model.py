@@ -171,6 +171,9 @@ def run_model(args: ModelArgs) -> int:
             model_dir = model_directory(model, work_dir)
         except ArchiveError as exc:
             return _error(f"--model {exc}")
+        if not any((model_dir / name).is_file() for name in ("config.json", "adapter_config.json")):
+            where = "the archive" if model_dir != model else "the directory"
+            return _error(f"--model {model}: not a model: {where} has no config.json or adapter_config.json")
         if args.task == "perplexity":
             return run_perplexity(
                 PerplexityArgs(

@@ -59,3 +59,78 @@ def test_subcommand_dispatch_and_help(capsys) -> None:
     assert run_subcommands("prog", "Does things.", commands, ["run", "--name", "no"]) == 3
     assert run_subcommands("prog", "Does things.", commands, ["nope"]) == 2
     assert "run          Example arguments." in capsys.readouterr().out
+
+
+def test_unknown_config_key_is_an_error_naming_it_and_the_allowed_keys(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("name: n\nratoi: 0.9\n")  # a typo must not leave ratio at its default
+    with pytest.raises(SystemExit) as exit_info:
+        parse_into(Example, ["--config", str(config)], prog="prog")
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"prog: error: --config {config}: unknown key 'ratoi'; allowed keys: limit, mode, name, ratio, "
+        "strict, tags\n"
+    )
+
+
+def test_config_file_problems_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": ')
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    for path, message in (
+        (tmp_path / "missing.yaml", f"--config {tmp_path / 'missing.yaml'}: no such file"),
+        (broken, f"--config {broken}: not valid JSON: Expecting value: line 1 column 10 (char 9)"),
+        (listed, f"--config {listed}: must hold a mapping of flag names to values, got list"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_into(Example, ["--config", str(path)], prog="prog")
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err == f"prog: error: {message}\n"
+
+
+def test_help_ignores_the_config_file(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("typo: 1\n")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_into(Example, ["--config", str(config), "--help"], prog="prog")
+    assert exit_info.value.code == 0 and "--ratio RATIO" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("module", "command"),
+    [("training.data.__main__", "split"), ("training.evaluate.__main__", "classification")],
+)
+def test_unknown_config_key_in_the_data_and_evaluate_clis(tmp_path: Path, capsys, module, command) -> None:
+    """Both used to crash with TypeError: unexpected keyword argument."""
+    import importlib
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"output_dir": str(tmp_path / "out"), "sed": 3}))
+    main = importlib.import_module(module).main
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--config", str(config)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--config {config}: unknown key 'sed'; allowed keys: " in err and "output_dir, " in err
+    assert "seed" in err.split("allowed keys: ")[1].rstrip().split(", ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_config_typo_is_an_error_not_the_default(tmp_path: Path, capsys) -> None:
+    from training.train.args import parse_config
+
+    config = tmp_path / "train.yaml"
+    config.write_text("model_name_or_path: m\nlearning_rate: 0.001\nlora-rank: 8\nwarmup_steps: 10\n")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(["--config", str(config)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"python -m training.train: error: --config {config}: unknown keys 'lora-rank', 'warmup_steps'; "
+        "allowed keys: attn_implementation, checkpoint_dir, completion_only_loss,"
+    )
+    assert "lora_r, lora_target_modules," in err and "warmup_ratio, weight_decay\n" in err
+    config.write_text("model_name_or_path: m\nlearning_rate: 0.001\nlora-r: 8\n")
+    parsed = parse_config(["--config", str(config)])
+    assert (parsed.training.learning_rate, parsed.method.lora_r) == (0.001, 8)

@@ -623,3 +623,18 @@ def test_guard_reports_old_throughput_and_deletes_only_its_own(moto_endpoint, mo
         Statistics=["Maximum"],
     )
     assert [p["Maximum"] for p in stats["Datapoints"]] == [1.0 if delete_stale else 2.0]
+
+
+def test_claude_3_haiku_runs_use_anthropics_format_and_converse_gets_content_blocks() -> None:
+    assert handlers.data_format("anthropic-claude-3-haiku", "FINE_TUNING") == "bedrock-claude-conversation"
+    record = {
+        "system": "JSON Mode: Enabled",
+        "messages": [
+            {"role": "user", "content": "what is 3 squared"},
+            {"role": "assistant", "content": '{"answer": 9}'},
+        ],
+    }
+    system, messages, reference = handlers._prompt_and_reference(record, "bedrock-claude-conversation")
+    assert system == [{"text": "JSON Mode: Enabled"}]
+    assert messages == [{"role": "user", "content": [{"text": "what is 3 squared"}]}]
+    assert reference == '{"answer": 9}'

@@ -184,3 +184,72 @@ def test_perplexity_group_attribute_must_be_on_every_record(tmp_path: Path, mode
     assert (
         "d.jsonl:2 (record 2): field 'group': is missing but other records have it" in capsys.readouterr().err
     )
+
+
+TOO_SHORT = "fewer than two tokens: nothing to predict (perplexity predicts each token from the ones before)"
+
+
+def test_perplexity_skips_texts_and_groups_too_short_to_score(
+    tmp_path: Path, model_dir: Path, capsys
+) -> None:
+    """A one-token text, or a group of them, used to end the command with a traceback blaming every text."""
+    records = [
+        {"text": "the cat sat", "group": "a"},
+        {"text": "cat", "group": "a"},
+        {"text": "dog", "group": "b"},
+        {"text": "mat", "group": "b"},
+        {"text": "a dog ran", "group": "c"},
+    ]
+    data = write_jsonl(tmp_path / "d.jsonl", records)
+    out = tmp_path / "eval"
+    assert (
+        main(["perplexity", "--model-dir", str(model_dir), "--data", str(data), "--output-dir", str(out)])
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert f"warning: {data}:2 (record 2): not scored: 1 token(s), {TOO_SHORT}" in err
+    assert "warning: 3 of 5 texts not scored (see metadata.skipped)" in err
+    report = json.loads((out / "evaluation.json").read_text())
+    sums, counts = hand_nll(model_dir, ["the cat sat", "a dog ran"])
+    assert report["generation_metrics"]["perplexity"]["value"] == pytest.approx(
+        math.exp(sum(sums) / sum(counts)), rel=1e-5
+    )
+    assert report["generation_metrics"]["tokens"]["value"] == 4
+    meta = report["metadata"]
+    assert (meta["records"], meta["texts_scored"], meta["texts_skipped"]) == (5, 2, 3)
+    assert meta["skip_reasons"] == {TOO_SHORT: 3}
+    assert meta["skipped"][0] == {
+        "record": f"{data}:2 (record 2)",
+        "group": "a",
+        "tokens": 1,
+        "reason": TOO_SHORT,
+    }
+    groups = report["per_group_metrics"]
+    assert groups["a"]["perplexity"]["value"] == pytest.approx(math.exp(sums[0] / counts[0]), rel=1e-5)
+    assert (groups["a"]["count"], groups["a"]["texts_scored"], groups["a"]["texts_skipped"]) == (2, 1, 1)
+    assert groups["b"] == {
+        "count": 2,
+        "texts_scored": 0,
+        "texts_skipped": 2,
+        "not_scored": f"every text of this group has {TOO_SHORT}",
+    }
+    fairness = report["fairness_metrics"]
+    gap = abs(math.exp(sums[0] / counts[0]) - math.exp(sums[1] / counts[1]))
+    assert fairness["perplexity_group_gap"]["value"] == pytest.approx(gap, rel=1e-5)
+    assert fairness["groups_not_scored"] == ["b"]
+
+
+def test_perplexity_fails_clearly_only_when_nothing_can_be_scored(
+    tmp_path: Path, model_dir: Path, capsys
+) -> None:
+    data = write_jsonl(tmp_path / "d.jsonl", [{"text": "cat"}, {"text": "dog"}])
+    out = tmp_path / "eval"
+    assert (
+        main(["perplexity", "--model-dir", str(model_dir), "--data", str(data), "--output-dir", str(out)])
+        == 1
+    )
+    assert capsys.readouterr().err.endswith(  # after transformers' loading progress bar
+        f"\nerror: dataset: field 'text': no text can be scored: all 2 texts have {TOO_SHORT}\n"
+        f"1 errors; nothing written to {out}\n"
+    )
+    assert not out.exists()

@@ -163,7 +163,36 @@ def test_processing_job_defaults(tmp_path: Path, monkeypatch) -> None:
     }
 
 
-def test_missing_input_outside_a_processing_job_is_an_error(monkeypatch) -> None:
+def test_missing_input_outside_a_processing_job_is_an_error(monkeypatch, capsys) -> None:
     monkeypatch.delenv("SM_PROCESSING_ROOT", raising=False)
-    with pytest.raises(SystemExit, match="--input is required"):
-        main(["format", "--target", "chat"])
+    assert main(["format", "--target", "chat"]) == 2
+    assert capsys.readouterr().err == (
+        "python -m training.data format: error: --input is required when not running in a SageMaker "
+        "Processing job\n"
+    )
+
+
+def test_bedrock_format_for_claude_3_haiku_is_anthropics(tmp_path: Path) -> None:
+    """{"system": str, "messages": [{"role", "content": str}]}: no schemaVersion, no content blocks."""
+    code, output = run_format(
+        tmp_path,
+        [INSTRUCTION, PROMPT, CHAT],
+        "--target",
+        "bedrock",
+        "--model-family",
+        "anthropic-claude-3-haiku",
+    )
+    assert code == 0
+    assert read_jsonl(output) == [
+        {
+            "messages": [
+                {"role": "user", "content": "Translate to French\n\ncat"},
+                {"role": "assistant", "content": "chat"},
+            ]
+        },
+        {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]},
+        {
+            "system": "Be brief.",
+            "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+        },
+    ]

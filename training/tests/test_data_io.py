@@ -93,3 +93,23 @@ def test_atomic_outputs_commit_together_or_not_at_all(tmp_path: Path) -> None:
         out.open(tmp_path / "c.txt").write("C")
         raise RuntimeError("boom")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_outputs_follow_the_umask_like_open(tmp_path: Path, umask: int) -> None:
+    """They were 0600 whatever the umask (tempfile.mkstemp), so a serving container or a colleague running
+    as another user could not read them."""
+    import os
+
+    previous = os.umask(umask)
+    try:
+        with AtomicOutputs() as out:
+            out.open(tmp_path / "atomic.jsonl").write("{}\n")
+        with open(tmp_path / "plain.jsonl", "w") as handle:
+            handle.write("{}\n")
+    finally:
+        os.umask(previous)
+    mode = (tmp_path / "atomic.jsonl").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain.jsonl").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert os.umask(previous) == previous  # reading the umask left it as it was
+    os.umask(previous)

@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from training.data.__main__ import main
 from training.data.split import allocate
 from training.tests.conftest import read_jsonl, write_jsonl
@@ -95,3 +97,68 @@ def test_bad_ratios_and_unparseable_input_fail_without_output(tmp_path: Path) ->
     (tmp_path / "bad.jsonl").write_text('{"a": 1}\n{oops\n', encoding="utf-8")
     assert main(["split", "--input", str(tmp_path / "bad.jsonl"), "--output-dir", str(tmp_path / "o")]) == 1
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "messages"),
+    [
+        ("empty.jsonl", b"", ["dataset: {path}: no records"]),
+        ("empty-array.json", b"[]", ["dataset: {path}: no records"]),
+        (
+            "array-line.jsonl",  # a JSON array where a record belongs
+            b'[{"prompt": "a", "completion": "b"}]\n',
+            ["{path}:1 (record 1): a record must be a JSON object, got list"],
+        ),
+        (
+            "bad-utf8.jsonl",
+            b'{"prompt": "caf\xe9", "completion": "ok"}\n{"prompt": "a", "completion": "b"}\n',
+            ["{path}:1 (record 1): field 'prompt': invalid UTF-8 byte 0xe9 at character 3"],
+        ),
+        (
+            "bad-utf8-in-id.jsonl",
+            b'{"id": "\xff", "prompt": "a", "completion": "b"}\n',
+            ["{path}:1 (record 1): field 'id': invalid UTF-8 byte 0xff at character 0"],
+        ),
+        (
+            "schema.jsonl",
+            b'{"prompt": "a", "completion": "b"}\n{"messages": [{"role": "robot", "content": "x"}]}\n'
+            b'{"foo": 1}\n',
+            [
+                "{path}:2 (record 2): field 'messages[0].role': 'robot' is not allowed; expected user, "
+                "assistant or system",
+                "{path}:3 (record 3): unknown record shape with fields ['foo']; expected one of: messages "
+                "(chat); prompt + completion; instruction [+ input] + output; text + label|labels; "
+                "document + summary; context + question + answers",
+            ],
+        ),
+    ],
+    ids=["empty", "empty-json-array", "json-array-record", "invalid-utf8", "invalid-utf8-in-id", "schema"],
+)
+def test_split_validates_first_and_writes_nothing_on_bad_input(
+    tmp_path: Path, capsys, name: str, content: bytes, messages: list[str]
+) -> None:
+    source = tmp_path / name
+    source.write_bytes(content)
+    out = tmp_path / "out"
+    assert main(["split", "--input", str(source), "--output-dir", str(out)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        *(f"error: {m.format(path=source)}" for m in messages),
+        f"{source}: {len(messages)} errors; nothing written to {out}",
+    ]
+    assert not out.exists()
+
+
+def test_split_accepts_every_source_shape_and_plain_text(tmp_path: Path) -> None:
+    records = [
+        {"prompt": "p", "completion": "c"},
+        {"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]},
+        {"instruction": "i", "output": "o"},
+        {"text": "t", "label": "x"},
+        {"document": "d", "summary": "s"},
+        {"context": "c", "question": "q", "answers": ["a"]},
+        {"text": "plain held-out text"},
+        {"input": "continued pre-training text"},
+    ]
+    splits = run_split(tmp_path, records, "--ratios", "1", "0", "0", "--no-stratify")
+    assert len(splits["train"]) == 8

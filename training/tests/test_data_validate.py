@@ -111,10 +111,10 @@ CASES = [
     (
         "schema-version",
         ["--target", CONV],
-        dumps([bedrock(schemaVersion="v1")]),
+        dumps([bedrock(schemaVersion=2024)]),  # Nova's guide: "schemaVersion can be any string value"
         1,
         "schemaVersion",
-        "must be 'bedrock-conversation-2024', got 'v1'",
+        "must be a string such as 'bedrock-conversation-2024', got 2024",
     ),
     (
         "bad-role",
@@ -386,5 +386,100 @@ def test_errors_are_counted_beyond_the_printed_maximum(tmp_path, capsys) -> None
 
 
 def test_bedrock_target_needs_a_model_family(tmp_path, capsys) -> None:
-    with pytest.raises(SystemExit, match="needs --model-family"):
-        run_validate(tmp_path, dumps(good_conv(1)), ["--target", "bedrock"], capsys)
+    code, output = run_validate(tmp_path, dumps(good_conv(1)), ["--target", "bedrock"], capsys)
+    assert code == 2
+    assert output == (
+        "python -m training.data validate: error: --target bedrock needs --model-family to choose between "
+        "conversation and prompt/completion\n"
+    )
+
+
+def anthropic_sample(i: int) -> dict:
+    """Shaped exactly like the records of Anthropic's Bedrock fine-tuning sample (json_mode_dataset.jsonl in
+    anthropics/anthropic-cookbook, finetuning/): a string system prompt, string contents, a JSON answer."""
+    answer = json.dumps({"answer": {"question": i, "square": i * i}}, indent=2)
+    return {
+        "system": "JSON Mode: Enabled",
+        "messages": [
+            {"role": "user", "content": f"what is {i} squared"},
+            {"role": "assistant", "content": answer},
+        ],
+    }
+
+
+HAIKU = ["--target", "bedrock", "--model-family", "anthropic-claude-3-haiku"]
+
+
+def test_claude_3_haiku_accepts_records_shaped_like_anthropics_sample(tmp_path: Path, capsys) -> None:
+    # 32 records: the family's minimum (the validator used to demand Nova's schemaVersion of every one).
+    code, output = run_validate(tmp_path, dumps([anthropic_sample(i) for i in range(32)]), HAIKU, capsys)
+    assert code == 0, output
+    assert output.strip().endswith("32 records, target bedrock-claude-conversation: valid")
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "reason"),
+    [
+        (
+            bedrock(),  # Nova's shape
+            "schemaVersion",
+            "is not allowed; Claude 3 Haiku records hold only 'system' (optional) and 'messages'",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"text": "hi"}]},
+                    {"role": "assistant", "content": "x"},
+                ]
+            },
+            "messages[0].content",
+            "must be a string; Claude 3 Haiku fine-tuning takes plain text, not [{'text': ...}] blocks",
+        ),
+        (
+            {"system": ["Be brief."], "messages": anthropic_sample(1)["messages"]},
+            "system",
+            "must be a string, got list ['Be brief.']",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi", "name": "x"},
+                    {"role": "assistant", "content": "y"},
+                ]
+            },
+            "messages[0].name",
+            "is not allowed; a message holds only role and content",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "hi"}]},
+            "messages",
+            "must be a list of at least two messages (user, then assistant), got "
+            "[{'role': 'user', 'content': 'hi'}]",
+        ),
+        (
+            {"messages": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}]},
+            "messages[0].role",
+            "the first turn must be 'user', got 'assistant'",
+        ),
+    ],
+    ids=["schema-version", "content-blocks", "system-list", "extra-key", "one-message", "first-turn"],
+)
+def test_claude_3_haiku_rejects_other_shapes(tmp_path: Path, capsys, record, field, reason) -> None:
+    code, output = run_validate(tmp_path, dumps([record]), [*HAIKU, "--min-records", "1"], capsys)
+    assert code == 1
+    assert f"d.jsonl:1 (record 1): field '{field}': {reason}" in output, output
+
+
+def test_every_model_family_cites_its_sources() -> None:
+    from training.data.formats import BEDROCK_MODELS_CONTRACT, MODEL_FAMILIES, TARGETS
+
+    table = json.loads(BEDROCK_MODELS_CONTRACT.read_text())
+    assert set(table["families"]) == set(MODEL_FAMILIES)
+    for name, family in table["families"].items():
+        assert family["dataFormat"] in TARGETS, name
+        assert family["source"] and all(u.startswith("https://") for u in family["source"]), name
+    assert table["families"]["anthropic-claude-3-haiku"]["dataFormat"] == "bedrock-claude-conversation"
+    assert table["families"]["anthropic-claude-3-haiku"]["source"][:2] == [
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/preparing-text-data.html",
+        "https://platform.claude.com/cookbook/finetuning-finetuning-on-bedrock",
+    ]

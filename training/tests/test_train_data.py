@@ -120,9 +120,11 @@ def test_qlora_without_cuda_or_bitsandbytes_names_the_method_field() -> None:
 
 def test_environment_reads_sagemaker_variables_with_local_defaults() -> None:
     local = read_environment({})
-    assert (local.model_dir, local.checkpoint_dir, local.world_size, local.is_main) == (
+    seen = (local.model_dir, local.checkpoint_dir, local.output_data_dir, local.world_size, local.is_main)
+    assert seen == (
         Path("model"),
         Path("checkpoints"),
+        None,  # outside a job the metric history goes beside the model
         1,
         True,
     )
@@ -364,3 +366,43 @@ def test_only_complete_checkpoints_are_resumed_from(tmp_path: Path) -> None:
         "checkpoint-00000006",
         "checkpoint-00000007",
     ]
+
+
+def test_help_and_readme_name_the_checkpoint_folders_and_defaults_the_code_uses(capsys) -> None:
+    """The help said /opt/ml/checkpoints was always the default and the README said checkpoint-<step>/;
+    the code writes checkpoint-00000100/ and defaults to ./checkpoints outside a job."""
+    assert ckpt.checkpoint_name(100) == "checkpoint-00000100"
+    assert read_environment({}).checkpoint_dir == Path("checkpoints")
+    assert read_environment({"SM_MODEL_DIR": "/opt/ml/model"}).checkpoint_dir == Path("/opt/ml/checkpoints")
+    with pytest.raises(SystemExit):
+        parse_config(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--checkpoint-dir CHECKPOINT_DIR Where checkpoint-<step, 8 digits>/ folders (checkpoint-00000100/) "
+        "are written and resumed from (default: /opt/ml/checkpoints in a SageMaker job, which SageMaker "
+        "syncs to S3; ./checkpoints elsewhere)" in help_text
+    )
+    assert (
+        "--save-steps SAVE_STEPS Checkpoint every N optimizer steps, and always on SIGTERM (0: only on "
+        in (help_text)
+    )
+    readme = " ".join((Path(ckpt.__file__).parent / "README.md").read_text().split())
+    assert f"`{ckpt.checkpoint_name(100)}/`" in readme
+    assert (
+        "`/opt/ml/checkpoints` inside a SageMaker job, which SageMaker syncs to S3; `./checkpoints` elsewhere"
+        in (readme)
+    )
+    assert "Every `save_steps` steps (default 100;" in readme
+
+
+def test_checkpoint_folders_follow_the_umask(tmp_path: Path) -> None:
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        path = ckpt.save_checkpoint(tmp_path, 3, {"model": {}}, {"step": 3}, keep=2)
+    finally:
+        os.umask(previous)
+    assert path.name == "checkpoint-00000003"
+    assert path.stat().st_mode & 0o777 == 0o755  # mkdtemp alone gives 0700
+    assert (path / ckpt.MANIFEST).stat().st_mode & 0o777 == 0o644

@@ -237,7 +237,8 @@ def _run_script(argv: list[str], output_data_dir: Path) -> subprocess.Popen:
 @pytest.mark.slow
 def test_sigterm_checkpoints_and_a_restart_resumes_to_the_same_result(tmp_path: Path, workspace) -> None:
     steps = 40
-    argv = flags(workspace, tmp_path, max_steps=steps, save_steps=2, logging_steps=20)
+    # A metrics line every step: the resumed run's history must hold the steps before the interruption too.
+    argv = flags(workspace, tmp_path, max_steps=steps, save_steps=2, logging_steps=1)
     first = _run_script(argv, tmp_path / "output")
     checkpoints = tmp_path / "checkpoints"
     deadline = time.monotonic() + 60
@@ -261,10 +262,17 @@ def test_sigterm_checkpoints_and_a_restart_resumes_to_the_same_result(tmp_path: 
     run = json.loads((tmp_path / "model" / "run.json").read_text())
     assert run["metrics"]["steps"] == steps and run["resumed_from"].endswith(f"{stopped_at:08d}")
     history = json.loads((tmp_path / "output" / "training-history.json").read_text())
-    assert history[-1]["step"] == steps
+    # The whole run's history, restored from the checkpoint: it used to start at the resumed step.
+    assert [row["step"] for row in history] == list(range(1, steps + 1))
+    assert run["metrics"]["history"] == history and second.history == history
+    assert second.tokens > 0 and run["metrics"]["train_tokens"] == second.tokens
 
-    # The same job without the interruption ends with the same adapter, bit for bit.
-    train(flags(workspace, tmp_path / "straight", max_steps=steps, logging_steps=20))
+    # The same job without the interruption ends with the same adapter, bit for bit, and the same losses.
+    straight, _ = train(flags(workspace, tmp_path / "straight", max_steps=steps, logging_steps=1))
+    assert [row["train_loss"] for row in history] == pytest.approx(
+        [row["train_loss"] for row in straight.history], rel=1e-5
+    )
+    assert second.tokens == straight.tokens
     from safetensors.torch import load_file
 
     resumed = load_file(tmp_path / "model" / "adapter" / "adapter_model.safetensors")

@@ -145,9 +145,16 @@ class CheckpointArguments:
 
     checkpoint_dir: str | None = field(
         default=None,
-        metadata={"help": "Checkpoint directory (default: /opt/ml/checkpoints, synced to S3 by SageMaker)"},
+        metadata={
+            "help": "Where checkpoint-<step, 8 digits>/ folders (checkpoint-00000100/) are written and "
+            "resumed from (default: /opt/ml/checkpoints in a SageMaker job, which SageMaker syncs to S3; "
+            "./checkpoints elsewhere)"
+        },
     )
-    save_steps: int = field(default=100, metadata={"help": "Checkpoint every N optimizer steps (0: never)"})
+    save_steps: int = field(
+        default=100,
+        metadata={"help": "Checkpoint every N optimizer steps, and always on SIGTERM (0: only on SIGTERM)"},
+    )
     save_total_limit: int = field(default=2, metadata={"help": "Complete checkpoints kept (oldest removed)"})
     resume: bool = field(default=True, metadata={"help": "Resume from the latest complete checkpoint"})
 

@@ -2,9 +2,10 @@
 
 A checkpoint is written by rank 0 into a hidden temporary directory, its files flushed to disk, then a
 manifest (``checkpoint.json``: step and the size of every file) written last, and the directory renamed to
-``checkpoint-<step>`` in one ``os.rename``. A checkpoint counts as complete only when its manifest is there
-and every file it lists has the listed size: the rename protects the local disk, the manifest protects a
-copy that SageMaker's S3 sync of ``/opt/ml/checkpoints`` caught (or restored) half-way.
+``checkpoint-<step>`` (eight digits: ``checkpoint-00000100``) in one ``os.rename``. A checkpoint counts as
+complete only when its manifest is there and every file it lists has the listed size: the rename protects the
+local disk, the manifest protects a copy that SageMaker's S3 sync of ``/opt/ml/checkpoints`` caught (or
+restored) half-way. Besides weights, optimizer and scheduler, the state keeps the metric history so far.
 
 Weights and optimizer state use ``torch.distributed.checkpoint.state_dict`` with full (unsharded) state
 dicts, so the same files serve a single process, DDP and FSDP. For LoRA only the trainable weights are kept.
@@ -20,11 +21,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from training.data.io import current_umask
 from training.train.args import ArgumentError
 
 MANIFEST = "checkpoint.json"
 STATE = "state.pt"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
+
+
+def checkpoint_name(step: int) -> str:
+    """``checkpoint-00000100``: eight digits, so the names sort in step order."""
+    return f"checkpoint-{step:08d}"
 
 
 def _options(**kwargs: Any) -> Any:
@@ -51,15 +58,17 @@ def save_checkpoint(
     import torch
 
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"checkpoint-{step:08d}"
+    target = directory / checkpoint_name(step)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-checkpoint-{step:08d}-", dir=directory))
     try:
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; mkdir would follow the umask
         with open(tmp / STATE, "wb") as handle:
             torch.save({**state, **extra}, handle)
             handle.flush()
             os.fsync(handle.fileno())
         files = {p.name: p.stat().st_size for p in tmp.iterdir()}
-        manifest = {"step": step, "files": files, **{k: v for k, v in extra.items() if k != "scheduler"}}
+        summary = {k: v for k, v in extra.items() if k not in ("scheduler", "history")}
+        manifest = {"step": step, "files": files, **summary}
         with open(tmp / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2)
             handle.flush()

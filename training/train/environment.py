@@ -24,7 +24,8 @@ class TrainingEnvironment:
     validation_channel: Path | None
     model_channel: Path | None
     model_dir: Path
-    output_data_dir: Path
+    # SageMaker uploads this folder as output.tar.gz; None outside a job (extra output goes beside the model).
+    output_data_dir: Path | None
     checkpoint_dir: Path
     hosts: tuple[str, ...]
     current_host: str
@@ -60,7 +61,7 @@ def read_environment(env: Mapping[str, str] | None = None) -> TrainingEnvironmen
         validation_channel=_path(env, "SM_CHANNEL_VALIDATION"),
         model_channel=_path(env, "SM_CHANNEL_MODEL"),
         model_dir=Path(env.get("SM_MODEL_DIR", "model")),
-        output_data_dir=Path(env.get("SM_OUTPUT_DATA_DIR", "output")),
+        output_data_dir=_path(env, "SM_OUTPUT_DATA_DIR"),
         checkpoint_dir=Path(default_checkpoints),
         hosts=hosts,
         current_host=env.get("SM_CURRENT_HOST", hosts[0]),

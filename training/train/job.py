@@ -14,6 +14,7 @@ from typing import Any
 from training.data.io import write_json_atomic
 from training.train.args import ArgumentError, TrainConfig
 from training.train.checkpoint import (
+    checkpoint_name,
     gather_state,
     is_complete,
     latest_checkpoint,
@@ -89,7 +90,7 @@ def _agreed_checkpoint(directory: Path, dist: Distributed) -> Path | None:
     (agreed,) = dist.all_reduce([float(step) if dist.rank == 0 else -1.0], op="max")
     if agreed < 0:
         return None
-    path = directory / f"checkpoint-{int(agreed):08d}"
+    path = directory / checkpoint_name(int(agreed))
     if not is_complete(path):
         raise RuntimeError(f"rank {dist.rank}: {path}, rank 0's latest checkpoint, is missing or incomplete")
     return path
@@ -164,19 +165,28 @@ def run_training(config: TrainConfig, env: TrainingEnvironment, log: Any = print
         optimizer, lambda s: lr_factor(s, steps, t.warmup_ratio, t.lr_scheduler)
     )
 
-    start_step, resumed_from = 0, None
+    start_step, resumed_from, restored = 0, None, None
     latest = _agreed_checkpoint(checkpoint_dir, dist) if config.checkpoint.resume else None
     if latest is not None:
         extra = load_checkpoint(latest, model, optimizer)
         scheduler.load_state_dict(extra["scheduler"])
         start_step, resumed_from = int(extra["step"]), str(latest)
+        restored = {"history": extra.get("history", []), "tokens": extra.get("tokens", 0)}
         if dist.rank == 0:
             log(f"resumed from {latest} at step {start_step} of {steps}")
 
-    def save(step: int) -> None:
+    def save(step: int, progress: LoopResult) -> None:
         state = gather_state(model, optimizer)  # a collective under FSDP: every rank takes part
         if dist.rank == 0:
-            extra = {"step": step, "scheduler": scheduler.state_dict(), "total_steps": steps}
+            extra = {
+                "step": step,
+                "scheduler": scheduler.state_dict(),
+                "total_steps": steps,
+                # The metric history so far: a resumed run's run.json and training-history.json start at
+                # step 1, not at the step it resumed from.
+                "history": progress.history,
+                "tokens": progress.tokens,
+            }
             path = save_checkpoint(checkpoint_dir, step, state, extra, config.checkpoint.save_total_limit)
             log(f"checkpoint saved: {path}")
         dist.barrier()
@@ -206,6 +216,7 @@ def run_training(config: TrainConfig, env: TrainingEnvironment, log: Any = print
         log,
         autocast,
         resumed_from,
+        restored,
     )
     if result.stopped:
         return result
@@ -239,8 +250,9 @@ def run_training(config: TrainConfig, env: TrainingEnvironment, log: Any = print
             "train_rows": len(data.train_rows),
         }
         write_run_file(output_dir, run_record(config, base_path, resolved, data, result, files))
-        # Beside the model artifact, SageMaker uploads SM_OUTPUT_DATA_DIR as output.tar.gz: the curve.
-        history = env.output_data_dir / "training-history.json"
+        # Beside the model artifact, SageMaker uploads SM_OUTPUT_DATA_DIR as output.tar.gz: the curve. Outside
+        # a job it goes beside the model, so a local run writes only under its --output-dir.
+        history = (env.output_data_dir or Path(output_dir)) / "training-history.json"
         write_json_atomic(history, result.history)
         history.chmod(0o644)
     dist.barrier()

@@ -22,8 +22,13 @@ if _ARCHIVE_ROOT not in sys.path:
 from training.train.environment import read_environment, torchrun_command  # noqa: E402
 
 
-def main() -> None:
-    command = torchrun_command(read_environment(), sys.argv[1:])
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):  # answer here: torchrun would start workers to print it
+        print(f"usage: python -m training.train.launch [training arguments]\n\n{__doc__.strip()}")
+        print("\nTraining arguments: see python -m training.train --help")
+        return
+    command = torchrun_command(read_environment(), argv)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_ARCHIVE_ROOT, os.environ.get("PYTHONPATH")]))
     print(" ".join(command), flush=True)
     os.execvp(command[0], command)

@@ -166,13 +166,18 @@ def train_loop(
     dist: Distributed,
     collate_kwargs: dict[str, Any],
     start_step: int,
-    save: Callable[[int], None],
+    save: Callable[[int, LoopResult], None],
     save_steps: int,
     log: Callable[[str], None],
     autocast: Any,
     resumed_from: str | None = None,
+    restored: dict[str, Any] | None = None,
 ) -> LoopResult:
-    """Run optimizer steps ``start_step .. total`` and return where it stopped and the logged metrics."""
+    """Run optimizer steps ``start_step .. total`` and return where it stopped and the logged metrics.
+
+    ``restored`` is what a checkpoint kept of the interrupted run (``history``, ``tokens``): the metric
+    history and token count go on from there, so run.json describes the whole run, not its last leg.
+    ``save(step, result)`` is called at every checkpoint with the result so far."""
     import torch
 
     total = total_steps(args, len(train_rows), dist.world_size)
@@ -183,6 +188,11 @@ def train_loop(
     stop = StopFlag()
     stop.install()
     result = LoopResult(start_step, total, False, resumed_from)
+    if restored:
+        result.history = [
+            dict(row) for row in restored.get("history", []) if row.get("step", 0) <= start_step
+        ]
+        result.tokens = int(restored.get("tokens", 0))
     window_nll = window_count = window_tokens = 0.0
     window_start = time.perf_counter()
     started = window_start
@@ -239,7 +249,7 @@ def train_loop(
                     log(format_line(step, values))
             (stopping,) = dist.all_reduce([1.0 if stop.requested else 0.0], op="max")
             if (save_steps and step % save_steps == 0) or (stopping and step < total):
-                save(step)
+                save(step, result)
             if stopping and step < total:
                 result.stopped = True
                 break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,23 @@ def check_method(method: str) -> None:
         )
 
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
 def resolve_model_path(model: ModelArguments, model_channel: Path | None) -> str:
+    """A local model directory, or a hub id (``org/name``) that is left to transformers to fetch."""
     if model.model_name_or_path:
-        return model.model_name_or_path
+        value = model.model_name_or_path
+        path = Path(value)
+        if path.is_dir():
+            if not (path / "config.json").is_file():
+                raise ArgumentError(
+                    "model_name_or_path", f"{value} is a directory without config.json: not a model directory"
+                )
+            return value
+        if path.exists() or not _HUB_ID.match(value) or value.startswith("."):
+            raise ArgumentError("model_name_or_path", f"{value}: no such model directory")
+        return value
     if model_channel is not None:
         return str(model_channel)
     raise ArgumentError(
@@ -68,7 +83,14 @@ def resolve_model_path(model: ModelArguments, model_channel: Path | None) -> str
 def load_tokenizer(path: str, trust_remote_code: bool) -> Any:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except OSError as exc:  # not a local directory, and the hub cannot be reached or has no such model
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArgumentError(
+            "model_name_or_path",
+            f"{path}: no such model directory, and no hub model could be loaded ({first})",
+        ) from exc
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return tokenizer

@@ -2,12 +2,12 @@
 
 For tests and smoke runs of the training job where nothing may be downloaded:
 
-    python -m training.train.tiny /tmp/tiny-llama
+    python -m training.train.tiny /tmp/tiny-llama [--vocab-size 300] [--hidden-size 32] [--layers 2]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -66,5 +66,26 @@ def build_tiny_model(
     return path
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.train.tiny", description=(__doc__ or "").strip().splitlines()[0]
+    )
+    parser.add_argument("path", type=Path, help="Directory to write the model and tokenizer to (created)")
+    parser.add_argument("--vocab-size", type=int, default=300, help="BPE vocabulary size (default: 300)")
+    parser.add_argument("--hidden-size", type=int, default=32, help="Hidden size (default: 32)")
+    parser.add_argument("--layers", type=int, default=2, help="Decoder layers (default: 2)")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the random weights (default: 0)")
+    args = parser.parse_args(argv)
+    path = build_tiny_model(
+        args.path,
+        vocab_size=args.vocab_size,
+        hidden_size=args.hidden_size,
+        layers=args.layers,
+        seed=args.seed,
+    )
+    print(path)
+    return 0
+
+
 if __name__ == "__main__":
-    print(build_tiny_model(Path(sys.argv[1])))
+    raise SystemExit(main())
