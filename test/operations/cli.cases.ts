@@ -1,9 +1,11 @@
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { execFile } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
 import { HelpRequested, parseCommand, runCli, UsageError } from '../../lib/operations/cli';
+import { shellBlocks } from '../cli/readme-commands';
 import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -196,5 +198,23 @@ describe('scripts/endpoint.ts through the real CLI', () => {
       expect(quiet.code).toBe(0);
       expect(JSON.parse(quiet.stdout).outcome).toBe('completed');
     });
+  });
+});
+
+describe("the README's scripts/endpoint.ts commands", () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const commands = shellBlocks(readme)
+    .flatMap((b) => b.lines.join('\n').replace(/\\\n\s*/g, ' ').split('\n'))
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line.startsWith('npx tsx scripts/endpoint.ts '))
+    .map((line) => line.split(/\s+/).slice(3));
+
+  test('are found: every command of the CLI', () => {
+    expect(new Set(commands.map((c) => c[0]))).toEqual(new Set(Object.keys(COMMAND_OPTIONS)));
+  });
+
+  test.each(commands.map((c) => [c.join(' ')]))('%s parses', (line) => {
+    // <version-3-arn> and the like are the reader's to fill in: any text parses as a value.
+    expect(() => parseCommand(line.split(' '))).not.toThrow();
   });
 });
