@@ -103,8 +103,10 @@ describe('cdk ls', () => {
   });
 });
 
-describe('the README commands', () => {
-  const commands = cdkCommands(README);
+describe('the CDK commands of the README and docs/', () => {
+  // The README and every page of docs/: a command anywhere in the documentation is checked.
+  const docs = [README, ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join(ROOT, 'docs', f))];
+  const commands = docs.flatMap((file) => cdkCommands(file));
   const servingFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'readme-serving-')), 'serving.json');
 
   beforeAll(() => {
