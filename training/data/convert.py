@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, FieldError
-from training.data.io import AtomicOutputs, dumps_record, read_records, require_input
-from training.data.validate import DUPLICATE, OK, LimitArgs, build_validator, report
+from training.data.io import AtomicOutputs, Item, dumps_record, read_records, require_input
+from training.data.validate import DUPLICATE, OK, DatasetValidator, LimitArgs, build_validator, report
 
 
 @dataclass
@@ -43,6 +45,33 @@ class FormatArgs(LimitArgs):
         return self.drop_duplicates
 
 
+def converted_records(
+    source: Path, validator: DatasetValidator, keep_fields: list[str]
+) -> Iterator[tuple[Item, dict[str, Any], str]]:
+    """Every source record converted to the validator's target and checked by it: yields (source item,
+    converted record, status: OK, INVALID or DUPLICATE). Unreadable, non-object and unconvertible records
+    become the validator's errors and are not yielded. ``keep_fields`` are copied into task formats."""
+    target = validator.target
+    keep = target.task_fields and keep_fields
+    for item in read_records(source):
+        if item.problem:
+            validator.error(item.problem.location, item.problem.field, item.problem.reason)
+            continue
+        record: Any = item.value
+        if not isinstance(record, dict):
+            reason = f"a record must be a JSON object, got {type(record).__name__}"
+            validator.error(item.location, None, reason)
+            continue
+        try:
+            converted = target.write(record)
+        except FieldError as exc:
+            validator.error(item.location, exc.field, exc.reason)
+            continue
+        if keep:
+            converted.update({k: record[k] for k in keep_fields if k in record})
+        yield item, converted, validator.check(item.location, converted)
+
+
 class _Abort(Exception):
     """Raised inside the atomic writer so that no output file is left behind."""
 
@@ -53,29 +82,11 @@ def run_format(args: FormatArgs) -> int:
     validator = build_validator(args)
     validator.count_duplicates = not args.drop_duplicates
     target = validator.target
-    keep = target.task_fields and args.keep_fields
     written = 0
     try:
         with AtomicOutputs() as out:
             handle = out.open(output)
-            for item in read_records(source):
-                if item.problem:
-                    validator.error(item.problem.location, item.problem.field, item.problem.reason)
-                    continue
-                record: Any = item.value
-                if not isinstance(record, dict):
-                    validator.error(
-                        item.location, None, f"a record must be a JSON object, got {type(record).__name__}"
-                    )
-                    continue
-                try:
-                    converted = target.write(record)
-                except FieldError as exc:
-                    validator.error(item.location, exc.field, exc.reason)
-                    continue
-                if keep:
-                    converted.update({k: record[k] for k in args.keep_fields if k in record})
-                status = validator.check(item.location, converted)
+            for _, converted, status in converted_records(source, validator, args.keep_fields):
                 if status == OK and validator.ok:
                     handle.write(dumps_record(converted) + "\n")
                     written += 1

@@ -30,11 +30,11 @@ import tempfile
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from training.common.sagemaker import PROCESSING_ROOT, processing_input, resolve_path
-from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, FieldError, label_of
-from training.data.io import AtomicOutputs, dumps_record, read_records, require_input
+from training.data.convert import converted_records
+from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, label_of
+from training.data.io import AtomicOutputs, dumps_record, require_input
 from training.data.split import SPLIT_NAMES, assign_splits, ratios_problem
 from training.data.validate import OK, LimitArgs, build_validator, report
 
@@ -101,8 +101,6 @@ def run_prepare(args: PrepareArgs) -> int:
         return 2
     validator = build_validator(args)
     validator.count_duplicates = False  # dropped duplicates do not count towards the record limits
-    target = validator.target
-    keep = target.task_fields and args.keep_fields
     strata = array("i")  # per kept record: label id
     label_ids: dict[str, int] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,28 +110,11 @@ def run_prepare(args: PrepareArgs) -> int:
         # Pass 1: convert, validate, keep. Once a record is invalid nothing more is written, but every
         # record is still checked so that all problems are reported at once.
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as kept:
-            for item in read_records(source):
-                if item.problem:
-                    validator.error(item.problem.location, item.problem.field, item.problem.reason)
-                    continue
-                record: Any = item.value
-                if not isinstance(record, dict):
-                    validator.error(
-                        item.location, None, f"a record must be a JSON object, got {type(record).__name__}"
-                    )
-                    continue
-                try:
-                    converted = target.write(record)
-                except FieldError as exc:
-                    validator.error(item.location, exc.field, exc.reason)
-                    continue
-                if keep:
-                    converted.update({k: record[k] for k in args.keep_fields if k in record})
-                status = validator.check(item.location, converted)
+            for item, converted, status in converted_records(source, validator, args.keep_fields):
                 if status != OK or not validator.ok:  # duplicates are dropped here
                     continue
                 kept.write(dumps_record(converted) + "\n")
-                label = label_of(record) if args.stratify else None
+                label = label_of(item.value) if args.stratify else None
                 if label is None and args.stratify:
                     label = label_of(converted)
                 strata.append(label_ids.setdefault(repr(label), len(label_ids)))
