@@ -21,28 +21,35 @@ declare -A pid
 failed=()
 summary=()
 
-# start NAME COMMAND...: runs COMMAND in the background, its output in $work/NAME.log.
+# start [--background] NAME COMMAND...: runs COMMAND in the background, its output in $work/NAME.log.
+# --background lowers its CPU priority, so the longest single chain (the slow pytest) is not starved.
 start() {
+  local nice=0
+  if [ "$1" = --background ]; then nice=10; shift; fi
   local name=$1
   shift
   (
+    renice -n "$nice" -p "$BASHPID" >/dev/null
     t0=$SECONDS
     rc=0
     "$@" >"$work/$name.log" 2>&1 || rc=$?
-    echo "$rc $((SECONDS - t0))" >"$work/$name.result"
+    # CPU seconds (user + system) of everything the step ran: `times` reports the waited-for children.
+    times >"$work/$name.times" # not in a pipe: a subshell would report its own (empty) children
+    cpu=$(tail -n 1 "$work/$name.times" | awk '{ split($1, u, "m"); split($2, s, "m"); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+    echo "$rc $((SECONDS - t0)) $cpu" >"$work/$name.result"
   ) &
   pid[$name]=$!
 }
 
 # finish NAME...: waits for each step, prints its output and time, and records a failure.
 finish() {
-  local name rc seconds
+  local name rc seconds cpu
   for name in "$@"; do
     wait "${pid[$name]}" || true
-    read -r rc seconds <"$work/$name.result"
+    read -r rc seconds cpu <"$work/$name.result"
     printf '\n=== %s (%ss, %s)\n' "$name" "$seconds" "$([ "$rc" = 0 ] && echo ok || echo "FAILED, exit $rc")"
     cat "$work/$name.log"
-    summary+=("$(printf '%-22s %4ss  %s' "$name" "$seconds" "$([ "$rc" = 0 ] && echo ok || echo FAILED)")")
+    summary+=("$(printf '%-22s %4ss  %4s CPU-s  %s' "$name" "$seconds" "$cpu" "$([ "$rc" = 0 ] && echo ok || echo FAILED)")")
     [ "$rc" = 0 ] || failed+=("$name")
   done
 }
@@ -86,18 +93,20 @@ scan() {
   .venv-tools/bin/checkov --quiet --compact --framework cloudformation dockerfile --skip-download -f "${templates[@]}" "${dockerfiles[@]}"
 }
 
-# No environment serves a model until one is approved: prod is also synthesized with the two fixture
-# variants, so the scanners and the tests see the endpoints stack too.
+# The slow tests are one long chain (torchrun and training subprocesses): started first, at full priority,
+# while everything else shares what is left.
+start pytest-slow .venv/bin/pytest training/tests tools/tests -q -p no:cacheprovider -m slow
 # Incremental type-checking state lives with the installed modules (npm ci starts it afresh).
-start tsc npx tsc --noEmit -p . --incremental --tsBuildInfoFile node_modules/.cache/fmft/tsconfig.tsbuildinfo
+start --background tsc npx tsc --noEmit -p . --incremental --tsBuildInfoFile node_modules/.cache/fmft/tsconfig.tsbuildinfo
 # dev through the README's set-up command itself, so that command is checked by every run.
 start synth-dev bash scripts/setup.sh "$FMFT_SYNTH_DIR/dev"
 for env in $(npx tsx scripts/list-environments.ts); do
   [ "$env" = dev ] || start "synth-$env" synth "$env" -c env="$env"
 done
+# No environment serves a model until one is approved: prod is also synthesized with the two fixture
+# variants, so the scanners and the tests see the endpoints stack too.
 start synth-prod-serving synth prod-serving -c env=prod -c serving=test/fixtures/serving.json
-start python python_checks
-start pytest-slow .venv/bin/pytest training/tests tools/tests -q -p no:cacheprovider -m slow
+start --background python python_checks
 
 finish tsc
 finish $(printf '%s\n' "${!pid[@]}" | grep '^synth-' | sort)
