@@ -14,17 +14,9 @@ from training.data.validate import DUPLICATE, OK, DatasetValidator, LimitArgs, b
 
 
 @dataclass
-class FormatArgs(LimitArgs):
-    """Convert records (instruction, prompt/completion, chat, task) to a target format."""
+class ConversionArgs(LimitArgs):
+    """What converting source records to a target needs, shared by ``format`` and ``prepare``."""
 
-    input: str | None = field(
-        default=None, metadata={"help": "Source file or directory (default in a Processing job: input/data)"}
-    )
-    output: str | None = field(
-        default=None,
-        metadata={"help": "Output JSONL file (default in a Processing job: output/formatted/data.jsonl)"},
-    )
-    target: str = field(default="bedrock", metadata={"help": "Target format", "choices": TARGET_CHOICES})
     model_family: str | None = field(
         default=None,
         metadata={
@@ -36,6 +28,20 @@ class FormatArgs(LimitArgs):
         default_factory=lambda: ["id", "group"],
         metadata={"help": "Fields copied unchanged into task formats (classification, summarization, qa)"},
     )
+
+
+@dataclass
+class FormatArgs(ConversionArgs):
+    """Convert records (instruction, prompt/completion, chat, task) to a target format."""
+
+    input: str | None = field(
+        default=None, metadata={"help": "Source file or directory (default in a Processing job: input/data)"}
+    )
+    output: str | None = field(
+        default=None,
+        metadata={"help": "Output JSONL file (default in a Processing job: output/formatted/data.jsonl)"},
+    )
+    target: str = field(default="bedrock", metadata={"help": "Target format", "choices": TARGET_CHOICES})
     drop_duplicates: bool = field(
         default=False, metadata={"help": "Drop repeated records instead of failing"}
     )

@@ -32,15 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.common.sagemaker import PROCESSING_ROOT, processing_input, resolve_path
-from training.data.convert import converted_records
-from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, label_of
+from training.data.convert import ConversionArgs, converted_records
+from training.data.formats import TARGET_CHOICES, label_of
 from training.data.io import AtomicOutputs, dumps_record, require_input
 from training.data.split import SPLIT_NAMES, assign_splits, ratios_problem
-from training.data.validate import OK, LimitArgs, build_validator, report
+from training.data.validate import OK, build_validator, report
 
 
 @dataclass
-class PrepareArgs(LimitArgs):
+class PrepareArgs(ConversionArgs):
     """Format, validate, drop duplicates and split raw records into train/validation/test (pipeline step).
 
     Converts like format, validates like validate, and splits like split into
@@ -61,17 +61,6 @@ class PrepareArgs(LimitArgs):
         },
     )
     target: str = field(default="chat", metadata={"help": "Target format", "choices": TARGET_CHOICES})
-    model_family: str | None = field(
-        default=None,
-        metadata={
-            "help": "Base model family (chooses the Bedrock format and limits)",
-            "choices": list(MODEL_FAMILIES),
-        },
-    )
-    keep_fields: list[str] = field(
-        default_factory=lambda: ["id", "group"],
-        metadata={"help": "Fields copied unchanged into task formats (classification, summarization, qa)"},
-    )
     ratios: list[float] = field(
         default_factory=lambda: [0.8, 0.1, 0.1],
         metadata={
