@@ -29,9 +29,11 @@ function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-async function cdk(args: string[], extraEnv: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
+async function cdk(args: string[], extraEnv: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; all: string }> {
   try {
-    return await run(CDK, args, { cwd: ROOT, env: cliEnv(extraEnv), maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(CDK, args, { cwd: ROOT, env: cliEnv(extraEnv), maxBuffer: 64 * 1024 * 1024 });
+    // The CLI prints its messages to stderr, but to stdout when CI=true (as on the CI machine): read both.
+    return { stdout, stderr, all: `${stdout}\n${stderr}` };
   } catch (e: any) {
     throw new Error(`cdk ${args.join(' ')} failed (exit ${e.code}):\n${e.stdout}\n${e.stderr}`);
   }
@@ -183,13 +185,13 @@ describe('against a local AWS emulator (moto)', () => {
     expect(target).toMatch(/^aws:\/\/\d{12}\/[a-z]{2}-[a-z]+-\d$/);
     const dir = await assembly('dev');
     const booted = await cdk(['bootstrap', '--app', dir, target], awsEnv);
-    expect(booted.stderr).toMatch(/Environment aws:\/\/123456789012\/us-east-1 bootstrapped/);
+    expect(booted.all).toMatch(/Environment aws:\/\/123456789012\/us-east-1 bootstrapped/);
 
     // Nothing is deployed yet: the diff is the whole stack, and destroying it is a no-op that succeeds.
     const diff = await cdk(['diff', '--app', dir, 'fmft-dev-network'], { ...awsEnv, CDK_DEFAULT_ACCOUNT: '123456789012' });
-    expect(diff.stderr).toMatch(/\[\+\] AWS::EC2::VPC/);
+    expect(diff.all).toMatch(/\[\+\] AWS::EC2::VPC/);
     const destroyed = await cdk(['destroy', '--app', dir, '--force', 'fmft-dev-storage'], awsEnv);
-    expect(destroyed.stderr).toMatch(/fmft-dev-storage: destroyed/);
+    expect(destroyed.all).toMatch(/fmft-dev-storage: destroyed/);
   });
 });
 
