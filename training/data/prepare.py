@@ -6,7 +6,9 @@
 Every source record is converted to ``--target`` (the conversion of ``format``), checked by the validator of
 ``validate`` (shape, limits, labels, duplicates), and the valid records are split like ``split`` (seeded,
 stratified, largest remainder) into ``<output-dir>/train/train.jsonl``, ``validation/validation.jsonl`` and
-``test/test.jsonl``, which appear together or not at all. Decisions:
+``test/test.jsonl``, which appear together or not at all, with ``baseline/baseline.json``: the capture
+monitor's profile of the train split (``training/monitor/profile.py``; class labels from the source records,
+as for stratification). Decisions:
 
 - Duplicates (the validator's definition: same converted content, key order and ``id`` ignored) are dropped,
   the first copy kept, and counted in the summary: one repeated record in a large upload must not fail a
@@ -18,13 +20,15 @@ stratified, largest remainder) into ``<output-dir>/train/train.jsonl``, ``valida
 
 Two passes, each record converted once: pass 1 converts and validates, writes the kept records to a
 temporary file in the output directory and keeps a label id per record; pass 2 streams that file into the
-splits. Memory is O(records) small integers (the validator's 8-byte duplicate hashes, a label id and a
-split id per record), independent of record size.
+splits and profiles the train records into the baseline (bounded memory). Memory is O(records) small
+integers (the validator's 8-byte duplicate hashes, a label id and a split id per record), independent of
+record size.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from array import array
@@ -37,6 +41,7 @@ from training.data.formats import TARGET_CHOICES, label_of
 from training.data.io import AtomicOutputs, dumps_record, require_input
 from training.data.split import SPLIT_NAMES, assign_splits, ratios_problem
 from training.data.validate import OK, build_validator, report
+from training.monitor.profile import Profile, labels_of, record_parts
 
 
 @dataclass
@@ -44,8 +49,9 @@ class PrepareArgs(ConversionArgs):
     """Format, validate, drop duplicates and split raw records into train/validation/test (pipeline step).
 
     Converts like format, validates like validate, and splits like split into
-    <output-dir>/{train,validation,test}/<split>.jsonl (all three or none). Duplicates are dropped (first copy
-    kept) and counted, not an error; any other invalid record fails the command and nothing is written.
+    <output-dir>/{train,validation,test}/<split>.jsonl, with the monitor's baseline of the train split in
+    <output-dir>/baseline/baseline.json (all or none). Duplicates are dropped (first copy kept) and
+    counted, not an error; any other invalid record fails the command and nothing is written.
     Stratification uses the source record's label (a chat target drops it). Every split must get at least
     one record.
     """
@@ -56,8 +62,9 @@ class PrepareArgs(ConversionArgs):
     output_dir: str | None = field(
         default=None,
         metadata={
-            "help": "Writes train/train.jsonl, validation/validation.jsonl, test/test.jsonl here, all or "
-            "none (default in a Processing job: /opt/ml/processing/output)"
+            "help": "Writes train/train.jsonl, validation/validation.jsonl, test/test.jsonl and "
+            "baseline/baseline.json here, all or none (default in a Processing job: "
+            "/opt/ml/processing/output)"
         },
     )
     target: str = field(default="chat", metadata={"help": "Target format", "choices": TARGET_CHOICES})
@@ -90,8 +97,10 @@ def run_prepare(args: PrepareArgs) -> int:
         return 2
     validator = build_validator(args)
     validator.count_duplicates = False  # dropped duplicates do not count towards the record limits
-    strata = array("i")  # per kept record: label id
+    strata = array("i")  # per kept record: label id (0 without stratification)
+    labels = array("i")  # per kept record: label id, for the baseline
     label_ids: dict[str, int] = {}
+    label_values: list[tuple[str, ...]] = []
     out_dir.mkdir(parents=True, exist_ok=True)
     fd, kept_name = tempfile.mkstemp(prefix=".prepare-", suffix=".jsonl.tmp", dir=out_dir)
     kept_path = Path(kept_name)
@@ -103,10 +112,12 @@ def run_prepare(args: PrepareArgs) -> int:
                 if status != OK or not validator.ok:  # duplicates are dropped here
                     continue
                 kept.write(dumps_record(converted) + "\n")
-                label = label_of(item.value) if args.stratify else None
-                if label is None and args.stratify:
-                    label = label_of(converted)
-                strata.append(label_ids.setdefault(repr(label), len(label_ids)))
+                source = item.value if label_of(item.value) is not None else converted
+                label_id = label_ids.setdefault(repr(label_of(source)), len(label_ids))
+                if label_id == len(label_values):
+                    label_values.append(labels_of(source))
+                labels.append(label_id)
+                strata.append(label_id if args.stratify else 0)
         validator.finish()
         report(validator)
         if not validator.ok:
@@ -124,14 +135,24 @@ def run_prepare(args: PrepareArgs) -> int:
             )
             return 1
 
-        # Pass 2: stream the kept records into their splits (the lines are already converted JSON).
+        # Pass 2: stream the kept records into their splits (the lines are already converted JSON) and
+        # profile the train split; the baseline appears with the splits or not at all.
+        baseline, train = Profile(), SPLIT_NAMES.index("train")
         with AtomicOutputs() as out:
             handles = [out.open(out_dir / name / f"{name}.jsonl") for name in SPLIT_NAMES]
             with open(kept_path, encoding="utf-8", errors="surrogateescape", newline="\n") as kept:
                 for index, line in enumerate(kept):
-                    handles[assignment[index]].write(line)
+                    split = assignment[index]
+                    handles[split].write(line)
+                    parts = record_parts(json.loads(line)) if split == train else None
+                    if parts is not None:
+                        baseline.add(parts.prompt, parts.completion, label_values[labels[index]])
+            document = baseline.baseline_document()
+            text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+            out.open(out_dir / "baseline" / "baseline.json").write(text)
     finally:
         with contextlib.suppress(FileNotFoundError):
             kept_path.unlink()
-    print(f"{summary}; {validator.duplicates} duplicates dropped; {len(label_ids)} strata; seed {args.seed}")
+    strata_count = len(label_ids) if args.stratify else 1
+    print(f"{summary}; {validator.duplicates} duplicates dropped; {strata_count} strata; seed {args.seed}")
     return 0

@@ -32,7 +32,12 @@ def test_converts_validates_and_splits_into_three_files(tmp_path: Path, capsys) 
     source = write_jsonl(tmp_path / "raw.jsonl", [instruction(i) for i in range(20)])
     out = tmp_path / "out"
     assert prepare(source, out, "--target", "chat", "--ratios", "0.8", "0.1", "0.1", "--seed", "3") == 0
-    assert files_under(out) == ["test/test.jsonl", "train/train.jsonl", "validation/validation.jsonl"]
+    assert files_under(out) == [
+        "baseline/baseline.json",
+        "test/test.jsonl",
+        "train/train.jsonl",
+        "validation/validation.jsonl",
+    ]
     splits = read_splits(out)
     assert [len(splits[s]) for s in SPLITS] == [16, 2, 2]
     everything = [r for s in SPLITS for r in splits[s]]
@@ -110,6 +115,31 @@ def test_chat_target_is_stratified_by_the_source_label(tmp_path: Path, capsys) -
         "test": Counter(pos=8, neg=2),
     }
     assert "; 2 strata; " in capsys.readouterr().out
+    # The monitor's baseline: the train split's answers are the source labels, which it keeps.
+    baseline = json.loads((out / "baseline" / "baseline.json").read_text(encoding="utf-8"))
+    assert baseline["labels"] == {"counts": {"pos": 64, "neg": 16}, "multiLabel": False}
+
+
+def test_the_monitor_baseline_profiles_the_train_split(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "raw.jsonl", [instruction(i) for i in range(50)])
+    out = tmp_path / "out"
+    assert prepare(source, out, "--ratios", "0.8", "0.1", "0.1", "--no-stratify") == 0
+    baseline = json.loads((out / "baseline" / "baseline.json").read_text(encoding="utf-8"))
+    train = read_jsonl(out / "train" / "train.jsonl")
+    assert baseline["schemaVersion"] == 1 and baseline["records"] == len(train) == 40
+    assert baseline["lengths"]["promptTokens"]["count"] == 40 and baseline["labels"] is None
+    assert {"summarise", "note", "text"} <= set(baseline["vocabulary"]["words"])
+    # every prompt is "Summarise note <i>\n\nnote <i> text": 6 approximate tokens
+    assert baseline["lengths"]["promptTokens"]["sample"] == [6] * 40
+
+
+def test_no_baseline_when_prepare_fails(tmp_path: Path) -> None:
+    records = [instruction(i) for i in range(10)]
+    records[3]["output"] = ""
+    out = tmp_path / "out"
+    assert prepare(write_jsonl(tmp_path / "raw.jsonl", records), out) == 1
+    assert prepare(write_jsonl(tmp_path / "few.jsonl", records[:2]), out) == 1  # a split would be empty
+    assert files_under(out) == []
 
 
 def test_a_split_without_records_is_refused(tmp_path: Path, capsys) -> None:

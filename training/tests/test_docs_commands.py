@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from training.bench_monitor import BenchArgs as MonitorBenchArgs
 from training.common.args import parse_into
 from training.data.__main__ import COMMANDS as DATA_COMMANDS
 from training.evaluate.__main__ import COMMANDS as EVALUATE_COMMANDS
+from training.monitor.__main__ import COMMANDS as MONITOR_COMMANDS
 from training.train.args import parse_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +70,13 @@ COMMANDS = documented_commands()
 
 def test_the_documents_show_commands_of_every_cli() -> None:
     modules = {module for _, module, _ in COMMANDS}
-    assert modules >= {"training.data", "training.evaluate", "training.train", "training.train.launch"}
+    assert modules >= {
+        "training.data",
+        "training.evaluate",
+        "training.monitor",
+        "training.train",
+        "training.train.launch",
+    }
     assert len(COMMANDS) >= 20
 
 
@@ -77,12 +85,19 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
     args = _concrete(args, tmp_path)
     if module in CHECKED_ELSEWHERE:
         return
-    if module in ("training.data", "training.evaluate"):
-        commands = DATA_COMMANDS if module == "training.data" else EVALUATE_COMMANDS
+    subcommands = {
+        "training.data": DATA_COMMANDS,
+        "training.evaluate": EVALUATE_COMMANDS,
+        "training.monitor": MONITOR_COMMANDS,
+    }
+    if module in subcommands:
+        commands = subcommands[module]
         assert args and args[0] in commands, f"{where}: {module} has no subcommand {args[:1]}"
         if "--help" in args:
             return
         parse_into(commands[args[0]][0], args[1:], prog=f"python -m {module} {args[0]}")
+    elif module == "training.bench_monitor":
+        parse_into(MonitorBenchArgs, args, prog=module)
     elif module in ("training.train", "training.train.launch"):
         if "--help" in args:
             return

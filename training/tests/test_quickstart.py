@@ -63,6 +63,7 @@ def test_quickstart_runs_as_written_and_evaluates_the_model(tmp_path: Path) -> N
         done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"{shlex.join(command)}\n{done.stdout}\n{done.stderr}"
     assert [p.name for p in sorted((tmp_path / "quickstart" / "data").iterdir())] == [
+        "baseline",
         "test",
         "train",
         "validation",

@@ -1,0 +1,1 @@
+"""Capture monitor: drift and answer health of captured endpoint traffic against the training baseline."""
