@@ -3,6 +3,7 @@ import { EnvironmentConfig } from './config/environment-config';
 import { environmentPrefix } from './config/naming';
 import { BedrockStack } from './stacks/bedrock-stack';
 import { EndpointsStack } from './stacks/endpoints-stack';
+import { MonitoringStack } from './stacks/monitoring-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { PipelinesStack } from './stacks/pipelines-stack';
 import { RegistryStack } from './stacks/registry-stack';
@@ -26,8 +27,10 @@ export interface FineTuningPlatform {
   readonly registry: RegistryStack;
   /** Exists once `serving` names a registered version to serve (the registry starts empty). */
   readonly endpoints?: EndpointsStack;
+  /** Watches whatever is served (nothing yet when there are no endpoints). */
+  readonly monitoring: MonitoringStack;
   /** Every stack above, in deployment order. */
-  readonly stacks: readonly (NetworkStack | StorageStack | SecurityStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack)[];
+  readonly stacks: readonly (NetworkStack | StorageStack | SecurityStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack | MonitoringStack)[];
 }
 
 /**
@@ -85,9 +88,20 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
         })
       : undefined;
 
-  const stacks = [network, storage, security, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : [])];
+  const monitoring = new MonitoringStack(stage, name('monitoring'), {
+    ...common('monitoring', 'Capture monitor, alarms and dashboard'),
+    network,
+    storage,
+    security,
+    pipelines,
+    endpoints,
+  });
+  // Deployed after the endpoints it watches, so a new variant is served before its alarms expect reports.
+  if (endpoints) monitoring.addStackDependency(endpoints);
+
+  const stacks = [network, storage, security, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring];
   for (const stack of stacks) {
     for (const [key, value] of Object.entries(config.tags)) Tags.of(stack).add(key, value);
   }
-  return { network, storage, security, pipelines, bedrock, registry, endpoints, stacks };
+  return { network, storage, security, pipelines, bedrock, registry, endpoints, monitoring, stacks };
 }

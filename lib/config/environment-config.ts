@@ -16,6 +16,7 @@ import {
   wholeNumber,
   yesNo,
 } from './schema-kit';
+import { THRESHOLD_METRICS } from './monitoring-metrics';
 import { STORAGE_LAYOUT } from './storage-layout';
 
 /**
@@ -448,6 +449,28 @@ function checkAcceleratorFit(shared: NonNullable<z.infer<typeof servingSchema>['
   }
 }
 
+// ------------------------------------------------------------------------------------------ monitoring
+
+/** An alarm threshold of one monitor metric: a PSI is unbounded above, everything else is a share or a distance in 0..1. */
+function monitorThreshold(metricName: string) {
+  return metricName.endsWith('Psi')
+    ? numberWhere((n) => n > 0 && n <= 10, 'a population stability index > 0 and <= 10 (0.1: small shift, 0.25: large)')
+    : numberWhere((n) => n > 0 && n <= 1, 'a fraction > 0 and <= 1');
+}
+
+const monitoringSchema = strictObject({
+  intervalHours: wholeNumber(1, 6).describe(
+    'hours between capture monitor runs (1 to 6); each run reads the data capture of the whole clock hours since the previous one',
+  ),
+  instanceType: instanceType('processing').describe('instance type of the monitor\'s processing job: any the SageMaker API accepts for processing'),
+  answersAreJson: yesNo().describe('the served task answers in JSON: the monitor reports the share of answers that are not valid JSON'),
+  logRetentionDays: logRetentionDays().describe('days to keep the logs of the monitor\'s state machine and planner function'),
+  captureRetentionDays: wholeNumber(1, 3650).describe('days captured requests and responses are kept in S3 (and queryable in Athena) before they expire'),
+  thresholds: strictObject(
+    Object.fromEntries([...THRESHOLD_METRICS].map(([key, metric]) => [key, monitorThreshold(metric.name).describe(`alarm above this: ${metric.description} (${metric.name})`)])),
+  ).describe('alarm thresholds of the capture monitor, one per metric of training/contracts/monitoring-metrics.json that names a config key'),
+});
+
 // ---------------------------------------------------------------------------------------- environment
 
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -465,6 +488,7 @@ export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
   training: trainingSchema.describe('the SageMaker fine-tuning pipeline'),
   bedrock: bedrockSchema.describe('Bedrock model customization'),
   serving: servingSchema.describe('endpoints'),
+  monitoring: monitoringSchema.describe('the capture monitor of the served endpoints, its alarms and the prediction audit tables'),
   audit: strictObject({
     trailLogRetentionDays: logRetentionDays().describe('days to keep CloudTrail events in CloudWatch Logs'),
   }).describe('CloudTrail'),
@@ -527,3 +551,4 @@ export type ServingVariantConfig = ServingConfig['variants'][number];
 /** One model of the shared (multi-model) endpoint: an inference component with its own compute share. */
 export type InferenceComponentConfig = NonNullable<ServingConfig['sharedEndpoint']>['components'][number];
 export type AuditConfig = EnvironmentConfig['audit'];
+export type MonitoringConfig = EnvironmentConfig['monitoring'];

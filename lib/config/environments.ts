@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { EnvironmentConfig, INTERFACE_ENDPOINT_NAMES } from './environment-config';
+import { DEFAULT_MONITOR_THRESHOLDS } from './monitoring-metrics';
 import { withServingOverrides } from './serving-overrides';
 import { ConfigValidationError, validateEnvironmentConfig } from './validate';
 
@@ -63,6 +64,15 @@ const dev: EnvironmentConfig = {
     rollout: { mode: 'canary', stepPercent: 10, waitMinutes: 10, terminationWaitMinutes: 15, maxErrorRatePercent: 2, maxP99LatencyMs: 10000 },
     batching: { maxConcurrentRequests: 32, maxTotalTokens: 8192 },
   },
+  monitoring: {
+    intervalHours: 6,
+    instanceType: 'ml.m5.xlarge',
+    answersAreJson: false,
+    captureRetentionDays: 90,
+    logRetentionDays: 90,
+    // Measured on unshifted and shifted windows (training/tests/test_monitor.py); see the contract file.
+    thresholds: DEFAULT_MONITOR_THRESHOLDS,
+  },
   audit: { trailLogRetentionDays: 365 },
   alarmEmail: 'ml-platform-alerts@example.com',
   monthlyBudgetUsd: 2000,
@@ -113,9 +123,11 @@ const prod: EnvironmentConfig = {
   serving: {
     ...dev.serving,
     highAvailability: true,
-    dataCapturePercent: 20,
+    // Every prediction is auditable in production (Athena over the capture).
+    dataCapturePercent: 100,
     rollout: { ...dev.serving.rollout, mode: 'linear', stepPercent: 20, waitMinutes: 15, terminationWaitMinutes: 60 },
   },
+  monitoring: { ...dev.monitoring, intervalHours: 1, captureRetentionDays: 400, logRetentionDays: 731 },
   audit: { trailLogRetentionDays: 2557 },
   monthlyBudgetUsd: 15000,
   tags: { ...dev.tags, environment: 'prod' },

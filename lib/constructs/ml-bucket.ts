@@ -123,6 +123,17 @@ export class MlBucket extends Construct {
     this.grantKey(grantee, ['kms:Decrypt']);
   }
 
+  /** List the keys under `prefix`, nothing else: ListBucket limited by the s3:prefix condition. */
+  grantListObjects(grantee: iam.IGrantable, prefix: string): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucketArnForGrants],
+        conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+      }),
+    );
+  }
+
   /** Write objects under `prefix` (multipart included): PutObject, AbortMultipartUpload and data-key use. */
   grantWriteObjects(grantee: iam.IGrantable, prefix: string): void {
     const objects = this.objectsUnder(grantee, prefix);

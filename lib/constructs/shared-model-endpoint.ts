@@ -8,6 +8,9 @@ import { Construct } from 'constructs';
 import { ServingConfig } from '../config/environment-config';
 import { encryptedEndpointConfig, rollbackAlarms } from './llm-endpoint';
 
+/** The one production variant of the shared endpoint; its inference components share it. */
+export const SHARED_ENDPOINT_VARIANT = 'AllTraffic';
+
 export interface SharedModelEndpointProps {
   readonly endpointName: string;
   readonly shared: NonNullable<ServingConfig['sharedEndpoint']>;
@@ -40,7 +43,7 @@ export class SharedModelEndpoint extends Construct {
   constructor(scope: Construct, id: string, props: SharedModelEndpointProps) {
     super(scope, id);
     const sh = props.shared;
-    const variantName = 'AllTraffic';
+    const variantName = SHARED_ENDPOINT_VARIANT;
     const config = encryptedEndpointConfig(this, 'Config', {
       props: {
         executionRoleArn: props.executionRole.roleArn,

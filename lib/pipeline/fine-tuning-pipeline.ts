@@ -291,7 +291,8 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       module: 'training.data',
       args: ['prepare', ...prepareArgs],
       inputs: [s3ProcessingInput('raw', inputDataUri, `${PROC}/input/raw`)],
-      outputs: ['train', 'validation', 'test'].map((s) => ({
+      // The baseline profile of the train split (training/monitor/profile.py) travels with the version.
+      outputs: ['train', 'validation', 'test', 'baseline'].map((s) => ({
         OutputName: s,
         S3Output: { S3Uri: underExecution(props.storage.processedData, `/${s}`), LocalPath: `${PROC}/output/${s}`, S3UploadMode: 'EndOfJob' as const },
       })),
@@ -451,6 +452,12 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       ModelMetrics: {
         ModelQuality: {
           Statistics: { ContentType: 'application/json', S3Uri: new Join('/', [evaluate.outputUri('evaluation'), 'evaluation.json']) },
+        },
+      },
+      // The capture monitor compares the served version's traffic with this profile of its training data.
+      DriftCheckBaselines: {
+        ModelDataQuality: {
+          Statistics: { ContentType: 'application/json', S3Uri: new Join('/', [prepare.outputUri('baseline'), 'baseline.json']) },
         },
       },
     },

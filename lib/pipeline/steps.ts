@@ -254,6 +254,8 @@ export interface RegisterModelArguments {
     readonly SupportedTransformInstanceTypes?: readonly StringValue[];
   };
   readonly ModelMetrics?: { readonly ModelQuality?: { readonly Statistics?: MetricsSource; readonly Constraints?: MetricsSource } };
+  /** References for drift checks of the served version; the capture monitor reads ModelDataQuality.Statistics. */
+  readonly DriftCheckBaselines?: { readonly ModelDataQuality?: { readonly Statistics?: MetricsSource; readonly Constraints?: MetricsSource } };
 }
 
 // ---------------------------------------------------------------- steps

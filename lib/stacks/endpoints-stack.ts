@@ -5,7 +5,8 @@ import { resourceName } from '../config/naming';
 import { batchingEnvironment, servingImage } from '../config/serving-images';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { LlmEndpoint } from '../constructs/llm-endpoint';
-import { SharedModelEndpoint } from '../constructs/shared-model-endpoint';
+import { MonitorTarget } from '../constructs/monitoring/capture-monitor';
+import { SHARED_ENDPOINT_VARIANT, SharedModelEndpoint } from '../constructs/shared-model-endpoint';
 import { NetworkStack } from './network-stack';
 import { SecurityStack } from './security-stack';
 import { addOutputs } from './outputs';
@@ -27,6 +28,12 @@ export class EndpointsStack extends Stack {
   readonly endpoint?: LlmEndpoint;
   /** The multi-model endpoint of `serving.sharedEndpoint`, when configured. */
   readonly shared?: SharedModelEndpoint;
+  /**
+   * What the capture monitor watches: each A/B variant with its model version (whose baseline is the
+   * reference), and the shared endpoint's one variant, whose components' capture arrives together (output
+   * health only). Plain names from the config, so the monitoring stack needs no export of this stack.
+   */
+  readonly monitorTargets: readonly MonitorTarget[];
 
   constructor(scope: Construct, id: string, props: EndpointsStackProps) {
     super(scope, id, props);
@@ -41,10 +48,16 @@ export class EndpointsStack extends Stack {
       dataCaptureUri: storage.buckets.modelArtifacts.bucket.s3UrlForObject(STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture),
     };
     const environment = batchingEnvironment(s.container, s.batching);
+    const endpointName = resourceName(config, 'llm');
+    const sharedEndpointName = resourceName(config, 'llm-shared');
+    this.monitorTargets = [
+      ...s.variants.map((v) => ({ endpointName, variantName: v.name, modelPackageArn: v.modelPackageArn })),
+      ...(s.sharedEndpoint ? [{ endpointName: sharedEndpointName, variantName: SHARED_ENDPOINT_VARIANT }] : []),
+    ];
     if (s.variants.length > 0) {
       this.endpoint = new LlmEndpoint(this, 'Endpoint', {
         ...common,
-        endpointName: resourceName(config, 'llm'),
+        endpointName,
         serving: s,
         image: { uri: s.imageUri ?? servingImage(s.container, this.region), environment },
         topic: security.alerts.topic,
@@ -53,7 +66,7 @@ export class EndpointsStack extends Stack {
     if (s.sharedEndpoint) {
       this.shared = new SharedModelEndpoint(this, 'Shared', {
         ...common,
-        endpointName: resourceName(config, 'llm-shared'),
+        endpointName: sharedEndpointName,
         shared: s.sharedEndpoint,
         dataCapturePercent: s.dataCapturePercent,
         environment,

@@ -64,7 +64,10 @@ export class StorageStack extends Stack {
       // New data landing here can start a pipeline run through EventBridge.
       trainingData: ml('TrainingDataBucket', 'trainingData', { eventBridgeEnabled: true }),
       modelArtifacts: ml('ModelArtifactsBucket', 'modelArtifacts', {
-        expirations: [{ prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.checkpoints, days: st.checkpointExpirationDays }],
+        expirations: [
+          { prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.checkpoints, days: st.checkpointExpirationDays },
+          { prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture, days: config.monitoring.captureRetentionDays },
+        ],
       }),
       evaluation: ml('EvaluationBucket', 'evaluation'),
     };

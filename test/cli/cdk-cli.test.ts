@@ -72,7 +72,7 @@ function listed(config: string): Promise<string[]> {
   return listings.get(config)!;
 }
 
-const STACKS = ['network', 'storage', 'security', 'pipelines', 'bedrock', 'registry'];
+const STACKS = ['network', 'storage', 'security', 'pipelines', 'bedrock', 'registry', 'monitoring'];
 
 // The CLI calls are independent: start the listings together rather than one test after another.
 beforeAll(() => Promise.all(Object.keys(CONFIGS).map(listed)));
@@ -86,7 +86,7 @@ describe('cdk ls', () => {
   test.each([
     ['dev', STACKS.map((s) => `fmft-dev-${s}`)],
     ['prod', STACKS.map((s) => `fmft-prod-${s}`)],
-    ['prod-serving', [...STACKS, 'endpoints'].map((s) => `fmft-prod-${s}`)],
+    ['prod-serving', [...STACKS.slice(0, -1), 'endpoints', 'monitoring'].map((s) => `fmft-prod-${s}`)],
   ])('lists every stack of %s', async (config, expected) => {
     expect(await listed(config)).toEqual(expected);
   });

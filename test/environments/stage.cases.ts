@@ -6,14 +6,16 @@ import { normalizedTemplate, synthesizeEnvironment } from '../support/app';
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
 const prod = synthesizeEnvironment(ENVIRONMENTS.prod);
 
-/** Physical names that must be unique in an account: stacks, buckets, aliases, repositories, budgets. */
+/** Physical names that must be unique in an account: stacks, buckets, aliases, repositories, budgets, schedules, dashboards, Glue databases, Athena workgroups. */
 function physicalNames(stage: typeof dev): string[] {
   const names = Object.keys(stage.raw);
   for (const template of Object.values(stage.raw) as any[]) {
     for (const r of Object.values(template.Resources) as any[]) {
       const p = r.Properties ?? {};
       if (r.Type === 'AWS::S3::Bucket' && p.BucketName !== undefined) names.push(JSON.stringify(p.BucketName));
-      for (const key of ['AliasName', 'RepositoryName']) {
+      if (['AWS::Scheduler::Schedule', 'AWS::Athena::WorkGroup'].includes(r.Type) && p.Name !== undefined) names.push(JSON.stringify(p.Name));
+      if (r.Type === 'AWS::Glue::Database') names.push(JSON.stringify(p.DatabaseInput.Name));
+      for (const key of ['AliasName', 'RepositoryName', 'DashboardName']) {
         if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
       }
       if (p.Budget?.BudgetName) names.push(p.Budget.BudgetName);
@@ -28,7 +30,7 @@ function physicalNames(stage: typeof dev): string[] {
 
 describe('stage', () => {
   test('stack names carry the environment', () => {
-    const stacks = ['bedrock', 'network', 'pipelines', 'registry', 'security', 'storage'];
+    const stacks = ['bedrock', 'monitoring', 'network', 'pipelines', 'registry', 'security', 'storage'];
     expect(Object.keys(dev.raw).sort()).toEqual(stacks.map((s) => `fmft-dev-${s}`));
     expect(Object.keys(prod.raw).sort()).toEqual(stacks.map((s) => `fmft-prod-${s}`));
   });
@@ -36,9 +38,10 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 6 stacks, 5 named buckets, 8 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
-    // 1 state machine, 1 named log group (Bedrock invocations).
-    expect(devNames).toHaveLength(25);
+    // 7 stacks, 6 named buckets, 9 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
+    // 2 state machines, 1 schedule, 1 dashboard, 1 Glue database, 1 Athena workgroup, 1 named log group
+    // (Bedrock invocations).
+    expect(devNames).toHaveLength(33);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 

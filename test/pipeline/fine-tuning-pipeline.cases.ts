@@ -108,7 +108,25 @@ describe('steps and data flow', () => {
       '--seed', '42',
     ]);
     const outputs = step(trainingDef, N.prepareData).Arguments.ProcessingOutputConfig.Outputs.map((o: any) => o.S3Output.LocalPath);
-    expect(outputs).toEqual(['/opt/ml/processing/output/train', '/opt/ml/processing/output/validation', '/opt/ml/processing/output/test']);
+    expect(outputs).toEqual([
+      '/opt/ml/processing/output/train',
+      '/opt/ml/processing/output/validation',
+      '/opt/ml/processing/output/test',
+      '/opt/ml/processing/output/baseline',
+    ]);
+  });
+
+  test('the registered version carries the baseline profile of its training split for the capture monitor', () => {
+    for (const def of [trainingDef, tuningDef]) {
+      expect(step(def, N.register).Arguments.DriftCheckBaselines).toEqual({
+        ModelDataQuality: {
+          Statistics: {
+            ContentType: 'application/json',
+            S3Uri: { 'Std:Join': { On: '/', Values: [{ Get: "Steps.PrepareData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri" }, 'baseline.json'] } },
+          },
+        },
+      });
+    }
   });
 
   test('a model family is passed to preparation', () => {

@@ -1,0 +1,166 @@
+import * as path from 'path';
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../config/environment-config';
+import { platformMetricNamespace } from '../config/monitoring-metrics';
+import { environmentPrefix, resourceName } from '../config/naming';
+import { STORAGE_LAYOUT } from '../config/storage-layout';
+import { DeadLetterQueue } from '../constructs/dead-letter-queue';
+import { MlServiceRole } from '../constructs/ml-service-role';
+import { CaptureMonitor } from '../constructs/monitoring/capture-monitor';
+import { MonitoringDashboard } from '../constructs/monitoring/monitoring-dashboard';
+import { PredictionAudit } from '../constructs/monitoring/prediction-audit';
+import { PlatformFunction } from '../constructs/platform-function';
+import { pythonHandlersCode } from '../constructs/python-handlers-code';
+import { jobCodeInputs } from '../pipeline/job-code';
+import { EndpointsStack } from './endpoints-stack';
+import { environmentKey } from './environment-key';
+import { NetworkStack } from './network-stack';
+import { OWNER_TAG_KEY } from './bedrock-stack';
+import { addOutputs } from './outputs';
+import { PipelinesStack } from './pipelines-stack';
+import { SecurityStack } from './security-stack';
+import { StorageStack } from './storage-stack';
+
+export interface MonitoringStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly network: NetworkStack;
+  readonly storage: StorageStack;
+  readonly security: SecurityStack;
+  /** Supplies the monitor job's image and code. */
+  readonly pipelines: PipelinesStack;
+  /** What is served; absent: nothing yet, and the monitor reports nothing. */
+  readonly endpoints?: EndpointsStack;
+}
+
+/**
+ * Watches whatever the environment serves: the capture monitor (schedule, state machine, network-isolated
+ * monitor jobs, metrics and alarms) and one dashboard. Present in every environment.
+ */
+export class MonitoringStack extends Stack {
+  readonly monitor: CaptureMonitor;
+  readonly dashboard: MonitoringDashboard;
+  /** Every captured prediction and Bedrock invocation, queryable in Athena. */
+  readonly audit: PredictionAudit;
+  /** The role of the monitor jobs: reads capture and baselines, writes results, nothing else. */
+  readonly jobRole: MlServiceRole;
+
+  constructor(scope: Construct, id: string, props: MonitoringStackProps) {
+    super(scope, id, props);
+    const { config, network, storage, security, pipelines } = props;
+    const m = config.monitoring;
+    const layout = STORAGE_LAYOUT;
+    const { buckets } = storage;
+    const net = network.network;
+    const alerts = security.alerts;
+    const retention = m.logRetentionDays as logs.RetentionDays;
+    const targets = props.endpoints?.monitorTargets ?? [];
+    const jobNamePrefix = environmentPrefix(config);
+    const outputPrefix = layout.evaluation.prefixes.monitoring;
+
+    const key = environmentKey(this, 'MonitoringKey', config, 'monitoring', 'Capture monitor logs and dead letters', { allowCloudWatchLogs: true }).key;
+    const deadLetters = new DeadLetterQueue(this, 'DeadLetters', {
+      key,
+      topic: alerts.topic,
+      sources: 'the capture monitor schedule and planner',
+    }).queue;
+
+    // The monitor job: SageMaker assumes it for this account and region's jobs only (confused deputy).
+    this.jobRole = new MlServiceRole(this, 'MonitorJobRole', {
+      description: `Capture monitor processing jobs of ${config.name}`,
+      trust: { service: 'sagemaker.amazonaws.com', sourceArnPattern: this.formatArn({ service: 'sagemaker', resource: '*' }) },
+    });
+    buckets.modelArtifacts.grantReadObjects(this.jobRole, layout.modelArtifacts.prefixes.dataCapture);
+    // Baselines are written by data preparation beside the splits.
+    buckets.trainingData.grantReadObjects(this.jobRole, layout.trainingData.prefixes.processed);
+    buckets.evaluation.grantWriteObjects(this.jobRole, outputPrefix);
+    this.jobRole.allowSageMakerLogs('ProcessingJobs');
+    this.jobRole.allowMetrics('/aws/sagemaker/ProcessingJobs');
+    this.jobRole.allowImagePull(security.repository.repository);
+    const jobPlacement = { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.processing] };
+    this.jobRole.allowVpcPlacement(jobPlacement);
+
+    const code = pipelines.code.jobCode;
+    const planner = new PlatformFunction(this, 'Planner', {
+      code: pythonHandlersCode(path.join(__dirname, '..', '..', 'training')),
+      handler: 'training.monitor.plan.handler',
+      description: `Plans a capture monitor run: window, hours with capture, baselines (${config.name})`,
+      placement: { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] },
+      key,
+      logRetention: retention,
+      deadLetterQueue: deadLetters,
+      timeout: Duration.minutes(2),
+      reservedConcurrency: 2,
+      environment: {
+        FMFT_MONITOR_SETTINGS: this.toJsonString({
+          captureUri: buckets.modelArtifacts.bucket.s3UrlForObject(layout.modelArtifacts.prefixes.dataCapture),
+          outputUri: buckets.evaluation.bucket.s3UrlForObject(outputPrefix),
+          intervalHours: m.intervalHours,
+          jobNamePrefix,
+          codeInputs: jobCodeInputs(code),
+        }),
+      },
+    });
+    buckets.modelArtifacts.grantListObjects(planner.role, layout.modelArtifacts.prefixes.dataCapture);
+    const packages = [...new Set(targets.flatMap((t) => (t.modelPackageArn ? [t.modelPackageArn] : [])))];
+    if (packages.length) {
+      planner.role.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: packages }),
+      );
+    }
+
+    this.monitor = new CaptureMonitor(this, 'CaptureMonitor', {
+      stateMachineName: resourceName(config, 'capture-monitor'),
+      jobNamePrefix,
+      planFunction: planner.fn,
+      targets,
+      intervalHours: m.intervalHours,
+      job: {
+        imageUri: pipelines.processingImageUri,
+        role: this.jobRole.role,
+        code,
+        instanceType: m.instanceType,
+        placement: {
+          subnetIds: net.subnetsFor('processing').subnetIds,
+          securityGroupIds: [net.securityGroups.processing.securityGroupId],
+        },
+        key: storage.dataKey,
+      },
+      outputBucket: buckets.evaluation,
+      outputPrefix,
+      answersAreJson: m.answersAreJson,
+      metricNamespace: platformMetricNamespace(config.name),
+      thresholds: m.thresholds,
+      topic: alerts.topic,
+      deadLetterQueue: deadLetters,
+      logKey: key,
+      logRetention: retention,
+      tags: { [OWNER_TAG_KEY]: config.name },
+    });
+    this.dashboard = new MonitoringDashboard(this, 'Dashboard', {
+      dashboardName: resourceName(config, 'monitoring'),
+      monitor: this.monitor,
+      targets,
+    });
+    // Query results are copies of prompts and answers: encrypted with the invocation-log key, kept briefly.
+    this.audit = new PredictionAudit(this, 'PredictionAudit', {
+      databaseName: resourceName(config, 'predictions').replace(/-/g, '_'),
+      workGroupName: resourceName(config, 'predictions'),
+      dataCaptureBucket: buckets.modelArtifacts,
+      invocationLogsBucket: storage.invocationLogsBucket,
+      encryptionKey: storage.invocationLogsKey,
+      accessLogsBucket: storage.accessLogsBucket,
+      resultsBucketName: `${resourceName(config, 'query-results')}-${this.account}-${this.region}`,
+      projectionDays: m.captureRetentionDays,
+      retainOnDelete: config.storage.retainOnDelete,
+    });
+    addOutputs(this, {
+      CaptureMonitorStateMachineArn: { value: this.monitor.stateMachine.stateMachineArn, description: 'Run the capture monitor now (aws stepfunctions start-execution)' },
+      PredictionAuditWorkGroup: { value: this.audit.workGroupName, description: 'Athena workgroup for queries over captured predictions (enforced settings, KMS)' },
+      PredictionAuditDatabase: { value: this.audit.databaseName, description: 'Glue database with the data_capture and bedrock_invocations tables' },
+      MonitoringDashboardName: { value: this.dashboard.dashboard.dashboardName, description: 'Drift, answer health, traffic and latency per served variant' },
+    });
+  }
+}

@@ -1,0 +1,282 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
+import { MONITORING_METRICS, THRESHOLD_METRICS } from '../../lib/config/monitoring-metrics';
+import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
+import { AccessLogBucket } from '../../lib/constructs/access-log-bucket';
+import { MlBucket } from '../../lib/constructs/ml-bucket';
+import { CaptureMonitor, CaptureMonitorProps, MONITOR_STATE_NAMES } from '../../lib/constructs/monitoring/capture-monitor';
+import { SHARED_ENDPOINT_VARIANT } from '../../lib/constructs/shared-model-endpoint';
+import { jobCodeInputs } from '../../lib/pipeline/job-code';
+import { synthesizeEnvironment, testStack } from '../support/app';
+
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving.json');
+const prodConfig = loadEnvironmentConfig('prod', FIXTURE);
+const prod = synthesizeEnvironment(prodConfig);
+const tpl = Template.fromStack(prod.platform.monitoring);
+const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
+const devTpl = Template.fromStack(dev.platform.monitoring);
+const targets = prod.platform.monitoring.monitor.alarms;
+
+/** The state machine's definition with its tokens replaced by '<token>', parsed. */
+function definition(template: Template): any {
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
+  const parts: unknown[] = machine.Properties.DefinitionString['Fn::Join'][1];
+  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : '<token>')).join(''));
+}
+const states = (template: Template) => definition(template).States[MONITOR_STATE_NAMES.targets].ItemProcessor.States;
+
+/** Every statement of the managed policy whose logical id starts with `prefix`. */
+function statements(template: Template, prefix: string): any[] {
+  const policies = Object.entries(template.findResources('AWS::IAM::ManagedPolicy')).filter(([id]) => id.startsWith(prefix));
+  expect(policies).toHaveLength(1);
+  return (policies[0][1] as any).Properties.PolicyDocument.Statement;
+}
+const actionsOf = (s: any) => [s.Action].flat();
+
+describe('monitoring stack', () => {
+  test('exists in every environment and watches each A/B variant (with its version) and the shared endpoint', () => {
+    expect(dev.raw['fmft-dev-monitoring']).toBeDefined();
+    expect(prod.platform.monitoring.monitor).toBeDefined();
+    expect(prod.platform.endpoints!.monitorTargets).toEqual([
+      ...prodConfig.serving.variants.map((v) => ({ endpointName: 'fmft-prod-llm', variantName: v.name, modelPackageArn: v.modelPackageArn })),
+      { endpointName: 'fmft-prod-llm-shared', variantName: SHARED_ENDPOINT_VARIANT },
+    ]);
+    const payload = definition(tpl).States[MONITOR_STATE_NAMES.plan].Parameters;
+    expect(payload.targets).toEqual(prod.platform.endpoints!.monitorTargets);
+    expect(definition(devTpl).States[MONITOR_STATE_NAMES.plan].Parameters.targets).toEqual([]);
+    expect(payload['scheduledTime.$']).toBe('$.scheduledTime');
+  });
+
+  test('the monitor job is network isolated in the processing subnets, encrypted, and ends before the next run', () => {
+    const job = states(tpl)[MONITOR_STATE_NAMES.monitor];
+    expect(job.Resource).toMatch(/:states:::sagemaker:createProcessingJob\.sync$/);
+    const p = job.Parameters;
+    expect(p.NetworkConfig).toEqual({
+      EnableNetworkIsolation: true,
+      EnableInterContainerTrafficEncryption: true,
+      VpcConfig: { Subnets: expect.any(Array), SecurityGroupIds: [expect.anything()] },
+    });
+    expect(p.ProcessingResources.ClusterConfig).toMatchObject({ InstanceType: prodConfig.monitoring.instanceType, InstanceCount: 1, VolumeKmsKeyId: '<token>' });
+    expect(p.ProcessingOutputConfig.KmsKeyId).toBe('<token>');
+    expect(p.StoppingCondition.MaxRuntimeInSeconds).toBe(prodConfig.monitoring.intervalHours * 3600);
+    expect(p['ProcessingInputs.$']).toBe('$.run.inputs');
+    expect(p.AppSpecification['ContainerArguments.$']).toMatch(/'training\.monitor', 'run', .*'--endpoint-name', \$\.run\.endpointName, '--variant-name', \$\.run\.variantName/);
+    expect(p.AppSpecification['ContainerArguments.$']).not.toMatch(/--expect-json/);
+    expect(job.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: MONITOR_STATE_NAMES.targetFailed }]);
+  });
+
+  test("the job's command, as the state machine builds it, runs the Python monitor with the environment's thresholds", () => {
+    const intrinsic: string = states(tpl)[MONITOR_STATE_NAMES.monitor].Parameters.AppSpecification['ContainerArguments.$'];
+    const items = [...intrinsic.replace(/^States\.Array\(|\)$/g, '').matchAll(/'([^']*)'|(\$[.\w]+)/g)].map((m) => m[1] ?? m[2]);
+    const [, module, ...args] = items;
+    expect(module).toBe('training.monitor');
+    const thresholds = args.slice(args.indexOf('--thresholds') + 1);
+    expect(thresholds).toEqual([...THRESHOLD_METRICS.keys()].map((k) => `${k}=${prodConfig.monitoring.thresholds[k]}`));
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'monitor-command-'));
+    const local = (a: string) =>
+      ({ '$.run.endpointName': 'fmft-prod-llm', '$.run.variantName': 'current', '$.windowStart': '2026-11-29T09:00:00Z', '$.windowEnd': '2026-11-29T10:00:00Z' })[a] ??
+      a.replace('/opt/ml/processing', dir);
+    execFileSync(path.join(__dirname, '..', '..', '.venv', 'bin', 'python'), ['-m', module, ...args.map(local)], { cwd: path.join(__dirname, '..', '..'), stdio: 'pipe' });
+    const metrics = JSON.parse(fs.readFileSync(path.join(dir, 'output', 'monitor', 'metrics.json'), 'utf8')).MetricData;
+    expect(metrics.map((m: any) => [m.MetricName, m.Value])).toEqual(
+      expect.arrayContaining([
+        ['MonitorRun', 1],
+        ['CapturedRecords', 0],
+        ['BaselineMissing', 1],
+      ]),
+    );
+    expect(metrics[0].Dimensions).toEqual([
+      { Name: 'EndpointName', Value: 'fmft-prod-llm' },
+      { Name: 'VariantName', Value: 'current' },
+    ]);
+  });
+
+  test('metrics.json is read from the monitoring prefix and published under the environment namespace; an empty window still reports a run', () => {
+    const s = states(tpl);
+    expect(s[MONITOR_STATE_NAMES.readMetrics].Parameters).toEqual({ 'Bucket.$': '$.run.outputBucket', 'Key.$': '$.run.metricsKey' });
+    expect(s[MONITOR_STATE_NAMES.publish].Parameters).toEqual({ Namespace: 'FineTuningPlatform/prod', 'MetricData.$': '$.read.metrics.MetricData' });
+    expect(s[MONITOR_STATE_NAMES.publishEmpty].Parameters.MetricData.map((m: any) => [m.MetricName, m.Value])).toEqual([
+      ['MonitorRun', 1],
+      ['CapturedRecords', 0],
+    ]);
+  });
+
+  test('the state machine role: jobs with the monitor prefix only, results read-only, metrics in its namespace only', () => {
+    const st = statements(tpl, 'CaptureMonitorRole');
+    const jobs = st.find((s) => actionsOf(s).includes('sagemaker:CreateProcessingJob'));
+    expect(JSON.stringify(jobs.Resource)).toContain(':processing-job/fmft-prod-mon-*');
+    const metrics = st.find((s) => actionsOf(s).includes('cloudwatch:PutMetricData'));
+    expect(metrics.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'FineTuningPlatform/prod' } });
+    const read = st.find((s) => actionsOf(s).includes('s3:GetObject'));
+    expect(actionsOf(read)).toEqual(['s3:GetObject']);
+    expect(JSON.stringify(read.Resource)).toContain(`/${STORAGE_LAYOUT.evaluation.prefixes.monitoring}*`);
+    expect(st.some((s) => actionsOf(s).some((a: string) => /^s3:(Put|Delete)/.test(a)))).toBe(false);
+  });
+
+  test('the monitor job role reads capture and baselines and writes only its results', () => {
+    const st = statements(tpl, 'MonitorJobRole');
+    const writes = st.filter((s) => actionsOf(s).includes('s3:PutObject'));
+    expect(writes).toHaveLength(1);
+    expect(JSON.stringify(writes[0].Resource)).toContain(`/${STORAGE_LAYOUT.evaluation.prefixes.monitoring}*`);
+    const reads = st.filter((s) => actionsOf(s).includes('s3:GetObject')).flatMap((s) => [s.Resource].flat().map((r: unknown) => JSON.stringify(r)));
+    expect(reads.some((r) => r.includes(`/${STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture}*`))).toBe(true);
+    expect(reads.some((r) => r.includes(`/${STORAGE_LAYOUT.trainingData.prefixes.processed}*`))).toBe(true);
+    expect(reads).toHaveLength(2);
+  });
+
+  test('the planner lists the capture prefix and describes exactly the served versions; its settings carry the job code inputs', () => {
+    const st = statements(tpl, 'PlannerRole');
+    const describe = st.find((s) => actionsOf(s).includes('sagemaker:DescribeModelPackage'));
+    expect([describe.Resource].flat().sort()).toEqual([...new Set(prodConfig.serving.variants.map((v) => v.modelPackageArn))].sort());
+    const list = st.find((s) => actionsOf(s).includes('s3:ListBucket'));
+    expect(list.Condition).toEqual({ StringLike: { 's3:prefix': [`${STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture}*`] } });
+    expect(st.some((s) => actionsOf(s).includes('s3:GetObject'))).toBe(false);
+    const fn = Object.values(tpl.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === 'training.monitor.plan.handler') as any;
+    const settings = JSON.parse(
+      fn.Properties.Environment.Variables.FMFT_MONITOR_SETTINGS['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''),
+    );
+    expect(settings).toMatchObject({ intervalHours: 1, jobNamePrefix: 'fmft-prod' });
+    expect(settings.codeInputs.map((i: any) => i.S3Input.LocalPath)).toEqual(jobCodeInputs(prod.platform.pipelines.code.jobCode).map((i) => i.S3Input.LocalPath));
+  });
+
+  test('the schedule starts a run ten minutes past every interval with the scheduled time, through a role scoped to it', () => {
+    tpl.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'fmft-prod-capture-monitor',
+      ScheduleExpression: 'cron(10 * * * ? *)',
+      Target: Match.objectLike({
+        Input: JSON.stringify({ scheduledTime: '<aws.scheduler.scheduled-time>' }),
+        DeadLetterConfig: { Arn: Match.anyValue() },
+        RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 3 }),
+      }),
+    });
+    devTpl.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(10 0/6 * * ? *)' });
+    tpl.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: Match.objectLike({ ArnLike: { 'aws:SourceArn': Match.anyValue() } }),
+          }),
+        ],
+      },
+    });
+  });
+
+  test('per target: one alarm per configured threshold and one for a monitor that stopped reporting, all to the alerts topic', () => {
+    const perTarget = THRESHOLD_METRICS.size - (prodConfig.monitoring.answersAreJson ? 0 : 1) + 1;
+    const served = prod.platform.endpoints!.monitorTargets.length;
+    expect(targets.size).toBe(served * perTarget + 1);
+    for (const [key, metric] of THRESHOLD_METRICS) {
+      if (metric.name === 'InvalidJsonRate') continue;
+      tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'FineTuningPlatform/prod',
+        MetricName: metric.name,
+        Dimensions: [
+          { Name: 'EndpointName', Value: 'fmft-prod-llm' },
+          { Name: 'VariantName', Value: 'current' },
+        ],
+        Threshold: prodConfig.monitoring.thresholds[key],
+        ComparisonOperator: 'GreaterThanThreshold',
+        Period: 300,
+        TreatMissingData: 'ignore',
+        AlarmActions: [Match.anyValue()],
+      });
+    }
+    tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'MonitorRun',
+      Statistic: 'Sum',
+      Period: 3600,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    // Nothing served in dev: only the state machine's own failure alarm.
+    expect(Object.keys(devTpl.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('CaptureMonitor'))).toEqual([
+      expect.stringMatching(/^CaptureMonitorRunFailed/),
+    ]);
+  });
+
+  test('every alarm and dashboard series names a metric of the shared contract', () => {
+    const names = new Set(MONITORING_METRICS.map((m) => m.name));
+    for (const alarm of Object.values(tpl.findResources('AWS::CloudWatch::Alarm')) as any[]) {
+      if (alarm.Properties.Namespace === 'FineTuningPlatform/prod') expect(names).toContain(alarm.Properties.MetricName);
+    }
+    const [dashboard] = Object.values(tpl.findResources('AWS::CloudWatch::Dashboard')) as any[];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const m of MONITORING_METRICS) expect(body).toContain(`\\"${m.name}\\"`);
+    for (const stat of ['p50', 'p90', 'p99', 'Invocation4XXErrors', 'Invocation5XXErrors']) expect(body).toContain(stat);
+  });
+
+  test('captured data expires after monitoring.captureRetentionDays', () => {
+    Template.fromStack(prod.platform.storage).hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture, ExpirationInDays: prodConfig.monitoring.captureRetentionDays }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('CaptureMonitor props', () => {
+  function make(change: Partial<CaptureMonitorProps>): () => void {
+    return () => {
+      const stack: Stack = testStack();
+      const key = new kms.Key(stack, 'Key');
+      const accessLogs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30 }).bucket;
+      const bucket = new MlBucket(stack, 'Results', { encryptionKey: key, accessLogsBucket: accessLogs, noncurrentVersionExpirationDays: 1, abortIncompleteUploadDays: 1 });
+      const thresholds = Object.fromEntries([...THRESHOLD_METRICS.keys()].map((k) => [k, 0.2]));
+      new CaptureMonitor(stack, 'Monitor', {
+        stateMachineName: 'fmft-dev-capture-monitor',
+        jobNamePrefix: 'fmft-dev',
+        planFunction: lambda.Function.fromFunctionArn(stack, 'Plan', 'arn:aws:lambda:us-east-1:123456789012:function:plan'),
+        targets: [{ endpointName: 'e', variantName: 'v' }],
+        intervalHours: 1,
+        job: {
+          imageUri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/images:processing',
+          role: iam.Role.fromRoleArn(stack, 'JobRole', 'arn:aws:iam::123456789012:role/job'),
+          code: { archiveS3Uri: 's3://b/code.gz', archiveFileName: 'code.gz', launcherS3Uri: 's3://b/run.py', launcherFileName: 'run.py' },
+          instanceType: 'ml.m5.xlarge',
+          placement: { subnetIds: ['subnet-1'], securityGroupIds: ['sg-1'] },
+          key,
+        },
+        outputBucket: bucket,
+        outputPrefix: 'evaluation/monitoring/',
+        answersAreJson: false,
+        metricNamespace: 'FineTuningPlatform/dev',
+        thresholds,
+        topic: new sns.Topic(stack, 'Topic'),
+        deadLetterQueue: new sqs.Queue(stack, 'Dlq'),
+        logKey: key,
+        logRetention: 30,
+        tags: {},
+        ...change,
+      });
+    };
+  }
+
+  test('valid props build', () => expect(make({})).not.toThrow());
+  test.each<[string, Partial<CaptureMonitorProps>, RegExp]>([
+    ['interval beyond the input limit', { intervalHours: 7 }, /intervalHours: got 7; allowed: a whole number from 1 to 6/],
+    ['a target twice', { targets: [{ endpointName: 'e', variantName: 'v' }, { endpointName: 'e', variantName: 'v' }] }, /targets\[1\]: e\/v is listed twice/],
+    ['a missing threshold', { thresholds: { promptLengthPsi: 0.2 } }, /thresholds\.refusalRate: got undefined/],
+    ['an unknown threshold', { thresholds: { ...Object.fromEntries([...THRESHOLD_METRICS.keys()].map((k) => [k, 0.2])), latency: 1 } }, /thresholds\.latency: unknown/],
+    ['a job name prefix with capitals', { jobNamePrefix: 'Fmft' }, /jobNamePrefix: got 'Fmft'/],
+    ['an output prefix without a slash', { outputPrefix: 'monitoring' }, /outputPrefix: got 'monitoring'/],
+  ])('%s is refused', (_name, change, message) => {
+    expect(make(change)).toThrow(message);
+  });
+});

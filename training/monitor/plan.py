@@ -1,0 +1,218 @@
+"""Plans one run of the capture monitor: the window, and per served target the processing job that reads it.
+
+Lambda handler ``training.monitor.plan.handler``, the first state of the monitoring state machine, which
+passes ``{"scheduledTime": "<ISO 8601>", "targets": [{"endpointName", "variantName", "modelPackageArn"?}],
+"executionName": "..."}``. Settings come from the ``FMFT_MONITOR_SETTINGS`` environment variable (JSON
+written by the CDK stack): ``captureUri`` (``s3://<bucket>/data-capture/``), ``outputUri``,
+``intervalHours``, ``jobNamePrefix`` and ``codeInputs`` (the job code's two ProcessingInputs).
+
+The window is the ``intervalHours`` whole clock hours before the scheduled time. SageMaker writes data
+capture under ``<captureUri><endpoint>/<variant>/yyyy/mm/dd/hh/``, so a window is a list of hour
+prefixes; each one that holds an object becomes a ProcessingInput of the monitor job (a prefix with no
+object would fail CreateProcessingJob, so empty hours are left out and a window with none is reported as
+empty without a job). The served version's baseline is the ``DriftCheckBaselines.ModelDataQuality
+.Statistics`` of its model package, written by the pipeline's data preparation; without one the job runs
+anyway and reports ``BaselineMissing``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+# CreateProcessingJob allows at most 10 inputs: the code and launcher, the baseline, and the hours.
+MAX_INTERVAL_HOURS = 6
+PROCESSING_ROOT = "/opt/ml/processing"
+CAPTURE_PATH = f"{PROCESSING_ROOT}/input/capture"
+BASELINE_PATH = f"{PROCESSING_ROOT}/input/baseline"
+OUTPUT_PATH = f"{PROCESSING_ROOT}/output/monitor"
+# ProcessingJobName: letters and digits with single hyphens, at most 63 characters (botocore's model).
+_JOB_NAME_MAX = 63
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+# The metric dimensions, in the contract's order (training/contracts/monitoring-metrics.json).
+_CONTRACT = Path(__file__).resolve().parent.parent / "contracts" / "monitoring-metrics.json"
+ENDPOINT_DIMENSION, VARIANT_DIMENSION = json.loads(_CONTRACT.read_text(encoding="utf-8"))["dimensions"]
+
+
+class PlanInputError(ValueError):
+    """The input is not a monitor run; the message names the field, the value and what is allowed."""
+
+
+def settings() -> dict[str, Any]:
+    return json.loads(os.environ["FMFT_MONITOR_SETTINGS"])
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+def window_of(scheduled_time: Any, interval_hours: int) -> tuple[dt.datetime, dt.datetime]:
+    """The ``interval_hours`` whole hours before ``scheduled_time`` (UTC): [start, end)."""
+    if not isinstance(scheduled_time, str):
+        raise PlanInputError(
+            f"scheduledTime: got {scheduled_time!r}; allowed: an ISO 8601 time such as 2026-11-29T10:05:00Z"
+        )
+    try:
+        when = dt.datetime.fromisoformat(scheduled_time.replace("Z", "+00:00"))
+    except ValueError:
+        raise PlanInputError(
+            f"scheduledTime: got {scheduled_time!r}; allowed: an ISO 8601 time such as 2026-11-29T10:05:00Z"
+        ) from None
+    if when.tzinfo is None:
+        raise PlanInputError(
+            f"scheduledTime: got {scheduled_time!r}; allowed: a time with its offset, such as ...Z"
+        )
+    end = when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return end - dt.timedelta(hours=interval_hours), end
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hour_prefixes(
+    capture_key_prefix: str, endpoint: str, variant: str, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, str]]:
+    """SageMaker's capture layout, one prefix per hour: ``<prefix><endpoint>/<variant>/yyyy/mm/dd/hh/``."""
+    hours = []
+    hour = start
+    while hour < end:
+        hours.append((hour, f"{capture_key_prefix}{endpoint}/{variant}/{hour:%Y/%m/%d/%H}/"))
+        hour += dt.timedelta(hours=1)
+    return hours
+
+
+def job_name(prefix: str, endpoint: str, variant: str, end: dt.datetime, execution: str) -> str:
+    """``<prefix>-mon-<target hash>-<yyyymmddhh>-<execution hash>``: unique per target, window and execution.
+
+    A retried state keeps its name (CreateProcessingJob then refuses a second job for the same run); a new
+    execution for the same window gets a new one.
+    """
+    target = hashlib.sha256(f"{endpoint}/{variant}".encode()).hexdigest()[:8]
+    run = hashlib.sha256(execution.encode()).hexdigest()[:6]
+    name = f"{prefix}-mon-{target}-{end:%Y%m%d%H}-{run}"
+    if len(name) > _JOB_NAME_MAX or not _NAME.match(name):
+        raise ValueError(
+            f"jobNamePrefix {prefix!r} gives the job name {name!r}: over 63 or not letters, digits, hyphens"
+        )
+    return name
+
+
+def s3_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local_path,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def _targets(event: dict[str, Any]) -> list[dict[str, str]]:
+    targets = event.get("targets")
+    if not isinstance(targets, list):
+        raise PlanInputError(
+            f"targets: got {targets!r}; allowed: a list of {{endpointName, variantName, modelPackageArn?}}"
+        )
+    checked = []
+    for i, target in enumerate(targets):
+        if not isinstance(target, dict):
+            raise PlanInputError(
+                f"targets[{i}]: got {target!r}; allowed: an object with endpointName and variantName"
+            )
+        for key in ("endpointName", "variantName"):
+            value = target.get(key)
+            if not isinstance(value, str) or not _NAME.match(value):
+                raise PlanInputError(
+                    f"targets[{i}].{key}: got {value!r}; allowed: 1-63 letters, digits and hyphens"
+                )
+        arn = target.get("modelPackageArn")
+        if arn is not None and (not isinstance(arn, str) or ":model-package/" not in arn):
+            raise PlanInputError(
+                f"targets[{i}].modelPackageArn: got {arn!r}; allowed: a model package version ARN"
+            )
+        checked.append(target)
+    return checked
+
+
+def baseline_uri(sagemaker: Any, model_package_arn: str | None) -> str | None:
+    """The baseline statistics the pipeline registered with the served version, if any."""
+    if not model_package_arn:
+        return None
+    package = sagemaker.describe_model_package(ModelPackageName=model_package_arn)
+    statistics = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality", {}).get(
+        "Statistics"
+    ) or {}
+    return statistics.get("S3Uri")
+
+
+def plan(event: dict[str, Any], config: dict[str, Any], s3: Any, sagemaker: Any) -> dict[str, Any]:
+    interval = int(config["intervalHours"])
+    if not 1 <= interval <= MAX_INTERVAL_HOURS:
+        raise ValueError(f"intervalHours: got {interval}; allowed: 1 to {MAX_INTERVAL_HOURS}")
+    start, end = window_of(event.get("scheduledTime"), interval)
+    execution = str(event.get("executionName") or iso(end))
+    capture_bucket, capture_prefix = split_s3_uri(config["captureUri"])
+    output_bucket, output_prefix = split_s3_uri(config["outputUri"])
+    runs = []
+    for target in _targets(event):
+        endpoint, variant = target["endpointName"], target["variantName"]
+        inputs = list(config["codeInputs"])
+        for hour, prefix in hour_prefixes(capture_prefix, endpoint, variant, start, end):
+            listing = s3.list_objects_v2(Bucket=capture_bucket, Prefix=prefix, MaxKeys=1)
+            if listing.get("KeyCount", 0) > 0:
+                inputs.append(
+                    s3_input(
+                        f"capture-{hour:%Y%m%d%H}",
+                        f"s3://{capture_bucket}/{prefix}",
+                        f"{CAPTURE_PATH}/{hour:%Y%m%d%H}",
+                    )
+                )
+        hours_with_data = len(inputs) - len(config["codeInputs"])
+        baseline = baseline_uri(sagemaker, target.get("modelPackageArn")) if hours_with_data else None
+        if baseline:
+            inputs.append(s3_input("baseline", baseline, BASELINE_PATH))
+        name = job_name(config["jobNamePrefix"], endpoint, variant, end, execution)
+        key_prefix = f"{output_prefix}{endpoint}/{variant}/{end:%Y/%m/%d/%H}/{name}/"
+        runs.append(
+            {
+                "endpointName": endpoint,
+                "variantName": variant,
+                "hasData": hours_with_data > 0,
+                "hoursWithData": hours_with_data,
+                "baselineUri": baseline,
+                "jobName": name,
+                "inputs": inputs,
+                "outputUri": f"s3://{output_bucket}/{key_prefix}",
+                "outputBucket": output_bucket,
+                "metricsKey": f"{key_prefix}metrics.json",
+                "dimensions": [
+                    {"Name": ENDPOINT_DIMENSION, "Value": endpoint},
+                    {"Name": VARIANT_DIMENSION, "Value": variant},
+                ],
+            }
+        )
+    return {"windowStart": iso(start), "windowEnd": iso(end), "runs": runs}
+
+
+def handler(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
+    import boto3  # the Lambda runtime's; imported here so the planning logic needs no AWS SDK
+    from botocore.config import Config
+
+    retries = Config(retries={"max_attempts": 10, "mode": "adaptive"})
+    return plan(
+        event, settings(), boto3.client("s3", config=retries), boto3.client("sagemaker", config=retries)
+    )

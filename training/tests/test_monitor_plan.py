@@ -1,0 +1,262 @@
+"""The capture monitor's planner (training/monitor/plan.py) against a moto server: windows, hours with
+capture, baselines from the registry, and requests that botocore's model of CreateProcessingJob accepts."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import boto3
+import pytest
+
+from tools.api_model import services
+from tools.api_model.records import Origin, Request
+from tools.api_model.shapes import ShapeChecker
+from training.monitor import plan as planner
+
+CODE_INPUTS = [
+    planner.s3_input("code", "s3://artifacts/code/abc.gz", "/opt/ml/processing/input/code"),
+    planner.s3_input("launcher", "s3://artifacts/code/abc.py", "/opt/ml/processing/input/launcher"),
+]
+SETTINGS = {
+    "captureUri": "s3://fmft-capture/data-capture/",
+    "outputUri": "s3://fmft-evaluation/evaluation/monitoring/",
+    "intervalHours": 6,
+    "jobNamePrefix": "fmft-prod",
+    "codeInputs": CODE_INPUTS,
+}
+ENDPOINT, VARIANT = "fmft-prod-llm", "current"
+
+
+@pytest.fixture
+def aws(moto_endpoint):
+    # The server lives for the session: start from an empty account.
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    s3 = boto3.client("s3", region_name="us-east-1")
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    for bucket in ("fmft-capture", "fmft-evaluation"):
+        s3.create_bucket(Bucket=bucket)
+    return s3, sagemaker
+
+
+def model_package(sagemaker, group: str, baseline: str | None) -> str:
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    extra = (
+        {
+            "DriftCheckBaselines": {
+                "ModelDataQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": baseline}}
+            }
+        }
+        if baseline
+        else {}
+    )
+    return sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/lmi:1",
+                    "ModelDataUrl": "s3://m/model.tar.gz",
+                }
+            ],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        **extra,
+    )["ModelPackageArn"]
+
+
+def capture(s3, hour: str, name: str = "10-00-000-abc.jsonl") -> None:
+    key = f"data-capture/{ENDPOINT}/{VARIANT}/{hour}/{name}"
+    s3.put_object(Bucket="fmft-capture", Key=key, Body=b'{"captureData": {}}\n')
+
+
+def create_processing_job_problems(run: dict, window_start: str, window_end: str) -> list[str]:
+    """What botocore's CreateProcessingJob model says about the job the state machine builds from ``run``."""
+    params = {
+        "ProcessingJobName": run["jobName"],
+        "RoleArn": "arn:aws:iam::123456789012:role/monitor",
+        "AppSpecification": {
+            "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/images:processing",
+            "ContainerArguments": [
+                "--endpoint-name",
+                run["endpointName"],
+                "--window-start",
+                window_start,
+                "--window-end",
+                window_end,
+            ],
+        },
+        "ProcessingInputs": run["inputs"],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "monitor",
+                    "S3Output": {
+                        "S3Uri": run["outputUri"],
+                        "LocalPath": planner.OUTPUT_PATH,
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}
+        },
+    }
+    request = Request(
+        Origin("planner", "test"), "state-machine task", "sagemaker", "CreateProcessingJob", params
+    )
+    shape = services.operation_model("sagemaker", "CreateProcessingJob").input_shape
+    return [str(v) for v in ShapeChecker().check(request, shape)]
+
+
+def test_the_window_is_the_whole_hours_before_the_scheduled_time():
+    start, end = planner.window_of("2026-11-29T10:10:07Z", 6)
+    assert (planner.iso(start), planner.iso(end)) == ("2026-11-29T04:00:00Z", "2026-11-29T10:00:00Z")
+    start, end = planner.window_of("2026-11-29T11:10:00+01:00", 1)
+    assert (planner.iso(start), planner.iso(end)) == ("2026-11-29T09:00:00Z", "2026-11-29T10:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"scheduledTime": "yesterday", "targets": []}, "scheduledTime: got 'yesterday'"),
+        ({"scheduledTime": "2026-11-29T10:10:00", "targets": []}, "with its offset"),
+        ({"scheduledTime": "2026-11-29T10:10:00Z", "targets": {}}, "targets: got {}"),
+        (
+            {
+                "scheduledTime": "2026-11-29T10:10:00Z",
+                "targets": [{"endpointName": "a_b", "variantName": "v"}],
+            },
+            "targets[0].endpointName: got 'a_b'",
+        ),
+        (
+            {
+                "scheduledTime": "2026-11-29T10:10:00Z",
+                "targets": [{"endpointName": "e", "variantName": "v", "modelPackageArn": "x"}],
+            },
+            "targets[0].modelPackageArn: got 'x'",
+        ),
+    ],
+)
+def test_bad_input_names_the_field_and_the_value(event, message):
+    with pytest.raises(planner.PlanInputError) as error:
+        planner.plan(event, SETTINGS, s3=None, sagemaker=None)
+    assert message in str(error.value)
+
+
+def test_hours_with_capture_and_the_registered_baseline_become_the_jobs_inputs(aws):
+    s3, sagemaker = aws
+    baseline = "s3://fmft-data/training-data/processed/exec-1/baseline/baseline.json"
+    arn = model_package(sagemaker, "models", baseline)
+    capture(s3, "2026/11/29/05")
+    capture(s3, "2026/11/29/09")
+    capture(s3, "2026/11/29/10")  # after the window
+    event = {
+        "scheduledTime": "2026-11-29T10:10:00Z",
+        "executionName": "run-1",
+        "targets": [{"endpointName": ENDPOINT, "variantName": VARIANT, "modelPackageArn": arn}],
+    }
+
+    result = planner.plan(event, SETTINGS, s3, sagemaker)
+
+    assert (result["windowStart"], result["windowEnd"]) == ("2026-11-29T04:00:00Z", "2026-11-29T10:00:00Z")
+    [run] = result["runs"]
+    assert run["hasData"] is True and run["hoursWithData"] == 2 and run["baselineUri"] == baseline
+    uris = [i["S3Input"]["S3Uri"] for i in run["inputs"]]
+    assert uris == [
+        "s3://artifacts/code/abc.gz",
+        "s3://artifacts/code/abc.py",
+        f"s3://fmft-capture/data-capture/{ENDPOINT}/{VARIANT}/2026/11/29/05/",
+        f"s3://fmft-capture/data-capture/{ENDPOINT}/{VARIANT}/2026/11/29/09/",
+        baseline,
+    ]
+    assert run["inputs"][-1]["S3Input"]["LocalPath"] == planner.BASELINE_PATH
+    assert (
+        run["metricsKey"]
+        == f"evaluation/monitoring/{ENDPOINT}/{VARIANT}/2026/11/29/10/{run['jobName']}/metrics.json"
+    )
+    assert run["outputUri"] == f"s3://fmft-evaluation/{run['metricsKey'][: -len('metrics.json')]}"
+    assert run["dimensions"] == [
+        {"Name": "EndpointName", "Value": ENDPOINT},
+        {"Name": "VariantName", "Value": VARIANT},
+    ]
+    assert create_processing_job_problems(run, result["windowStart"], result["windowEnd"]) == []
+
+
+def test_every_hour_with_capture_and_a_baseline_still_fit_the_apis_ten_inputs(aws):
+    s3, sagemaker = aws
+    arn = model_package(sagemaker, "models", "s3://fmft-data/baseline/baseline.json")
+    for hour in range(4, 10):
+        capture(s3, f"2026/11/29/{hour:02d}")
+    event = {
+        "scheduledTime": "2026-11-29T10:10:00Z",
+        "targets": [{"endpointName": ENDPOINT, "variantName": VARIANT, "modelPackageArn": arn}],
+    }
+    [run] = planner.plan(event, SETTINGS, s3, sagemaker)["runs"]
+    assert len(run["inputs"]) == 2 + planner.MAX_INTERVAL_HOURS + 1 <= 10
+    assert create_processing_job_problems(run, "a", "b") == []
+
+
+def test_a_window_without_capture_is_reported_empty_and_needs_no_registry_call(aws):
+    s3, _ = aws
+    event = {
+        "scheduledTime": "2026-11-29T10:10:00Z",
+        "targets": [
+            {
+                "endpointName": ENDPOINT,
+                "variantName": VARIANT,
+                "modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/none/1",
+            }
+        ],
+    }
+    [run] = planner.plan(event, SETTINGS, s3, sagemaker=None)["runs"]
+    assert run["hasData"] is False and run["baselineUri"] is None and run["inputs"] == CODE_INPUTS
+
+
+def test_a_version_without_a_baseline_and_a_target_without_a_version_run_for_output_health(aws):
+    s3, sagemaker = aws
+    arn = model_package(sagemaker, "old-models", None)
+    capture(s3, "2026/11/29/09")
+    event = {
+        "scheduledTime": "2026-11-29T10:10:00Z",
+        "targets": [
+            {"endpointName": ENDPOINT, "variantName": VARIANT, "modelPackageArn": arn},
+            {"endpointName": ENDPOINT, "variantName": VARIANT},
+        ],
+    }
+    runs = planner.plan(event, SETTINGS, s3, sagemaker)["runs"]
+    assert [r["baselineUri"] for r in runs] == [None, None]
+    assert all(r["hasData"] and len(r["inputs"]) == 3 for r in runs)
+
+
+def test_job_names_are_unique_per_target_window_and_execution_and_fit_the_api():
+    import datetime as dt
+
+    end = dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
+    names = {
+        planner.job_name("fmft-prod", e, v, end, x)
+        for e in ("fmft-prod-llm", "fmft-prod-llm-shared")
+        for v in ("current", "AllTraffic")
+        for x in ("run-1", "run-2")
+    }
+    assert len(names) == 8
+    longest = planner.job_name("a" * 20, "e", "v", end, "x")
+    assert len(longest) <= 63
+    with pytest.raises(ValueError, match="over 63"):
+        planner.job_name("a" * 40, "e", "v", end, "x")
+
+
+def test_the_handler_reads_its_settings_from_the_environment(aws, monkeypatch):
+    s3, _ = aws
+    capture(s3, "2026/11/29/09")
+    monkeypatch.setenv("FMFT_MONITOR_SETTINGS", json.dumps(SETTINGS))
+    result = planner.handler(
+        {
+            "scheduledTime": "2026-11-29T10:10:00Z",
+            "executionName": "x",
+            "targets": [{"endpointName": ENDPOINT, "variantName": VARIANT}],
+        }
+    )
+    assert result["runs"][0]["hoursWithData"] == 1
