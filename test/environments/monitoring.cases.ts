@@ -17,7 +17,9 @@ import { MlBucket } from '../../lib/constructs/ml-bucket';
 import { CaptureMonitor, CaptureMonitorProps, MONITOR_STATE_NAMES } from '../../lib/constructs/monitoring/capture-monitor';
 import { SHARED_ENDPOINT_VARIANT } from '../../lib/constructs/shared-model-endpoint';
 import { jobCodeInputs } from '../../lib/pipeline/job-code';
+import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { synthesizeEnvironment, testStack } from '../support/app';
+import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving.json');
 const prodConfig = loadEnvironmentConfig('prod', FIXTURE);
@@ -280,3 +282,92 @@ describe('CaptureMonitor props', () => {
     expect(make(change)).toThrow(message);
   });
 });
+
+describe('the monitor state machine, executed by a local Step Functions emulator (moto)', () => {
+  // moto's ASL interpreter runs the Choice, Map, aws-sdk and SNS states as written; the planner function and
+  // the SageMaker job need a Lambda runtime and SageMaker, so they stand in as Pass states. (moto returns an
+  // S3 body as a stream where Step Functions returns its text, so a successful ReadMetrics is left to the
+  // API-model check and the Python tests of metrics.json.)
+  let moto: MotoServer;
+  beforeAll(async () => {
+    moto = await startMoto({ executeStateMachines: true });
+  });
+  afterAll(() => moto?.stop());
+
+  async function call(target: string, body: unknown): Promise<any> {
+    const response = await fetch(moto.endpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': `AWSStepFunctions.${target}`, Authorization: AUTH },
+      body: JSON.stringify(body),
+    });
+    const json = await response.json();
+    if (!response.ok) throw new Error(`${target}: ${JSON.stringify(json)}`);
+    return json;
+  }
+
+  test('an empty window reports a run; a target whose results cannot be read notifies, and the others still report', async () => {
+    const topic = await fetch(moto.endpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: AUTH.replace('/states/', '/sns/') },
+      body: 'Action=CreateTopic&Name=alerts',
+    }).then((r) => r.text());
+    const topicArn = /<TopicArn>([^<]+)<\/TopicArn>/.exec(topic)![1];
+
+    const machine = renderedDefinition(tpl, topicArn);
+    const dimensions = (variant: string) => [
+      { Name: 'EndpointName', Value: 'fmft-prod-llm' },
+      { Name: 'VariantName', Value: variant },
+    ];
+    const run = (variant: string, hasData: boolean) => ({
+      endpointName: 'fmft-prod-llm',
+      variantName: variant,
+      hasData,
+      jobName: `job-${variant}`,
+      inputs: [],
+      outputUri: 's3://results/none/',
+      outputBucket: 'results',
+      metricsKey: `none/${variant}/metrics.json`,
+      dimensions: dimensions(variant),
+    });
+    machine.States[MONITOR_STATE_NAMES.plan] = {
+      Type: 'Pass',
+      Result: { windowStart: '2026-11-29T09:00:00Z', windowEnd: '2026-11-29T10:00:00Z', runs: [run('current', false), run('candidate', true)] },
+      ResultPath: '$.plan',
+      Next: MONITOR_STATE_NAMES.targets,
+    };
+    machine.States[MONITOR_STATE_NAMES.targets].ItemProcessor.States[MONITOR_STATE_NAMES.monitor] = { Type: 'Pass', Next: MONITOR_STATE_NAMES.readMetrics };
+
+    const { stateMachineArn } = await call('CreateStateMachine', { name: 'monitor', definition: JSON.stringify(machine), roleArn: 'arn:aws:iam::123456789012:role/monitor' });
+    const { executionArn } = await call('StartExecution', { stateMachineArn, name: 'hourly', input: JSON.stringify({ scheduledTime: '2026-11-29T10:10:00Z' }) });
+    let status = 'RUNNING';
+    for (let i = 0; i < 100 && status === 'RUNNING'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await call('DescribeExecution', { executionArn })).status;
+    }
+    expect(status).toBe('SUCCEEDED');
+
+    const cloudwatch = new CloudWatchClient(motoClientConfig(moto.endpoint));
+    const { Metrics } = await cloudwatch.send(new ListMetricsCommand({ Namespace: 'FineTuningPlatform/prod' }));
+    expect(Metrics!.map((m) => [m.MetricName, m.Dimensions]).sort()).toEqual([
+      ['CapturedRecords', dimensions('current')],
+      ['MonitorRun', dimensions('current')],
+    ]);
+    const { events } = await call('GetExecutionHistory', { executionArn, maxResults: 1000 });
+    const notified = events.filter((e: any) => e.type === 'TaskSucceeded' && e.taskSucceededEventDetails?.resourceType === 'sns');
+    expect(notified).toHaveLength(1);
+    const entered = events.filter((e: any) => e.type === 'TaskStateEntered').map((e: any) => JSON.parse(e.stateEnteredEventDetails.input));
+    const failure = entered.find((input: any) => input.error);
+    expect(failure.run.variantName).toBe('candidate');
+    expect(failure.error.Error).toMatch(/^s3\.NoSuch/i);
+  });
+});
+
+const AUTH = 'AWS4-HMAC-SHA256 Credential=testing/20261129/us-east-1/states/aws4_request, SignedHeaders=host, Signature=0';
+
+/** The state machine definition with the partition filled in, the alerts topic replaced, other tokens as text. */
+function renderedDefinition(template: Template, topicArn: string): any {
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
+  const parts: unknown[] = machine.Properties.DefinitionString['Fn::Join'][1];
+  const text = parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p).includes('AWS::Partition') ? 'aws' : 'TOKEN')).join('');
+  return JSON.parse(text.replace(/"TopicArn":"TOKEN"/g, `"TopicArn":${JSON.stringify(topicArn)}`));
+}

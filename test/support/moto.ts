@@ -13,17 +13,29 @@ export interface MotoServer {
 const PYTHON = path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
 const START = [
   'from moto.server import ThreadedMotoServer',
-  'import sys, time',
+  'from moto.core.config import default_user_config',
+  'import os, sys, time',
   's = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)',
   's.start()',
-  'print(s.get_host_and_port()[1], flush=True)',
+  'port = s.get_host_and_port()[1]',
+  'if sys.argv[1] == "execute":',
+  // moto runs state machines with its ASL interpreter; the interpreter calls the services at MOTO_PORT.
+  '    os.environ["MOTO_PORT"] = str(port)',
+  '    default_user_config["stepfunctions"] = {"execute_state_machine": True}',
+  'print(port, flush=True)',
   'sys.stdin.read()',
   's.stop()',
 ].join('\n');
 
-export function startMoto(): Promise<MotoServer> {
+export interface MotoOptions {
+  /** Run state machine executions (moto's ASL interpreter) instead of only recording them. @default false */
+  readonly executeStateMachines?: boolean;
+}
+
+export function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(PYTHON, ['-c', START], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const mode = options.executeStateMachines ? 'execute' : 'record';
+    const child: ChildProcess = spawn(PYTHON, ['-c', START, mode], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.once('error', reject);
