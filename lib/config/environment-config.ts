@@ -16,6 +16,7 @@ import {
   wholeNumber,
   yesNo,
 } from './schema-kit';
+import { MODEL_MONITOR_REGIONS } from './model-monitor-images';
 import { THRESHOLD_METRICS } from './monitoring-metrics';
 import { STORAGE_LAYOUT } from './storage-layout';
 
@@ -469,6 +470,9 @@ const monitoringSchema = strictObject({
   thresholds: strictObject(
     Object.fromEntries([...THRESHOLD_METRICS].map(([key, metric]) => [key, monitorThreshold(metric.name).describe(`alarm above this: ${metric.description} (${metric.name})`)])),
   ).describe('alarm thresholds of the capture monitor, one per metric of training/contracts/monitoring-metrics.json that names a config key'),
+  modelMonitor: strictObject({
+    enabled: yesNo().describe('add an hourly Model Monitor data quality schedule per A/B variant (only for accounts that still have Model Monitor; see the README)'),
+  }).describe('SageMaker Model Monitor, off by default: it no longer takes new customers and its analyzer profiles tabular data'),
 });
 
 // ---------------------------------------------------------------------------------------- environment
@@ -527,6 +531,9 @@ function checkEnvironment(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: 
   if (c.serving.imageUri === undefined && !apiInstanceTypeProblem('endpoint', c.training.endpointInstanceType)) {
     const problem = cudaImageProblem(c.serving.container, c.training.endpointInstanceType);
     if (problem) report(['training', 'endpointInstanceType'], c.training.endpointInstanceType, problem);
+  }
+  if (c.monitoring.modelMonitor.enabled && !MODEL_MONITOR_REGIONS.includes(c.primaryRegion)) {
+    report(['monitoring', 'modelMonitor', 'enabled'], true, `Model Monitor's analyzer image is not known in primaryRegion ${c.primaryRegion}; allowed: false, or a primaryRegion of ${MODEL_MONITOR_REGIONS.join(', ')}`);
   }
   for (const [key, value] of Object.entries(c.tags)) {
     if (key.length < 1 || key.length > 128 || key.toLowerCase().startsWith('aws:')) {

@@ -72,6 +72,7 @@ const dev: EnvironmentConfig = {
     logRetentionDays: 90,
     // Measured on unshifted and shifted windows (training/tests/test_monitor.py); see the contract file.
     thresholds: DEFAULT_MONITOR_THRESHOLDS,
+    modelMonitor: { enabled: false },
   },
   audit: { trailLogRetentionDays: 365 },
   alarmEmail: 'ml-platform-alerts@example.com',

@@ -4,12 +4,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
+import { modelMonitorAnalyzerImage } from '../config/model-monitor-images';
 import { platformMetricNamespace } from '../config/monitoring-metrics';
 import { environmentPrefix, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { MlServiceRole } from '../constructs/ml-service-role';
 import { CaptureMonitor } from '../constructs/monitoring/capture-monitor';
+import { DataQualitySchedule } from '../constructs/monitoring/data-quality-schedule';
 import { MonitoringDashboard } from '../constructs/monitoring/monitoring-dashboard';
 import { PredictionAudit } from '../constructs/monitoring/prediction-audit';
 import { PlatformFunction } from '../constructs/platform-function';
@@ -44,6 +46,8 @@ export class MonitoringStack extends Stack {
   readonly dashboard: MonitoringDashboard;
   /** Every captured prediction and Bedrock invocation, queryable in Athena. */
   readonly audit: PredictionAudit;
+  /** Model Monitor data quality schedules, one per served endpoint, when monitoring.modelMonitor.enabled. */
+  readonly dataQualitySchedules: readonly DataQualitySchedule[];
   /** The role of the monitor jobs: reads capture and baselines, writes results, nothing else. */
   readonly jobRole: MlServiceRole;
 
@@ -144,6 +148,24 @@ export class MonitoringStack extends Stack {
       monitor: this.monitor,
       targets,
     });
+    // Optional, for accounts that still have Model Monitor: the same role, subnets and key as our monitor.
+    const analyzerImage = modelMonitorAnalyzerImage(this.region);
+    this.dataQualitySchedules =
+      m.modelMonitor.enabled && analyzerImage
+        ? [...new Set(targets.map((t) => t.endpointName))].map(
+            (endpointName) =>
+              new DataQualitySchedule(this, `DataQuality-${endpointName}`, {
+                endpointName,
+                analyzerImageUri: analyzerImage,
+                role: this.jobRole.role,
+                outputUri: buckets.evaluation.bucket.s3UrlForObject(`${outputPrefix}model-monitor/${endpointName}/`),
+                instanceType: m.instanceType,
+                placement: { subnetIds: net.subnetsFor('processing').subnetIds, securityGroupIds: [net.securityGroups.processing.securityGroupId] },
+                key: storage.dataKey,
+              }),
+          )
+        : [];
+
     // Query results are copies of prompts and answers: encrypted with the invocation-log key, kept briefly.
     this.audit = new PredictionAudit(this, 'PredictionAudit', {
       databaseName: resourceName(config, 'predictions').replace(/-/g, '_'),

@@ -18,7 +18,9 @@ import { CaptureMonitor, CaptureMonitorProps, MONITOR_STATE_NAMES } from '../../
 import { SHARED_ENDPOINT_VARIANT } from '../../lib/constructs/shared-model-endpoint';
 import { jobCodeInputs } from '../../lib/pipeline/job-code';
 import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
-import { synthesizeEnvironment, testStack } from '../support/app';
+import { configWith, synthesizeEnvironment, testStack } from '../support/app';
+import { modelMonitorAnalyzerImage } from '../../lib/config/model-monitor-images';
+import { validateEnvironmentConfig } from '../../lib/config/validate';
 import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving.json');
@@ -371,3 +373,50 @@ function renderedDefinition(template: Template, topicArn: string): any {
   const text = parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p).includes('AWS::Partition') ? 'aws' : 'TOKEN')).join('');
   return JSON.parse(text.replace(/"TopicArn":"TOKEN"/g, `"TopicArn":${JSON.stringify(topicArn)}`));
 }
+
+describe('optional Model Monitor data quality schedule', () => {
+  const enabled = configWith(prodConfig, (c) => (c.monitoring.modelMonitor.enabled = true));
+  const synthesized = synthesizeEnvironment(enabled);
+  const mm = Template.fromStack(synthesized.platform.monitoring);
+
+  test('off by default: no job definition or schedule', () => {
+    tpl.resourceCountIs('AWS::SageMaker::DataQualityJobDefinition', 0);
+    tpl.resourceCountIs('AWS::SageMaker::MonitoringSchedule', 0);
+  });
+
+  test('when enabled: one hourly schedule per served endpoint, network isolated, encrypted, with the region\'s analyzer image', () => {
+    const endpoints = [...new Set(synthesized.platform.endpoints!.monitorTargets.map((t) => t.endpointName))];
+    mm.resourceCountIs('AWS::SageMaker::DataQualityJobDefinition', endpoints.length);
+    for (const endpointName of endpoints) {
+      mm.hasResourceProperties('AWS::SageMaker::DataQualityJobDefinition', {
+        JobDefinitionName: `${endpointName}-data-quality`,
+        DataQualityAppSpecification: { ImageUri: modelMonitorAnalyzerImage('us-east-1') },
+        DataQualityJobInput: { EndpointInput: Match.objectLike({ EndpointName: endpointName }) },
+        NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true, VpcConfig: Match.anyValue() },
+        JobResources: { ClusterConfig: Match.objectLike({ VolumeKmsKeyId: Match.anyValue(), InstanceType: enabled.monitoring.instanceType }) },
+        DataQualityJobOutputConfig: Match.objectLike({ KmsKeyId: Match.anyValue() }),
+      });
+      mm.hasResourceProperties('AWS::SageMaker::MonitoringSchedule', {
+        MonitoringScheduleName: `${endpointName}-data-quality`,
+        MonitoringScheduleConfig: { MonitoringJobDefinitionName: `${endpointName}-data-quality`, MonitoringType: 'DataQuality', ScheduleConfig: { ScheduleExpression: 'cron(0 * ? * * *)' } },
+      });
+    }
+  });
+
+  test('when enabled, the compliance packs find nothing', () => {
+    const findings = synthesized.report.pluginReports.flatMap((p) =>
+      p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)),
+    );
+    expect(findings).toEqual([]);
+  });
+
+  test('a region without a known analyzer image is refused at synth, naming the key', () => {
+    expect(() =>
+      validateEnvironmentConfig(configWith(enabled, (c) => {
+        c.primaryRegion = 'ap-southeast-5';
+        c.drRegion = 'ap-southeast-1';
+        c.network.availabilityZones = ['ap-southeast-5a', 'ap-southeast-5b'];
+      })),
+    ).toThrow(/monitoring\.modelMonitor\.enabled: got true; .*not known in primaryRegion ap-southeast-5/);
+  });
+});
