@@ -17,7 +17,7 @@ import {
   yesNo,
 } from './schema-kit';
 import { MODEL_MONITOR_REGIONS } from './model-monitor-images';
-import { THRESHOLD_METRICS } from './monitoring-metrics';
+import { MonitoringMetric, THRESHOLD_METRICS } from './monitoring-metrics';
 import { STORAGE_LAYOUT } from './storage-layout';
 
 /**
@@ -186,9 +186,23 @@ const qualityGateSchema = strictObject({
   metricPath: matching(/^[a-z_]+\.[A-Za-z0-9_]+\.value$/, '<section>.<metric>.value as in evaluation.json, e.g. generation_metrics.perplexity.value'),
   minimum: z.number({ error: 'allowed: a finite number' }).optional(),
   maximum: z.number({ error: 'allowed: a finite number' }).optional(),
+  protectedAttributes: z
+    .array(matching(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a record field name: letters, digits and _'), { error: 'allowed: a list of record field names' })
+    .optional()
+    .describe('record fields kept through preparation to the test split (under metadata); evaluation reports fairness per attribute; every record must have them'),
+  maxDisparity: numberWhere((n) => n > 0 && n <= 1, 'a number > 0 and <= 1 (the largest demographic parity or equal opportunity difference, or per-group metric gap)')
+    .optional()
+    .describe('register only when fairness_metrics.max_disparity.value is at most this (needs protectedAttributes)'),
 }).superRefine((g, ctx) => {
   if ((g.minimum === undefined) === (g.maximum === undefined)) {
     ctx.addIssue({ code: 'custom', input: { minimum: g.minimum, maximum: g.maximum }, message: 'set exactly one of minimum and maximum, a finite number' });
+  }
+  const attributes = g.protectedAttributes ?? [];
+  if (new Set(attributes).size !== attributes.length) {
+    ctx.addIssue({ code: 'custom', path: ['protectedAttributes'], input: attributes, message: 'each attribute may be listed once' });
+  }
+  if (g.maxDisparity !== undefined && attributes.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['maxDisparity'], input: g.maxDisparity, message: 'needs protectedAttributes: without them the disparity is 0 and the gate always passes' });
   }
 });
 
@@ -251,6 +265,12 @@ const trainingSchema = strictObject({
   useSpot: yesNo().describe('managed spot capacity for training; checkpoints make interruptions safe'),
   maxRuntimeHours: wholeNumber(1, 120, 'a whole number of hours from 1 to 120').describe('longest a training job may run, in hours (1 to 120); with spot it may wait as long again'),
   qualityGate: qualityGateSchema.describe('the metric gate between evaluation and registration: an evaluation task, a metric path and exactly one of minimum and maximum'),
+  explain: strictObject({
+    samples: wholeNumber(1, 64).describe('test prompts explained per pipeline execution'),
+    method: oneOf(['occlusion', 'integrated-gradients'] as const).describe('occlusion (exact; cost grows with prompt length) or integrated-gradients'),
+  })
+    .optional()
+    .describe('token attributions of a sample of test prompts after evaluation (python -m training.explain), attached to each version as its explainability report; omit for none'),
   tuning: tuningSchema
     .optional()
     .describe('tune hyperparameters (Bayesian search, early stopping) instead of one training job: objective metric, job counts and ranges; omit for one job'),
@@ -452,12 +472,16 @@ function checkAcceleratorFit(shared: NonNullable<z.infer<typeof servingSchema>['
 
 // ------------------------------------------------------------------------------------------ monitoring
 
-/** An alarm threshold of one monitor metric: a PSI is unbounded above, everything else is a share or a distance in 0..1. */
-function monitorThreshold(metricName: string) {
-  return metricName.endsWith('Psi')
+/** An alarm threshold of one monitor metric: milliseconds, a PSI (unbounded above), or a share or distance in 0..1. */
+function monitorThreshold(metric: MonitoringMetric) {
+  if (metric.unit === 'Milliseconds') return wholeNumber(1, 600000, 'a whole number of milliseconds from 1 to 600000');
+  return metric.name.endsWith('Psi')
     ? numberWhere((n) => n > 0 && n <= 10, 'a population stability index > 0 and <= 10 (0.1: small shift, 0.25: large)')
     : numberWhere((n) => n > 0 && n <= 1, 'a fraction > 0 and <= 1');
 }
+
+/** Tasks the quality canary scores with training.evaluate (a perplexity needs the model's weights, not its answers). */
+export const CANARY_TASKS = ['classification', 'summarization', 'qa'] as const;
 
 const monitoringSchema = strictObject({
   intervalHours: wholeNumber(1, 6).describe(
@@ -468,8 +492,23 @@ const monitoringSchema = strictObject({
   logRetentionDays: logRetentionDays().describe('days to keep the logs of the monitor\'s state machine and planner function'),
   captureRetentionDays: wholeNumber(1, 3650).describe('days captured requests and responses are kept in S3 (and queryable in Athena) before they expire'),
   thresholds: strictObject(
-    Object.fromEntries([...THRESHOLD_METRICS].map(([key, metric]) => [key, monitorThreshold(metric.name).describe(`alarm above this: ${metric.description} (${metric.name})`)])),
+    Object.fromEntries([...THRESHOLD_METRICS].map(([key, metric]) => [key, monitorThreshold(metric).describe(`alarm ${metric.alarmBelow ? 'below' : 'above'} this: ${metric.description} (${metric.name})`)])),
   ).describe('alarm thresholds of the capture monitor, one per metric of training/contracts/monitoring-metrics.json that names a config key'),
+  canary: strictObject({
+    task: oneOf(CANARY_TASKS).describe('task whose metrics score the answers (training.evaluate): classification, summarization or qa'),
+    records: wholeNumber(1, 500).describe('golden records sent to each served variant per monitor run (1 to 500)'),
+    maxNewTokens: wholeNumber(1, 4096).describe('max_new_tokens of each canary request'),
+    goldenSetKey: stringWhere(
+      (k) => (k.startsWith(STORAGE_LAYOUT.trainingData.prefixes.processed) || k.startsWith(STORAGE_LAYOUT.trainingData.prefixes.raw)) && k.endsWith('.jsonl') && !k.includes('..')
+        ? undefined
+        : `allowed: a .jsonl key under ${STORAGE_LAYOUT.trainingData.prefixes.processed} or ${STORAGE_LAYOUT.trainingData.prefixes.raw} of the training data bucket`,
+      'a key of the training data bucket',
+    )
+      .optional()
+      .describe('golden set in the training data bucket; omit to use the served version\'s own held-out test split'),
+  })
+    .optional()
+    .describe('quality canary: each monitor run sends golden prompts to every served A/B variant and scores the answers; omit for none'),
   modelMonitor: strictObject({
     enabled: yesNo().describe('add an hourly Model Monitor data quality schedule per A/B variant (only for accounts that still have Model Monitor; see the README)'),
   }).describe('SageMaker Model Monitor, off by default: it no longer takes new customers and its analyzer profiles tabular data'),
@@ -531,6 +570,9 @@ function checkEnvironment(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: 
   if (c.serving.imageUri === undefined && !apiInstanceTypeProblem('endpoint', c.training.endpointInstanceType)) {
     const problem = cudaImageProblem(c.serving.container, c.training.endpointInstanceType);
     if (problem) report(['training', 'endpointInstanceType'], c.training.endpointInstanceType, problem);
+  }
+  if (c.monitoring.canary && c.network.natGateways === 0 && !c.network.interfaceEndpoints.includes('sagemaker-runtime')) {
+    report(['monitoring', 'canary'], c.monitoring.canary, "the canary function calls the endpoints through the 'sagemaker-runtime' interface endpoint: add it to network.interfaceEndpoints, or omit the canary");
   }
   if (c.monitoring.modelMonitor.enabled && !MODEL_MONITOR_REGIONS.includes(c.primaryRegion)) {
     report(['monitoring', 'modelMonitor', 'enabled'], true, `Model Monitor's analyzer image is not known in primaryRegion ${c.primaryRegion}; allowed: false, or a primaryRegion of ${MODEL_MONITOR_REGIONS.join(', ')}`);

@@ -36,6 +36,7 @@ const dev: EnvironmentConfig = {
     useSpot: true,
     maxRuntimeHours: 24,
     qualityGate: { task: 'perplexity', metricPath: 'generation_metrics.perplexity.value', maximum: 20 },
+    explain: { samples: 8, method: 'occlusion' },
   },
   bedrock: {
     defaults: {
@@ -72,6 +73,8 @@ const dev: EnvironmentConfig = {
     logRetentionDays: 90,
     // Measured on unshifted and shifted windows (training/tests/test_monitor.py); see the contract file.
     thresholds: DEFAULT_MONITOR_THRESHOLDS,
+    // Scored on the served version's own held-out test split (no goldenSetKey).
+    canary: { task: 'summarization', records: 20, maxNewTokens: 256 },
     modelMonitor: { enabled: false },
   },
   audit: { trailLogRetentionDays: 365 },
@@ -128,7 +131,13 @@ const prod: EnvironmentConfig = {
     dataCapturePercent: 100,
     rollout: { ...dev.serving.rollout, mode: 'linear', stepPercent: 20, waitMinutes: 15, terminationWaitMinutes: 60 },
   },
-  monitoring: { ...dev.monitoring, intervalHours: 1, captureRetentionDays: 400, logRetentionDays: 731 },
+  monitoring: {
+    ...dev.monitoring,
+    intervalHours: 1,
+    captureRetentionDays: 400,
+    logRetentionDays: 731,
+    canary: { task: 'summarization', records: 50, maxNewTokens: 256 },
+  },
   audit: { trailLogRetentionDays: 2557 },
   monthlyBudgetUsd: 15000,
   tags: { ...dev.tags, environment: 'prod' },

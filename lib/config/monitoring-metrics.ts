@@ -6,13 +6,15 @@ import contract from '../../training/contracts/monitoring-metrics.json';
  */
 export interface MonitoringMetric {
   readonly name: string;
-  readonly unit: 'Count' | 'None';
-  /** run: bookkeeping of a run; drift: inputs against the baseline; health: the answers. */
-  readonly kind: 'run' | 'drift' | 'health';
+  readonly unit: 'Count' | 'None' | 'Milliseconds';
+  /** run: bookkeeping of a run; drift: inputs against the baseline; health: the answers; quality: the canary's scores. */
+  readonly kind: 'run' | 'drift' | 'health' | 'quality';
   /** Key of `monitoring.thresholds` that sets this metric's alarm; absent: no alarm of its own. */
   readonly config?: string;
   /** The alarm threshold unless the config sets one (measured: training/tests/test_monitor.py). */
   readonly default?: number;
+  /** The alarm fires below the threshold (a score), not above it. @default false */
+  readonly alarmBelow?: boolean;
   readonly description: string;
 }
 

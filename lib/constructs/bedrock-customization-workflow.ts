@@ -433,24 +433,7 @@ export class BedrockCustomizationWorkflow extends Construct {
       [stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForSageMakerProcessingJobsRule' })],
     );
     this.role.allowPublish(props.topic);
-    this.role.allowLogGroup(this.logGroup);
-    add(
-      [
-        'logs:CreateLogDelivery',
-        'logs:GetLogDelivery',
-        'logs:UpdateLogDelivery',
-        'logs:DeleteLogDelivery',
-        'logs:ListLogDeliveries',
-        'logs:PutResourcePolicy',
-        'logs:DescribeResourcePolicies',
-        'logs:DescribeLogGroups',
-        'xray:PutTraceSegments',
-        'xray:PutTelemetryRecords',
-        'xray:GetSamplingRules',
-        'xray:GetSamplingTargets',
-      ],
-      ['*'],
-    );
+    this.role.allowStateMachineLogsAndTracing(this.logGroup);
     const why = (what: string) => `${what}; the name is generated per run, so the statement is limited to this account and region's resources of that type`;
     acknowledgeNag(
       this.role,

@@ -143,6 +143,34 @@ export class MlServiceRole extends Construct implements iam.IGrantable {
   }
 
   /**
+   * What a state machine with logging to `logGroup` (level ALL) and X-Ray tracing needs: its log group, and
+   * the log-delivery and tracing APIs, which have no resource-level permissions (Step Functions developer
+   * guide, "IAM policies for logging to CloudWatch Logs" and "X-Ray").
+   */
+  allowStateMachineLogsAndTracing(logGroup: logs.ILogGroup): void {
+    this.allowLogGroup(logGroup);
+    this.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'logs:CreateLogDelivery',
+          'logs:GetLogDelivery',
+          'logs:UpdateLogDelivery',
+          'logs:DeleteLogDelivery',
+          'logs:ListLogDeliveries',
+          'logs:PutResourcePolicy',
+          'logs:DescribeResourcePolicies',
+          'logs:DescribeLogGroups',
+          'xray:PutTraceSegments',
+          'xray:PutTelemetryRecords',
+          'xray:GetSamplingRules',
+          'xray:GetSamplingTargets',
+        ],
+        resources: ['*'],
+      }),
+    );
+  }
+
+  /**
    * What a Lambda function in a VPC needs for its ENIs (the actions of AWSLambdaVPCAccessExecutionRole),
    * limited to the given subnets and security groups and to ENIs in their VPC.
    */

@@ -53,6 +53,7 @@ export const FINE_TUNING_STEP_NAMES = {
   evaluate: 'EvaluateModel',
   qualityGate: 'CheckModelQuality',
   register: 'RegisterModel',
+  explain: 'ExplainModel',
   fail: 'ModelQualityTooLow',
 } as const;
 
@@ -166,6 +167,28 @@ export interface EvaluationOptions {
   readonly device?: 'cpu' | 'cuda';
   /** Tokens generated per record for the prediction tasks. @default 64 */
   readonly maxNewTokens?: number;
+  /**
+   * Record fields kept from the raw data through preparation (under `metadata`) to the test split, over
+   * which evaluation reports fairness per attribute. @default none
+   */
+  readonly protectedAttributes?: readonly string[];
+  /**
+   * Greatest acceptable `fairness_metrics.max_disparity.value` (the largest demographic parity or equal
+   * opportunity difference, or per-group metric gap, over the attributes). Needs `protectedAttributes`.
+   * @default no fairness gate
+   */
+  readonly maxDisparity?: number;
+}
+
+/** Where evaluation.json holds the largest disparity over the protected attributes (0.0 when none). */
+export const MAX_DISPARITY_PATH = 'fairness_metrics.max_disparity.value';
+
+/** Token attributions of a sample of test prompts (`python -m training.explain`), attached to the version. */
+export interface ExplainOptions {
+  /** Test prompts explained. */
+  readonly samples: number;
+  /** `occlusion` (exact, cost grows with prompt length) or `integrated-gradients` (16 steps). */
+  readonly method: 'occlusion' | 'integrated-gradients';
 }
 
 export interface DataPreparationOptions {
@@ -224,6 +247,8 @@ export interface FineTuningPipelineProps {
   /** Tune hyperparameters instead of one training job. @default a single training job */
   readonly tuning?: HyperparameterTuningOptions;
   readonly evaluation: EvaluationOptions;
+  /** Explain a sample of test prompts after evaluation; the report is the version's explainability. @default none */
+  readonly explain?: ExplainOptions;
   /** @default format to chat, 80/10/10 split, seed 42 */
   readonly dataPreparation?: DataPreparationOptions;
   /** Model package group that receives the model, pending manual approval. */
@@ -273,6 +298,9 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
   const instanceCount = new IntegerParameter(p.trainingInstanceCount, { defaultValue: d.instanceCount ?? 1 });
   const parameters: Parameter<ValueKind, unknown>[] = [baseModel, inputDataUri, instanceType, instanceCount];
 
+  const attributes = props.evaluation.protectedAttributes ?? [];
+  const attributeArgs = attributes.length ? ['--protected-attributes', ...attributes] : [];
+
   // ---- 1. prepare: format, validate, drop duplicates and split in one module (training/data/prepare.py)
   const prepareArgs = [
     '--input', `${PROC}/input/raw`,
@@ -281,6 +309,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     ...(prep.modelFamily ? ['--model-family', prep.modelFamily] : []),
     '--ratios', ...prep.splitRatios.map(String),
     '--seed', String(prep.seed),
+    ...attributeArgs,
   ];
   const prepare = new ProcessingStep(names.prepareData, {
     description: 'Format, validate, de-duplicate and split the raw records',
@@ -347,6 +376,8 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     base_model: baseModel.asString(),
     training_data: inputDataUri.asString(),
     pipeline_execution: executionId,
+    // The code archive's name is the hash of the training/ package it holds.
+    code_version: props.code.archiveFileName,
     training_instance_type: instanceType.asString(),
     ...Object.fromEntries(Object.entries(props.extraHyperparameters ?? {}).map(([k, v]) => [`hp_${k}`, v])),
   };
@@ -420,6 +451,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
         '--work-dir', WORK_DIR,
         '--device', ev.device ?? 'cpu',
         '--max-new-tokens', String(ev.maxNewTokens ?? 64),
+        ...attributeArgs,
       ],
       inputs: [s3ProcessingInput('model', modelArtifactsUri, `${PROC}/input/model`), s3ProcessingInput('test', prepare.outputUri('test'), `${PROC}/input/test`)],
       outputs: [
@@ -431,8 +463,39 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     }),
   });
 
+  // ---- 3b. explain a sample of test prompts (training/explain), in parallel with the gate's inputs
+  const explain = props.explain
+    ? new ProcessingStep(names.explain, {
+        description: `Token attributions of ${props.explain.samples} test prompts (${props.explain.method})`,
+        retryPolicies,
+        arguments: processingJob(props, {
+          instanceType: ev.instanceType ?? props.processingInstanceType,
+          runtime: processingRuntime,
+          module: 'training.explain',
+          args: [
+            '--model', `${PROC}/input/model/model.tar.gz`,
+            '--data', `${PROC}/input/test/test.jsonl`,
+            '--output-dir', `${PROC}/output/explanations`,
+            '--work-dir', WORK_DIR,
+            '--samples', String(props.explain.samples),
+            '--method', props.explain.method,
+            '--device', ev.device ?? 'cpu',
+          ],
+          inputs: [s3ProcessingInput('model', modelArtifactsUri, `${PROC}/input/model`), s3ProcessingInput('test', prepare.outputUri('test'), `${PROC}/input/test`)],
+          outputs: [
+            {
+              OutputName: 'explanations',
+              S3Output: { S3Uri: underExecution(props.storage.evaluationReports, '/explanations'), LocalPath: `${PROC}/output/explanations`, S3UploadMode: 'EndOfJob' },
+            },
+          ],
+        }),
+      })
+    : undefined;
+
   // ---- 4. gate, then register or fail
+  const evaluationJson = new Join('/', [evaluate.outputUri('evaluation'), 'evaluation.json']);
   const metric = evaluate.jsonGet(EVALUATION_PROPERTY_FILE, ev.metricPath);
+  const disparity = ev.maxDisparity !== undefined ? evaluate.jsonGet(EVALUATION_PROPERTY_FILE, MAX_DISPARITY_PATH) : undefined;
   const atLeast = ev.minimum !== undefined;
   const threshold = (atLeast ? ev.minimum : ev.maximum) as number;
   const register = new RegisterModelStep(names.register, {
@@ -451,8 +514,13 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       },
       ModelMetrics: {
         ModelQuality: {
-          Statistics: { ContentType: 'application/json', S3Uri: new Join('/', [evaluate.outputUri('evaluation'), 'evaluation.json']) },
+          Statistics: { ContentType: 'application/json', S3Uri: evaluationJson },
         },
+        // The same report holds fairness per protected attribute (fairness_metrics).
+        ...(attributes.length ? { Bias: { Report: { ContentType: 'application/json', S3Uri: evaluationJson } } } : {}),
+        ...(explain
+          ? { Explainability: { Report: { ContentType: 'application/json', S3Uri: new Join('/', [explain.outputUri('explanations'), 'explanations.json']) } } }
+          : {}),
       },
       // The capture monitor compares the served version's traffic with this profile of its training data.
       DriftCheckBaselines: {
@@ -468,18 +536,22 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       ev.metricPath,
       '=',
       metric,
-      atLeast ? 'is below the minimum' : 'is above the maximum',
-      String(threshold),
+      atLeast ? '(minimum' : '(maximum',
+      `${threshold})`,
+      ...(disparity ? [';', MAX_DISPARITY_PATH, '=', disparity, `(maximum ${ev.maxDisparity})`] : []),
     ]),
   });
   const gate = new ConditionStep(names.qualityGate, {
-    description: `${ev.metricPath} ${atLeast ? '>=' : '<='} ${threshold}`,
-    conditions: [atLeast ? greaterThanOrEqualTo(metric, threshold) : lessThanOrEqualTo(metric, threshold)],
+    description: `${ev.metricPath} ${atLeast ? '>=' : '<='} ${threshold}${disparity ? ` and ${MAX_DISPARITY_PATH} <= ${ev.maxDisparity}` : ''}`,
+    conditions: [
+      atLeast ? greaterThanOrEqualTo(metric, threshold) : lessThanOrEqualTo(metric, threshold),
+      ...(disparity ? [lessThanOrEqualTo(disparity, ev.maxDisparity as number)] : []),
+    ],
     ifSteps: [register],
     elseSteps: [fail],
   });
 
-  return buildPipelineDefinition({ parameters, steps: [prepare, trainingStep, evaluate, gate] });
+  return buildPipelineDefinition({ parameters, steps: [prepare, trainingStep, evaluate, ...(explain ? [explain] : []), gate] });
 }
 
 // ---------------------------------------------------------------- helpers
@@ -552,6 +624,24 @@ function validateProps(props: FineTuningPipelineProps): void {
     if (known(uri) && !s3Prefix.test(uri)) problems.push(`storage.${key} must be an S3 prefix URI ending with '/', got '${uri}'`);
   }
   problems.push(...jobCodeProblems(props.code, known));
+  const ev = props.evaluation;
+  const attributes = ev.protectedAttributes ?? [];
+  attributes.forEach((a, i) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(a)) problems.push(`evaluation.protectedAttributes[${i}] must be a field name (letters, digits, _), got '${a}'`);
+  });
+  if (new Set(attributes).size !== attributes.length) problems.push(`evaluation.protectedAttributes must not repeat a name, got ${attributes.join(', ')}`);
+  if (ev.maxDisparity !== undefined && (!Number.isFinite(ev.maxDisparity) || ev.maxDisparity <= 0)) {
+    problems.push(`evaluation.maxDisparity must be a number > 0, got ${ev.maxDisparity}`);
+  }
+  if (ev.maxDisparity !== undefined && attributes.length === 0) {
+    problems.push('evaluation.maxDisparity needs evaluation.protectedAttributes (without them the disparity is 0 and the gate always passes)');
+  }
+  if (props.explain && (!Number.isInteger(props.explain.samples) || props.explain.samples < 1 || props.explain.samples > 64)) {
+    problems.push(`explain.samples must be a whole number from 1 to 64, got ${props.explain.samples}`);
+  }
+  if (attributes.length && props.dataPreparation?.target?.startsWith('bedrock')) {
+    problems.push(`evaluation.protectedAttributes cannot travel in the Bedrock target '${props.dataPreparation.target}' (its formats allow no extra field)`);
+  }
   const d = props.defaults;
   if (known(d.baseModelUri) && !d.baseModelUri.startsWith('s3://')) {
     problems.push(`defaults.baseModelUri must be an S3 URI (jobs are network isolated), got '${d.baseModelUri}'`);
@@ -602,7 +692,6 @@ function validateProps(props: FineTuningPipelineProps): void {
 
   if (props.tuning) problems.push(...tuningProblems(props.tuning, metricNames));
 
-  const ev = props.evaluation;
   if (!/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/.test(ev.metricPath)) {
     problems.push(`evaluation.metricPath must be a dotted path like generation_metrics.perplexity.value, got '${ev.metricPath}'`);
   }

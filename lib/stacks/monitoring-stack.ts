@@ -79,7 +79,8 @@ export class MonitoringStack extends Stack {
     buckets.modelArtifacts.grantReadObjects(this.jobRole, layout.modelArtifacts.prefixes.dataCapture);
     // Baselines are written by data preparation beside the splits.
     buckets.trainingData.grantReadObjects(this.jobRole, layout.trainingData.prefixes.processed);
-    buckets.evaluation.grantWriteObjects(this.jobRole, outputPrefix);
+    // Writes its results there, and reads the canary's answers that the canary function put there first.
+    buckets.evaluation.grantReadWriteObjects(this.jobRole, outputPrefix);
     this.jobRole.allowSageMakerLogs('ProcessingJobs');
     this.jobRole.allowMetrics('/aws/sagemaker/ProcessingJobs');
     this.jobRole.allowImagePull(security.repository.repository);
@@ -87,11 +88,13 @@ export class MonitoringStack extends Stack {
     this.jobRole.allowVpcPlacement(jobPlacement);
 
     const code = pipelines.code.jobCode;
+    const handlersCode = pythonHandlersCode(path.join(__dirname, '..', '..', 'training'));
+    const lambdaPlacement = { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] };
     const planner = new PlatformFunction(this, 'Planner', {
-      code: pythonHandlersCode(path.join(__dirname, '..', '..', 'training')),
+      code: handlersCode,
       handler: 'training.monitor.plan.handler',
       description: `Plans a capture monitor run: window, hours with capture, baselines (${config.name})`,
-      placement: { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] },
+      placement: lambdaPlacement,
       key,
       logRetention: retention,
       deadLetterQueue: deadLetters,
@@ -104,6 +107,13 @@ export class MonitoringStack extends Stack {
           intervalHours: m.intervalHours,
           jobNamePrefix,
           codeInputs: jobCodeInputs(code),
+          canary: m.canary
+            ? {
+                records: m.canary.records,
+                task: m.canary.task,
+                goldenSetUri: m.canary.goldenSetKey ? buckets.trainingData.bucket.s3UrlForObject(m.canary.goldenSetKey) : null,
+              }
+            : null,
         }),
       },
     });
@@ -113,6 +123,36 @@ export class MonitoringStack extends Stack {
       planner.role.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: packages }),
       );
+    }
+
+    // The canary calls the served variants (through the sagemaker-runtime interface endpoint), reads the golden
+    // set (the version's test split beside its baseline, or the configured key) and writes the answers where
+    // the planner put the job's canary input.
+    let canary: PlatformFunction | undefined;
+    if (m.canary) {
+      canary = new PlatformFunction(this, 'Canary', {
+        code: handlersCode,
+        handler: 'training.monitor.canary.handler',
+        description: `Asks each served variant the golden prompts for the quality canary (${config.name})`,
+        placement: lambdaPlacement,
+        key,
+        logRetention: retention,
+        deadLetterQueue: deadLetters,
+        timeout: Duration.minutes(15),
+        memorySizeMiB: 1024,
+        reservedConcurrency: 5,
+      });
+      buckets.trainingData.grantReadObjects(canary.role, m.canary.goldenSetKey ?? layout.trainingData.prefixes.processed);
+      buckets.evaluation.grantWriteObjects(canary.role, outputPrefix);
+      const endpoints = [...new Set(targets.filter((t) => t.modelPackageArn).map((t) => t.endpointName))];
+      if (endpoints.length) {
+        canary.role.grantPrincipal.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['sagemaker:InvokeEndpoint'],
+            resources: endpoints.map((e) => this.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: e.toLowerCase() })),
+          }),
+        );
+      }
     }
 
     this.monitor = new CaptureMonitor(this, 'CaptureMonitor', {
@@ -135,6 +175,7 @@ export class MonitoringStack extends Stack {
       outputBucket: buckets.evaluation,
       outputPrefix,
       answersAreJson: m.answersAreJson,
+      canary: canary && m.canary ? { function: canary.fn, task: m.canary.task, maxNewTokens: m.canary.maxNewTokens, container: config.serving.container } : undefined,
       metricNamespace: platformMetricNamespace(config.name),
       thresholds: m.thresholds,
       topic: alerts.topic,

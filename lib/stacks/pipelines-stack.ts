@@ -103,6 +103,7 @@ export class PipelinesStack extends Stack {
         spot: t.useSpot,
         metricDefinitions: metricsContract.metrics.map((m) => ({ name: m.name, regex: m.regex })),
         evaluation: t.qualityGate,
+        explain: t.explain,
         tuning: t.tuning,
       },
     });

@@ -128,7 +128,7 @@ describe('monitoring stack', () => {
     expect(st.some((s) => actionsOf(s).some((a: string) => /^s3:(Put|Delete)/.test(a)))).toBe(false);
   });
 
-  test('the monitor job role reads capture and baselines and writes only its results', () => {
+  test('the monitor job role reads capture, baselines and the canary answers, and writes only its results', () => {
     const st = statements(tpl, 'MonitorJobRole');
     const writes = st.filter((s) => actionsOf(s).includes('s3:PutObject'));
     expect(writes).toHaveLength(1);
@@ -136,7 +136,9 @@ describe('monitoring stack', () => {
     const reads = st.filter((s) => actionsOf(s).includes('s3:GetObject')).flatMap((s) => [s.Resource].flat().map((r: unknown) => JSON.stringify(r)));
     expect(reads.some((r) => r.includes(`/${STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture}*`))).toBe(true);
     expect(reads.some((r) => r.includes(`/${STORAGE_LAYOUT.trainingData.prefixes.processed}*`))).toBe(true);
-    expect(reads).toHaveLength(2);
+    // The canary function writes the answers under the monitoring prefix; the job reads them as its input.
+    expect(reads.some((r) => r.includes(`/${STORAGE_LAYOUT.evaluation.prefixes.monitoring}*`))).toBe(true);
+    expect(reads).toHaveLength(3);
   });
 
   test('the planner lists the capture prefix and describes exactly the served versions; its settings carry the job code inputs', () => {
@@ -191,7 +193,7 @@ describe('monitoring stack', () => {
           { Name: 'VariantName', Value: 'current' },
         ],
         Threshold: prodConfig.monitoring.thresholds[key],
-        ComparisonOperator: 'GreaterThanThreshold',
+        ComparisonOperator: metric.alarmBelow ? 'LessThanThreshold' : 'GreaterThanThreshold',
         Period: 300,
         TreatMissingData: 'ignore',
         AlarmActions: [Match.anyValue()],
@@ -232,6 +234,58 @@ describe('monitoring stack', () => {
         ]),
       },
     });
+  });
+});
+
+describe('quality canary', () => {
+  test('each target with a served version is asked the golden prompts before its monitor job, which scores them', () => {
+    const s = states(tpl);
+    const choice = s.HasCanary;
+    expect(choice.Choices[0].Next).toBe(MONITOR_STATE_NAMES.canary);
+    expect(choice.Default).toBe(MONITOR_STATE_NAMES.monitor);
+    const ask = s[MONITOR_STATE_NAMES.canary];
+    expect(ask.Next).toBe(MONITOR_STATE_NAMES.monitor);
+    expect(ask.Parameters).toMatchObject({
+      'endpointName.$': '$.run.endpointName',
+      'variantName.$': '$.run.variantName',
+      container: prodConfig.serving.container,
+      maxNewTokens: prodConfig.monitoring.canary!.maxNewTokens,
+      'canary.$': '$.run.canary',
+    });
+    expect(ask.Catch[0].Next).toBe(MONITOR_STATE_NAMES.targetFailed);
+    expect(s[MONITOR_STATE_NAMES.monitor].Parameters.AppSpecification['ContainerArguments.$']).toContain(
+      `'--canary', '/opt/ml/processing/input/canary', '--canary-task', '${prodConfig.monitoring.canary!.task}'`,
+    );
+  });
+
+  test('the canary function may invoke only the served A/B endpoint, read prepared data and write monitor results', () => {
+    const st = statements(tpl, 'CanaryRole');
+    const invoke = st.filter((x) => actionsOf(x).includes('sagemaker:InvokeEndpoint'));
+    expect(invoke).toHaveLength(1);
+    expect(JSON.stringify(invoke[0].Resource)).toContain(':endpoint/fmft-prod-llm"');
+    expect(JSON.stringify(invoke[0].Resource)).not.toContain('llm-shared');
+    const writes = st.filter((x) => actionsOf(x).includes('s3:PutObject'));
+    expect(writes.map((w) => JSON.stringify(w.Resource))).toEqual([expect.stringContaining(`/${STORAGE_LAYOUT.evaluation.prefixes.monitoring}*`)]);
+    const reads = st.filter((x) => actionsOf(x).includes('s3:GetObject'));
+    expect(reads.map((r) => JSON.stringify(r.Resource))).toEqual([expect.stringContaining(`/${STORAGE_LAYOUT.trainingData.prefixes.processed}*`)]);
+  });
+
+  test('the planner learns the canary settings; without a canary none of it exists', () => {
+    const fn = Object.values(tpl.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === 'training.monitor.plan.handler') as any;
+    const text = fn.Properties.Environment.Variables.FMFT_MONITOR_SETTINGS['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    expect(JSON.parse(text).canary).toEqual({ records: prodConfig.monitoring.canary!.records, task: prodConfig.monitoring.canary!.task, goldenSetUri: null });
+    const off = synthesizeEnvironment(configWith(prodConfig, (c) => delete c.monitoring.canary));
+    const offTpl = Template.fromStack(off.platform.monitoring);
+    expect(states(offTpl).HasCanary).toBeUndefined();
+    expect(Object.values(offTpl.findResources('AWS::Lambda::Function')).map((f: any) => f.Properties.Handler)).not.toContain('training.monitor.canary.handler');
+  });
+
+  test.each<[string, (c: any) => void, RegExp]>([
+    ['a golden set outside the training data prefixes', (c) => (c.monitoring.canary.goldenSetKey = 'models/golden.jsonl'), /monitoring\.canary\.goldenSetKey: got "models\/golden\.jsonl"; allowed: a \.jsonl key under training-data\/processed\//],
+    ['a canary without the runtime endpoint in isolated subnets', (c) => (c.network.interfaceEndpoints = c.network.interfaceEndpoints.filter((e: string) => e !== 'sagemaker-runtime')), /monitoring\.canary: .*'sagemaker-runtime' interface endpoint/],
+    ['a perplexity canary', (c) => (c.monitoring.canary.task = 'perplexity'), /monitoring\.canary\.task: got "perplexity"; allowed: classification, summarization, qa/],
+  ])('%s is refused at synth', (_name, change, message) => {
+    expect(() => validateEnvironmentConfig(configWith(prodConfig, change))).toThrow(message);
   });
 });
 
@@ -337,7 +391,9 @@ describe('the monitor state machine, executed by a local Step Functions emulator
       ResultPath: '$.plan',
       Next: MONITOR_STATE_NAMES.targets,
     };
-    machine.States[MONITOR_STATE_NAMES.targets].ItemProcessor.States[MONITOR_STATE_NAMES.monitor] = { Type: 'Pass', Next: MONITOR_STATE_NAMES.readMetrics };
+    const processor = machine.States[MONITOR_STATE_NAMES.targets].ItemProcessor.States;
+    processor[MONITOR_STATE_NAMES.monitor] = { Type: 'Pass', Next: MONITOR_STATE_NAMES.readMetrics };
+    processor[MONITOR_STATE_NAMES.canary] = { Type: 'Pass', Next: MONITOR_STATE_NAMES.monitor };
 
     const { stateMachineArn } = await call('CreateStateMachine', { name: 'monitor', definition: JSON.stringify(machine), roleArn: 'arn:aws:iam::123456789012:role/monitor' });
     const { executionArn } = await call('StartExecution', { stateMachineArn, name: 'hourly', input: JSON.stringify({ scheduledTime: '2026-11-29T10:10:00Z' }) });

@@ -4,6 +4,7 @@ import {
   DEFAULT_JOB_RETRY_POLICIES,
   FINE_TUNING_STEP_NAMES as N,
 } from '../../lib/pipeline/fine-tuning-pipeline';
+import { MAX_DISPARITY_PATH } from '../../lib/pipeline/fine-tuning-pipeline';
 import { allSteps, baseProps, tuningOptions } from './fixtures';
 
 const props = baseProps();
@@ -228,14 +229,57 @@ describe('steps and data flow', () => {
     const fail = gate.Arguments.ElseSteps[0];
     expect(fail.Type).toBe('Fail');
     expect(fail.Arguments.ErrorMessage).toEqual({
-      'Std:Join': { On: ' ', Values: ['Model quality gate failed:', 'generation_metrics.perplexity.value', '=', metric, 'is above the maximum', '12'] },
+      'Std:Join': { On: ' ', Values: ['Model quality gate failed:', 'generation_metrics.perplexity.value', '=', metric, '(maximum', '12)'] },
     });
+    expect(register.Arguments.ModelMetrics.Bias).toBeUndefined();
+    expect(gate.Arguments.Conditions).toHaveLength(1);
+  });
+
+  test('with protected attributes they travel through preparation and evaluation, and a maximum disparity joins the gate', () => {
+    const def: any = buildFineTuningPipeline({ ...props, evaluation: { ...props.evaluation, protectedAttributes: ['gender', 'age_band'], maxDisparity: 0.1 } });
+    for (const name of [N.prepareData, N.evaluate]) {
+      const args: string[] = step(def, name).Arguments.AppSpecification.ContainerArguments;
+      expect(args.slice(args.indexOf('--protected-attributes'))).toEqual(['--protected-attributes', 'gender', 'age_band']);
+    }
+    const gate = step(def, N.qualityGate);
+    const disparity = { 'Std:JsonGet': { PropertyFile: { Get: 'Steps.EvaluateModel.PropertyFiles.EvaluationReport' }, Path: MAX_DISPARITY_PATH } };
+    expect(gate.Arguments.Conditions[1]).toEqual({ Type: 'LessThanOrEqualTo', LeftValue: disparity, RightValue: 0.1 });
+    expect(step(def, N.fail).Arguments.ErrorMessage['Std:Join'].Values).toEqual(expect.arrayContaining([MAX_DISPARITY_PATH, disparity, '(maximum 0.1)']));
+    const register = gate.Arguments.IfSteps[0];
+    expect(register.Arguments.ModelMetrics.Bias.Report.S3Uri).toEqual(register.Arguments.ModelMetrics.ModelQuality.Statistics.S3Uri);
+  });
+
+  test('with explain options a step attributes test prompts and the version carries its report as explainability', () => {
+    const def: any = buildFineTuningPipeline({ ...props, explain: { samples: 8, method: 'occlusion' } });
+    const explain = step(def, N.explain);
+    const args: string[] = explain.Arguments.AppSpecification.ContainerArguments;
+    expect(args.slice(1, 3)).toEqual(['training.explain', '--model']);
+    expect(args.slice(args.indexOf('--samples'))).toEqual(['--samples', '8', '--method', 'occlusion', '--device', 'cpu']);
+    expect(explain.Arguments.NetworkConfig.EnableNetworkIsolation).toBe(true);
+    const inputs = Object.fromEntries(explain.Arguments.ProcessingInputs.map((i: any) => [i.InputName, i.S3Input.S3Uri]));
+    expect(inputs.test).toEqual({ Get: "Steps.PrepareData.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri" });
+    expect(inputs.model).toEqual({ Get: 'Steps.FineTune.ModelArtifacts.S3ModelArtifacts' });
+    const register = step(def, N.qualityGate).Arguments.IfSteps[0];
+    expect(register.Arguments.ModelMetrics.Explainability.Report.S3Uri).toEqual({
+      'Std:Join': { On: '/', Values: [{ Get: "Steps.ExplainModel.ProcessingOutputConfig.Outputs['explanations'].S3Output.S3Uri" }, 'explanations.json'] },
+    });
+    expect(step(trainingDef, N.qualityGate).Arguments.IfSteps[0].Arguments.ModelMetrics.Explainability).toBeUndefined();
+    expect(() => buildFineTuningPipeline({ ...props, explain: { samples: 0, method: 'occlusion' } })).toThrow(/explain\.samples must be a whole number from 1 to 64, got 0/);
+  });
+
+  test.each<[string, object, RegExp]>([
+    ['a disparity bound without attributes', { maxDisparity: 0.1 }, /evaluation\.maxDisparity needs evaluation\.protectedAttributes/],
+    ['an attribute that is no field name', { protectedAttributes: ['age band'] }, /evaluation\.protectedAttributes\[0\] must be a field name/],
+    ['a repeated attribute', { protectedAttributes: ['a', 'a'] }, /must not repeat a name/],
+    ['a bound of zero', { protectedAttributes: ['a'], maxDisparity: 0 }, /evaluation\.maxDisparity must be a number > 0, got 0/],
+  ])('%s is refused', (_name, change, message) => {
+    expect(() => buildFineTuningPipeline({ ...props, evaluation: { ...props.evaluation, ...change } })).toThrow(message);
   });
 
   test('a minimum threshold gates with GreaterThanOrEqualTo', () => {
     const def: any = buildFineTuningPipeline({ ...props, evaluation: { task: 'qa', metricPath: 'question_answering_metrics.f1.value', minimum: 0.6 } });
     expect(step(def, N.qualityGate).Arguments.Conditions[0].Type).toBe('GreaterThanOrEqualTo');
-    expect(step(def, N.fail).Arguments.ErrorMessage['Std:Join'].Values).toContain('is below the minimum');
+    expect(step(def, N.fail).Arguments.ErrorMessage['Std:Join'].Values).toContain('(minimum');
     const args: string[] = step(def, N.evaluate).Arguments.AppSpecification.ContainerArguments;
     expect(args.slice(args.indexOf('--task'), args.indexOf('--task') + 2)).toEqual(['--task', 'qa']);
   });

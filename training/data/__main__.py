@@ -6,11 +6,13 @@
     python -m training.data split --input data.jsonl --output-dir splits --ratios 0.8 0.1 0.1 --seed 7
     python -m training.data stats --input data.jsonl --output stats.json --tokenizer tokenizer.json
     python -m training.data prepare --input raw/ --output-dir prepared --target chat \
-        --ratios 0.8 0.1 0.1 --seed 42
+        --ratios 0.8 0.1 0.1 --seed 42 --protected-attributes gender age_band
 
 prepare (the pipeline's data step) converts like format, validates like validate, drops duplicates (counted,
 not an error), and splits like split, stratified by the source record's label, into
 <output-dir>/{train,validation,test}/<split>.jsonl; every split must get at least one record.
+--protected-attributes keeps those source fields in every converted record's "metadata" object (every
+record must carry each), for the evaluation's fairness metrics.
 
 Inside a SageMaker Processing job, --input/--output default to /opt/ml/processing/input|output/...
 """

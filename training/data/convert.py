@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from training.common.sagemaker import processing_input, processing_output, resolve_path
-from training.data.formats import MODEL_FAMILIES, TARGET_CHOICES, FieldError
+from training.data.formats import (
+    METADATA_FIELD,
+    MODEL_FAMILIES,
+    TARGET_CHOICES,
+    FieldError,
+    attribute_of,
+    is_missing,
+)
 from training.data.io import AtomicOutputs, Item, dumps_record, read_records, require_input
 from training.data.validate import DUPLICATE, OK, DatasetValidator, LimitArgs, build_validator, report
 
@@ -56,9 +63,11 @@ def converted_records(
 ) -> Iterator[tuple[Item, dict[str, Any], str]]:
     """Every source record converted to the validator's target and checked by it: yields (source item,
     converted record, status: OK, INVALID or DUPLICATE). Unreadable, non-object and unconvertible records
-    become the validator's errors and are not yielded. ``keep_fields`` are copied into task formats."""
+    become the validator's errors and are not yielded. ``keep_fields`` are copied into task formats; the
+    validator's protected attributes into every record's ``metadata`` (the validator then requires them)."""
     target = validator.target
     keep = target.task_fields and keep_fields
+    attributes = validator.protected_attributes
     for item in read_records(source):
         if item.problem:
             validator.error(item.problem.location, item.problem.field, item.problem.reason)
@@ -75,6 +84,9 @@ def converted_records(
             continue
         if keep:
             converted.update({k: record[k] for k in keep_fields if k in record})
+        if attributes:
+            values = {name: attribute_of(record, name) for name in attributes}
+            converted[METADATA_FIELD] = {k: v for k, v in values.items() if not is_missing(v)}
         yield item, converted, validator.check(item.location, converted)
 
 

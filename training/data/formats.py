@@ -24,6 +24,13 @@ BEDROCK_CONTINUED_PRETRAINING = "bedrock-continued-pretraining"
 BEDROCK_CLAUDE_CONVERSATION = "bedrock-claude-conversation"
 
 
+# Where converted records carry the protected attributes that fairness is measured over
+# (``--protected-attributes``): a top-level object of group labels, e.g. {"gender": "f", "age_band": "30-39"}.
+# The trainers read a record's conversation and ignore other keys; length limits and duplicate detection
+# ignore it too (it is not text the model sees). Bedrock records cannot carry it (see carries_metadata).
+METADATA_FIELD = "metadata"
+
+
 class FieldError(ValueError):
     """A record field that is missing, of the wrong type, or holds a value that is not allowed."""
 
@@ -480,6 +487,10 @@ class TargetFormat:
     write: Callable[[dict[str, Any]], dict[str, Any]]
     check: Callable[[dict[str, Any]], Any]
     task_fields: tuple[str, ...] = ()
+    # Whether records may carry protected attributes in METADATA_FIELD. Bedrock's fine-tuning formats are
+    # fixed (Claude 3 Haiku, prompt/completion and continued pre-training records allow no other key, and
+    # no Bedrock guide lists one for Nova), so those records carry none.
+    carries_metadata: bool = True
 
 
 def _checker(
@@ -506,24 +517,28 @@ TARGETS: dict[str, TargetFormat] = {
             "Bedrock: {schemaVersion, system: [{text}], messages: [{role, content: [{text}]}]}",
             write_bedrock_conversation,
             check_bedrock_conversation,
+            carries_metadata=False,
         ),
         TargetFormat(
             BEDROCK_CLAUDE_CONVERSATION,
             "Bedrock Claude 3 Haiku: {system: str (optional), messages: [{role, content: str}]}",
             write_claude_conversation,
             check_claude_conversation,
+            carries_metadata=False,
         ),
         TargetFormat(
             BEDROCK_PROMPT_COMPLETION,
             "Bedrock prompt/completion: {prompt, completion} and nothing else",
             write_prompt_completion,
             check_bedrock_prompt_completion,
+            carries_metadata=False,
         ),
         TargetFormat(
             BEDROCK_CONTINUED_PRETRAINING,
             "Bedrock continued pre-training: {input} and nothing else",
             write_continued_pretraining,
             check_continued_pretraining,
+            carries_metadata=False,
         ),
         TargetFormat(
             "classification",
@@ -565,7 +580,8 @@ def resolve_target(target: str, model_family: str | None) -> TargetFormat:
 
 
 def record_text(record: dict[str, Any]) -> str:
-    """All human text of a record, for length limits: string values and ``text`` blocks, nested."""
+    """All human text of a record, for length limits: string values and ``text`` blocks, nested; not the
+    protected attributes in ``metadata``."""
     parts: list[str] = []
 
     def walk(value: Any, key: str | None) -> None:
@@ -579,7 +595,7 @@ def record_text(record: dict[str, Any]) -> str:
             for v in value:
                 walk(v, key)
 
-    walk(record, None)
+    walk({k: v for k, v in record.items() if k != METADATA_FIELD}, None)
     return "\n".join(parts)
 
 
@@ -616,6 +632,57 @@ def check_source_record(record: Any) -> None:
         if exc.field is not None or plain is None:
             raise
         require_text(record, plain)
+
+
+_MISSING = object()
+
+
+def attribute_of(record: dict[str, Any], name: str) -> Any:
+    """The value of protected attribute ``name``: ``record["metadata"][name]`` (where ``format`` and
+    ``prepare`` write it), else ``record[name]`` (raw data, hand-made predictions files); ``_MISSING`` when
+    neither exists. Test with ``is_missing``."""
+    metadata = record.get(METADATA_FIELD)
+    if isinstance(metadata, dict) and name in metadata:
+        return metadata[name]
+    return record.get(name, _MISSING)
+
+
+def is_missing(value: Any) -> bool:
+    return value is _MISSING
+
+
+def group_label_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a protected attribute's group, or None. A group is a category: a non-empty
+    string, an integer or a boolean. Null is not a group (encode "not disclosed" as a value of its own);
+    a float or a list would make groups of single records or hide which group a record is in."""
+    if value is None:
+        return "is null; a record needs a group for every protected attribute (use a value such as 'unknown')"
+    if isinstance(value, str):
+        if not value.strip():
+            return "is empty"
+        return text_problem(value)
+    if isinstance(value, bool | int):
+        return None
+    return f"must be a group label (a string, integer or boolean), got {type(value).__name__} {_short(value)}"
+
+
+def check_protected_attributes(record: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Raise a FieldError naming the first protected attribute that ``record`` lacks (``attribute_of``) or
+    whose value is not a group label, or a ``metadata`` that is not an object."""
+    metadata = record.get(METADATA_FIELD)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise FieldError(METADATA_FIELD, f"must be an object of protected attributes, got {_short(metadata)}")
+    for name in names:
+        value = attribute_of(record, name)
+        if is_missing(value):
+            raise FieldError(
+                name,
+                f"is missing; --protected-attributes needs it in every record (in '{METADATA_FIELD}' or at "
+                "the top level)",
+            )
+        problem = group_label_problem(value)
+        if problem:
+            raise FieldError(name, problem)
 
 
 def label_of(record: dict[str, Any]) -> Any:

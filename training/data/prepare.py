@@ -17,6 +17,16 @@ as for stratification). Decisions:
 - Stratification uses the label of the source record (before conversion), else of the converted one:
   converting to ``chat`` drops the ``label`` field that stratified splitting needs.
 - Every split must receive at least one record; otherwise the command fails, naming the counts and ratios.
+- ``--protected-attributes gender age_band`` keeps those fields of every source record (top level, or its
+  ``metadata`` object) in the converted record's ``metadata`` object, in every split, so that the evaluation
+  of the test split can measure fairness over them. A record without one (or with a value that is not a
+  group label: a non-empty string, an integer or a boolean) is an error naming the record and the field,
+  not a silent gap: a misspelt attribute, or an upstream join that lost it for some records, would otherwise
+  measure fairness over fewer records than it claims ("not disclosed" is a group of its own, e.g.
+  "unknown"). The trainers read only the conversation; duplicate detection and length limits ignore
+  ``metadata``. Bedrock targets cannot carry it (their record shapes are fixed): the option is refused there.
+  The split is stratified by label only, so a rare group may miss the test split; the evaluation then
+  refuses to measure that attribute (a disparity needs two groups).
 
 Two passes, each record converted once: pass 1 converts and validates, writes the kept records to a
 temporary file in the output directory and keeps a label id per record; pass 2 streams that file into the
@@ -53,7 +63,7 @@ class PrepareArgs(ConversionArgs):
     <output-dir>/baseline/baseline.json (all or none). Duplicates are dropped (first copy kept) and
     counted, not an error; any other invalid record fails the command and nothing is written.
     Stratification uses the source record's label (a chat target drops it). Every split must get at least
-    one record.
+    one record. --protected-attributes go into every record's 'metadata' object (not with Bedrock targets).
     """
 
     input: str | None = field(
@@ -112,10 +122,11 @@ def run_prepare(args: PrepareArgs) -> int:
                 if status != OK or not validator.ok:  # duplicates are dropped here
                     continue
                 kept.write(dumps_record(converted) + "\n")
-                source = item.value if label_of(item.value) is not None else converted
-                label_id = label_ids.setdefault(repr(label_of(source)), len(label_ids))
+                # Not `source`: that names the input in the messages below.
+                labelled = item.value if label_of(item.value) is not None else converted
+                label_id = label_ids.setdefault(repr(label_of(labelled)), len(label_ids))
                 if label_id == len(label_values):
-                    label_values.append(labels_of(source))
+                    label_values.append(labels_of(labelled))
                 labels.append(label_id)
                 strata.append(label_id if args.stratify else 0)
         validator.finish()

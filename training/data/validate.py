@@ -17,10 +17,12 @@ from typing import Any
 from training.common.args import UsageError, existing_path
 from training.common.sagemaker import processing_input, resolve_path
 from training.data.formats import (
+    METADATA_FIELD,
     MODEL_FAMILIES,
     TARGET_CHOICES,
     FieldError,
     TargetFormat,
+    check_protected_attributes,
     check_reserved_keywords,
     record_text,
     resolve_target,
@@ -91,6 +93,9 @@ def record_hash(record: Any, normalize: bool = False) -> int:
 
 
 OK, INVALID, DUPLICATE = "ok", "invalid", "duplicate"
+# Left out of duplicate detection: a record id, and the protected attributes (the same conversation with
+# other attributes is the same training example).
+_NOT_CONTENT = frozenset({"id", METADATA_FIELD})
 
 
 @dataclass
@@ -103,6 +108,8 @@ class DatasetValidator:
     allow_duplicates: bool = False
     tokens: TokenCounter | None = None
     max_reported: int = 100
+    # Every record must carry a group for each (check_protected_attributes).
+    protected_attributes: tuple[str, ...] = ()
     # Whether allowed duplicates count towards the record limits (not when they are dropped from the output).
     count_duplicates: bool = True
     problems: list[Problem] = field(default_factory=list)
@@ -137,6 +144,7 @@ class DatasetValidator:
         try:
             self.target.check(record)
             check_reserved_keywords(record, self.limits.reserved_keywords)
+            check_protected_attributes(record, self.protected_attributes)
         except FieldError as exc:
             self.error(location, exc.field, exc.reason)
             return INVALID
@@ -146,7 +154,8 @@ class DatasetValidator:
             self._files.append(location.path)
         # File index and line packed in one int: this map is the only per-record memory validation keeps.
         packed = ((len(self._files) - 1) << 40) | location.line
-        first = self._seen.setdefault(record_hash({k: v for k, v in record.items() if k != "id"}), packed)
+        content = {k: v for k, v in record.items() if k not in _NOT_CONTENT}
+        first = self._seen.setdefault(record_hash(content), packed)
         if first is not None:
             self.duplicates += 1
             if not self.allow_duplicates:
@@ -249,7 +258,8 @@ def report(validator: DatasetValidator, stream: Any = None) -> None:
 
 @dataclass
 class LimitArgs:
-    """Limits that override a model family's, shared by ``validate`` and ``format``."""
+    """What the validator checks beyond the target's shape: limits that override a model family's, allowed
+    labels, protected attributes; shared by ``validate``, ``format`` and ``prepare``."""
 
     tokenizer: str | None = field(default=None, metadata={"help": "Local tokenizer.json for token limits"})
     min_records: int | None = field(default=None, metadata={"help": "Override the family's minimum records"})
@@ -259,6 +269,14 @@ class LimitArgs:
     )
     max_tokens: int | None = field(default=None, metadata={"help": "Override the maximum tokens per record"})
     labels: list[str] | None = field(default=None, metadata={"help": "Allowed labels (classification)"})
+    protected_attributes: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Fields whose groups fairness is measured over, e.g. gender age_band: every record "
+            "must carry each (a string, integer or boolean), read from the record's 'metadata' object or "
+            "its top level; format and prepare write them into 'metadata'. Not with Bedrock targets"
+        },
+    )
     max_errors: int = field(default=100, metadata={"help": "How many errors to print"})
 
 
@@ -283,6 +301,14 @@ def build_validator(args: Any) -> DatasetValidator:
         target = resolve_target(args.target, args.model_family)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    attributes = tuple(args.protected_attributes or ())
+    if attributes and not target.carries_metadata:
+        raise UsageError(
+            f"--protected-attributes: {target.name} records cannot carry them (Bedrock accepts no other "
+            "fields); keep the evaluation data in a format that can, e.g. --target chat"
+        )
+    if len(set(attributes)) != len(attributes):
+        raise UsageError(f"--protected-attributes names an attribute twice: {' '.join(attributes)}")
     limits = limits_for(
         args.model_family, args.min_records, args.max_records, args.max_chars, args.max_tokens
     )
@@ -293,6 +319,7 @@ def build_validator(args: Any) -> DatasetValidator:
         allow_duplicates=args.allow_duplicates,
         tokens=TokenCounter(existing_path(args.tokenizer, "--tokenizer", "file")) if args.tokenizer else None,
         max_reported=args.max_errors,
+        protected_attributes=attributes,
     )
 
 

@@ -7,12 +7,16 @@
     python -m training.evaluate perplexity --model-dir model --data heldout.jsonl --output-dir eval
     python -m training.evaluate predict --model-dir model --input test.jsonl --output preds.jsonl
     python -m training.evaluate model --task qa --model model.tar.gz --data test.jsonl --output-dir eval \
-        --work-dir work --device cpu --max-new-tokens 64
+        --work-dir work --device cpu --max-new-tokens 64 --protected-attributes gender age_band
     python -m training.evaluate compare --reports prod/evaluation.json cand/evaluation.json \
         --names production candidate --output-dir comparison
 
 model (the pipeline's evaluation step) takes a training job's model.tar.gz (or a model directory) and runs
 perplexity, or predict then the task's metrics, in one command.
+
+--protected-attributes (every task) measures fairness per attribute; fairness_metrics.max_disparity.value,
+the largest disparity over them, is always in evaluation.json (0.0 with measured: false when nothing was
+measured) for the pipeline's quality gate. See training/evaluate/fairness.py.
 
 Inside a SageMaker Processing job, paths default to /opt/ml/processing/input/predictions and
 /opt/ml/processing/output/evaluation.

@@ -34,13 +34,25 @@ TOKENS = "tokens"
 DEMOGRAPHIC_PARITY_DIFFERENCE = "demographic_parity_difference"
 EQUAL_OPPORTUNITY_DIFFERENCE = "equal_opportunity_difference"
 GROUP_GAP_SUFFIX = "_group_gap"
+# The quality gate's fairness value: fairness_metrics.max_disparity.value (training/evaluate/fairness.py).
+MAX_DISPARITY = "max_disparity"
+MAX_DISPARITY_FROM = "max_disparity_from"
+MEASURED = "measured"
+ATTRIBUTES = "attributes"
 
 # SageMaker writes "NaN" when a standard deviation is not estimated (fewer than 200 records).
 NOT_ESTIMATED = "NaN"
 MIN_RECORDS_FOR_STD = 200
 
 LOWER_IS_BETTER = frozenset(
-    {PERPLEXITY, LOSS, HAMMING_LOSS, DEMOGRAPHIC_PARITY_DIFFERENCE, EQUAL_OPPORTUNITY_DIFFERENCE}
+    {
+        PERPLEXITY,
+        LOSS,
+        HAMMING_LOSS,
+        DEMOGRAPHIC_PARITY_DIFFERENCE,
+        EQUAL_OPPORTUNITY_DIFFERENCE,
+        MAX_DISPARITY,
+    }
 )
 
 

@@ -283,6 +283,14 @@ def classification_bootstrap_stds(
     return {key: float(np.std([row[key] for row in rows])) for key in keys}
 
 
+MAX_DISPARITY_CONVENTION = (
+    "the largest disparity over every protected attribute: for classification the demographic parity and "
+    "equal opportunity differences (with --positive-label for that class, otherwise the worst class), for "
+    "summarization and question answering every <metric>_group_gap, for perplexity perplexity_group_gap "
+    "(in perplexity units); max_disparity_from names the attribute and the metric. 0.0 with measured: "
+    "false when no attribute was measured (no --protected-attributes, and no record carries --group-field)"
+)
+
 FAIRNESS_CONVENTIONS = {
     "demographic_parity_difference": (
         "max - min over groups of the share of records for which the class is predicted (selection rate); "
@@ -295,7 +303,9 @@ FAIRNESS_CONVENTIONS = {
         "unfairness); the groups left out are listed per class under groups_without_positives. With fewer "
         "than two groups that have positives the difference is not defined: NaN."
     ),
-    "headline": "with --positive-label, that class; otherwise the worst (largest) value over all classes",
+    "headline": "with --positive-label, that class; otherwise the worst (largest) value over all classes; "
+    "over several protected attributes, the worst attribute (each one's values under attributes)",
+    "max_disparity": MAX_DISPARITY_CONVENTION,
 }
 
 

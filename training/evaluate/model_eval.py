@@ -18,9 +18,17 @@ from training.common.sagemaker import processing_input, processing_output, resol
 from training.data.formats import FieldError, to_conversation
 from training.data.io import AtomicOutputs, Problem, dumps_record, read_records, require_input
 from training.evaluate import metric_names as names
+from training.evaluate.fairness import GroupCollector, attribute_spec, fairness_section, group_key
 from training.evaluate.metrics import bootstrap_std
 from training.evaluate.report import entry
-from training.evaluate.tasks import Examples, InputError, finish, report_metadata
+from training.evaluate.tasks import (
+    GROUP_FIELD_HELP,
+    PROTECTED_ATTRIBUTES_HELP,
+    Examples,
+    InputError,
+    finish,
+    report_metadata,
+)
 
 
 def _conversation_text(record: dict[str, Any]) -> str:
@@ -69,7 +77,8 @@ class PerplexityArgs:
         default="text",
         metadata={"help": "Field with the text; records without it use their conversation text"},
     )
-    group_field: str = field(default="group", metadata={"help": "Group attribute for per-group perplexity"})
+    protected_attributes: list[str] | None = field(default=None, metadata={"help": PROTECTED_ATTRIBUTES_HELP})
+    group_field: str = field(default="group", metadata={"help": GROUP_FIELD_HELP})
     batch_size: int = field(default=8, metadata={"help": "Windows scored per forward pass"})
     max_length: int = field(
         default=1024, metadata={"help": "Tokens per window; longer texts are cut into windows"}
@@ -85,16 +94,16 @@ MAX_LISTED_SKIPS = 100
 
 def perplexity_report(
     losses: list[Any],
-    groups: list[str] | None,
     examples: Examples,
     seed: int,
     skipped: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Perplexity over every scored text, per group, and which texts could not be scored and why.
+    """Perplexity over every scored text, per group of each attribute, and which texts could not be scored
+    and why.
 
-    ``groups`` has one entry per text (scored or not); ``skipped`` one ``{"index", "record", "tokens",
-    "reason"}`` per text that was not scored. A group none of whose texts can be scored has no perplexity:
-    its entry says why, and the group gap is over the groups that have one."""
+    ``examples.groups`` has one label per text (scored or not) per attribute; ``skipped`` one ``{"index",
+    "record", "tokens", "reason"}`` per text that was not scored. A group none of whose texts can be scored
+    has no perplexity: its entry says why, and the group gap is over the groups that have one."""
     from training.evaluate.causal_lm import perplexity_from_losses
 
     skipped = skipped or []
@@ -115,7 +124,7 @@ def perplexity_report(
         texts_skipped=len(skipped),
         skip_reasons=reasons,
         skipped=[
-            {k: v for k, v in s.items() if k != "index" and (k != "group" or groups is not None)}
+            {**{k: v for k, v in s.items() if k != "index"}, **_groups_of(examples, s["index"])}
             for s in skipped[:MAX_LISTED_SKIPS]
         ],
     )
@@ -127,37 +136,61 @@ def perplexity_report(
             names.TOKENS: entry(tokens),
         },
     }
-    if groups is not None:
-        skipped_per_group: dict[str, int] = {}
-        for skip in skipped:
-            g = groups[skip["index"]]
-            skipped_per_group[g] = skipped_per_group.get(g, 0) + 1
-        per_group: dict[str, dict[str, Any]] = {}
-        for g in sorted(set(groups)):
-            group_losses = [x for x in losses if groups[x.index] == g]
-            counts = {
-                "count": groups.count(g),
-                "texts_scored": groups.count(g) - skipped_per_group.get(g, 0),
-                "texts_skipped": skipped_per_group.get(g, 0),
-            }
-            if not group_losses:
-                per_group[g] = {**counts, "not_scored": f"every text of this group has {TOO_SHORT}"}
-                continue
-            g_ppl, g_loss, g_tokens = perplexity_from_losses(group_losses)
-            per_group[g] = {
-                names.PERPLEXITY: entry(g_ppl),
-                names.LOSS: entry(g_loss),
-                names.TOKENS: entry(g_tokens),
-                **counts,
-            }
+    all_groups: dict[str, dict[str, Any]] = {}
+    disparities: dict[str, dict[str, float]] = {}
+    details: dict[str, dict[str, Any]] = {}
+    for attribute, groups in examples.groups.items():
+        per_group = _perplexity_per_group(losses, groups, skipped)
         values = [v[names.PERPLEXITY]["value"] for v in per_group.values() if names.PERPLEXITY in v]
         gap = max(values) - min(values) if len(values) > 1 else float("nan")
-        report[names.FAIRNESS] = {f"{names.PERPLEXITY}{names.GROUP_GAP_SUFFIX}": entry(gap)}
+        disparities[attribute] = {f"{names.PERPLEXITY}{names.GROUP_GAP_SUFFIX}": gap}
         not_scored = [g for g, v in per_group.items() if names.PERPLEXITY not in v]
-        if not_scored:
-            report[names.FAIRNESS]["groups_not_scored"] = not_scored
-        report[names.PER_GROUP] = per_group
+        details[attribute] = {"groups_not_scored": not_scored} if not_scored else {}
+        all_groups.update({group_key(examples.attributes, attribute, g): v for g, v in per_group.items()})
+    report[names.FAIRNESS] = fairness_section(examples.attributes, examples.groups, disparities, details)
+    if all_groups:
+        report[names.PER_GROUP] = all_groups
     return report
+
+
+def _groups_of(examples: Examples, index: int) -> dict[str, Any]:
+    """What a skipped text's listing says of its groups: ``group`` for the legacy --group-field, as before;
+    ``groups`` per attribute for --protected-attributes."""
+    if not examples.groups:
+        return {}
+    if not examples.attributes.required:
+        return {"group": next(iter(examples.groups.values()))[index]}
+    return {"groups": {a: g[index] for a, g in examples.groups.items()}}
+
+
+def _perplexity_per_group(
+    losses: list[Any], groups: list[str], skipped: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    from training.evaluate.causal_lm import perplexity_from_losses
+
+    skipped_per_group: dict[str, int] = {}
+    for skip in skipped:
+        g = groups[skip["index"]]
+        skipped_per_group[g] = skipped_per_group.get(g, 0) + 1
+    per_group: dict[str, dict[str, Any]] = {}
+    for g in sorted(set(groups)):
+        group_losses = [x for x in losses if groups[x.index] == g]
+        counts = {
+            "count": groups.count(g),
+            "texts_scored": groups.count(g) - skipped_per_group.get(g, 0),
+            "texts_skipped": skipped_per_group.get(g, 0),
+        }
+        if not group_losses:
+            per_group[g] = {**counts, "not_scored": f"every text of this group has {TOO_SHORT}"}
+            continue
+        g_ppl, g_loss, g_tokens = perplexity_from_losses(group_losses)
+        per_group[g] = {
+            names.PERPLEXITY: entry(g_ppl),
+            names.LOSS: entry(g_loss),
+            names.TOKENS: entry(g_tokens),
+            **counts,
+        }
+    return per_group
 
 
 def run_perplexity(args: PerplexityArgs) -> int:
@@ -169,10 +202,14 @@ def run_perplexity(args: PerplexityArgs) -> int:
     model_directory(model_dir, "--model-dir")
     output = resolve_path(args.output_dir, processing_output("evaluation"), "--output-dir")
 
+    attributes = attribute_spec(args.protected_attributes, args.group_field)
+
     def build() -> dict[str, Any]:
         records = _read(data)
-        texts, groups, locations, problems = [], [], [], []
+        texts, locations, problems = [], [], []
+        collector = GroupCollector(attributes)
         for location, record in records:
+            collector.add(location, record)
             try:
                 text = record[args.text_field] if args.text_field in record else _conversation_text(record)
             except FieldError as exc:
@@ -184,25 +221,15 @@ def run_perplexity(args: PerplexityArgs) -> int:
                 )
                 continue
             texts.append(text)
-            groups.append(record.get(args.group_field))
             locations.append(location)
-        all_groups = [record.get(args.group_field) for _, record in records]
-        if any(g is not None for g in all_groups) and None in all_groups:
-            location = records[all_groups.index(None)][0]
-            problems.append(Problem(location, args.group_field, "is missing but other records have it"))
+        groups = collector.finish(str(data))
+        problems += collector.problems
         if problems:
             raise InputError(problems)
         model, tokenizer = load_model(model_dir, args.device)
         token_ids = tokenize(tokenizer, texts)
-        has_groups = bool(groups) and groups[0] is not None
         skipped = [
-            {
-                "index": i,
-                "record": str(locations[i]),
-                **({"group": str(groups[i])} if has_groups else {}),
-                "tokens": len(ids),
-                "reason": TOO_SHORT,
-            }
+            {"index": i, "record": str(locations[i]), "tokens": len(ids), "reason": TOO_SHORT}
             for i, ids in enumerate(token_ids)
             if len(ids) < 2
         ]
@@ -227,10 +254,8 @@ def run_perplexity(args: PerplexityArgs) -> int:
                 file=sys.stderr,
             )
         losses = token_losses(model, tokenizer, token_ids, args.batch_size, args.max_length)
-        examples = Examples(texts, texts, None, str(data))
-        return perplexity_report(
-            losses, [str(g) for g in groups] if has_groups else None, examples, args.seed, skipped
-        )
+        examples = Examples(texts, texts, groups, str(data), attributes)
+        return perplexity_report(losses, examples, args.seed, skipped)
 
     return finish(build, output)
 

@@ -36,14 +36,30 @@ def metric_items(section: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(k, v) for k, v in section.items() if isinstance(v, dict) and "value" in v]
 
 
+def metric_sections(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The sections that hold headline metrics: not metadata, not per-group metrics, and not a fairness
+    section that measured nothing (its max_disparity 0.0 is only there for the pipeline's gate to read)."""
+    return [
+        (section, content)
+        for section, content in report.items()
+        if section not in _SKIP
+        and isinstance(content, dict)
+        and not (section == names.FAIRNESS and content.get(names.MEASURED) is False)
+    ]
+
+
 def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per metric, and one per metric and group."""
+    """One row per metric, one per fairness metric and protected attribute (the attribute in the group
+    column), and one per metric and group."""
     rows = []
-    for section, content in report.items():
-        if section in _SKIP or not isinstance(content, dict):
-            continue
+    for section, content in metric_sections(report):
         for metric, value in metric_items(content):
             rows.append({"section": section, "metric": metric, "group": "", **_row_values(value)})
+        if section == names.FAIRNESS:
+            for attribute, values in (content.get(names.ATTRIBUTES) or {}).items():
+                for metric, value in metric_items(values):
+                    row = {"section": section, "metric": metric, "group": attribute}
+                    rows.append({**row, **_row_values(value)})
     for group, metrics in report.get(names.PER_GROUP, {}).items():
         for metric, value in metric_items(metrics):
             rows.append({"section": names.PER_GROUP, "metric": metric, "group": group, **_row_values(value)})
@@ -149,6 +165,18 @@ def _confusion_table(matrix: dict[str, dict[str, int]]) -> str:
     return f"<table><tr><th>true \\ predicted</th>{head}</tr>{''.join(body)}</table>"
 
 
+def _attributes_table(attributes: dict[str, dict[str, Any]]) -> str:
+    metrics = list(dict.fromkeys(k for values in attributes.values() for k, _ in metric_items(values)))
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
+    rows = "".join(
+        f"<tr><td>{html.escape(a)}</td>"
+        + "".join(f"<td>{_fmt(values[m]['value']) if m in values else ''}</td>" for m in metrics)
+        + f"<td>{html.escape(', '.join(map(str, values.get('groups', []))))}</td></tr>"
+        for a, values in attributes.items()
+    )
+    return f"<table><tr><th>attribute</th>{head}<th>groups</th></tr>{rows}</table>"
+
+
 def render_html(report: dict[str, Any]) -> str:
     meta = report.get(names.METADATA, {})
     out = [
@@ -164,9 +192,7 @@ def render_html(report: dict[str, Any]) -> str:
         )
         + "</table>",
     ]
-    for section, content in report.items():
-        if section in _SKIP or not isinstance(content, dict):
-            continue
+    for section, content in metric_sections(report):
         items = metric_items(content)
         out.append(f"<h2>{html.escape(section)}</h2>")
         if items:
@@ -178,6 +204,10 @@ def render_html(report: dict[str, Any]) -> str:
                 out.append(
                     bar_chart([k for k, _ in bounded], {"value": [v for _, v in bounded]}, max_value=1.0)
                 )
+        attributes = content.get(names.ATTRIBUTES) if section == names.FAIRNESS else None
+        if attributes:
+            out.append("<h3>Per protected attribute</h3>")
+            out.append(_attributes_table(attributes))
         matrix = content.get(names.CONFUSION_MATRIX)
         if matrix:
             out.append("<h3>Confusion matrix</h3>")
@@ -228,8 +258,7 @@ def flatten(report: dict[str, Any]) -> dict[str, float | str]:
     """``{"section.metric": value}`` for every headline metric of a report."""
     return {
         f"{section}.{metric}": value["value"]
-        for section, content in report.items()
-        if section not in _SKIP and isinstance(content, dict)
+        for section, content in metric_sections(report)
         for metric, value in metric_items(content)
     }
 

@@ -1,10 +1,11 @@
 """Evaluate a predictions file (what an endpoint, a batch transform or Bedrock returned) for one task.
 
-Each record holds the reference and the prediction side by side, and optionally a group attribute:
+Each record holds the reference and the prediction side by side, and the protected attributes that fairness
+is measured over (``--protected-attributes``; see ``training/evaluate/fairness.py``):
 
-    {"label": "pos", "prediction": "neg", "group": "en"}                        classification
+    {"label": "pos", "prediction": "neg", "metadata": {"gender": "f"}}        classification
     {"labels": ["a", "b"], "prediction": ["a"]}                                   multi-label
-    {"summary": "...", "prediction": "..."}                                       summarization
+    {"summary": "...", "prediction": "...", "group": "en"}                       summarization
     {"answers": ["Paris", "paris, France"], "prediction": "Paris"}               question answering
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,30 @@ import numpy as np
 
 from training.common.args import UsageError
 from training.common.sagemaker import processing_input, processing_output, resolve_path
-from training.data.io import Location, Problem, read_records, require_input
+from training.data.io import Problem, read_records, require_input
 from training.evaluate import metric_names as names
 from training.evaluate import metrics
+from training.evaluate.fairness import (
+    NO_ATTRIBUTES,
+    AttributeSpec,
+    GroupCollector,
+    attribute_spec,
+    fairness_section,
+    group_indices,
+    group_key,
+)
 from training.evaluate.report import entry, write_report
+
+PROTECTED_ATTRIBUTES_HELP = (
+    "Fields whose groups fairness compares, e.g. gender age_band, read from each record's 'metadata' "
+    "object (where prepare --protected-attributes writes them) or its top level; every record must carry "
+    "each, and each needs two groups at least. fairness_metrics.max_disparity.value is the largest "
+    "disparity over them (default: the --group-field attribute, when the records carry it)"
+)
+GROUP_FIELD_HELP = (
+    "The one group attribute measured when --protected-attributes is not given, and only when the records "
+    "carry it"
+)
 
 
 @dataclass
@@ -37,9 +58,8 @@ class CommonArgs:
         default=None, metadata={"help": "Where evaluation.json/.csv/.html go (default: output/evaluation)"}
     )
     prediction_field: str = field(default="prediction", metadata={"help": "Field holding the model output"})
-    group_field: str = field(
-        default="group", metadata={"help": "Field holding the group attribute for fairness"}
-    )
+    protected_attributes: list[str] | None = field(default=None, metadata={"help": PROTECTED_ATTRIBUTES_HELP})
+    group_field: str = field(default="group", metadata={"help": GROUP_FIELD_HELP})
     seed: int = field(default=0, metadata={"help": "Seed for the standard-deviation resampling"})
 
 
@@ -83,8 +103,10 @@ class InputError(Exception):
 class Examples:
     references: list[Any]
     predictions: list[Any]
-    groups: list[str] | None
+    # Group label per record, per measured attribute; empty when none is measured.
+    groups: dict[str, list[str]]
     source: str
+    attributes: AttributeSpec = NO_ATTRIBUTES
 
 
 def _as_label(value: Any) -> str | None:
@@ -122,7 +144,7 @@ def load_examples(
     path: Path,
     reference_field: str,
     prediction_field: str,
-    group_field: str,
+    attributes: AttributeSpec,
     parse_reference: Callable[[Any], Any],
     parse_prediction: Callable[[Any], Any],
     expected: str,
@@ -131,8 +153,7 @@ def load_examples(
     problems: list[Problem] = []
     refs: list[Any] = []
     preds: list[Any] = []
-    groups: list[str | None] = []
-    first_without_group: Location | None = None
+    collector = GroupCollector(attributes)
     for item in read_records(path):
         if item.problem:
             problems.append(item.problem)
@@ -146,20 +167,16 @@ def load_examples(
                 problems.append(Problem(item.location, name, "is missing"))
             elif parse(record[name]) is None:
                 problems.append(Problem(item.location, name, f"must be {expected}, got {record[name]!r:.60}"))
-        group = record.get(group_field)
-        groups.append(None if group is None else str(group))
-        if group is None and first_without_group is None:
-            first_without_group = item.location
+        collector.add(item.location, record)
         refs.append(parse_reference(record.get(reference_field)))
         preds.append(parse_prediction(record.get(prediction_field)))
-    if any(g is not None for g in groups) and first_without_group is not None:
-        problems.append(Problem(first_without_group, group_field, "is missing but other records have it"))
+    groups = collector.finish(str(path))
+    problems += collector.problems
     if not refs and not problems:
         problems.append(Problem(None, None, f"{path}: no records"))
     if problems:
         raise InputError(problems)
-    has_groups = any(g is not None for g in groups)
-    return Examples(refs, preds, [str(g) for g in groups] if has_groups else None, str(path))
+    return Examples(refs, preds, groups, str(path), attributes)
 
 
 def report_metadata(task: str, examples: Examples, **extra: Any) -> dict[str, Any]:
@@ -168,18 +185,16 @@ def report_metadata(task: str, examples: Examples, **extra: Any) -> dict[str, An
         "records": len(examples.references),
         "predictions": examples.source,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "protected_attributes": list(examples.attributes.names) if examples.attributes.required else [],
     }
-    if examples.groups is not None:
-        meta["groups"] = sorted(set(examples.groups))
+    if examples.groups:  # the keys of per_group_metrics
+        meta["groups"] = [
+            group_key(examples.attributes, name, g)
+            for name, labels in examples.groups.items()
+            for g in sorted(set(labels))
+        ]
     meta.update({k: v for k, v in extra.items() if v is not None})
     return meta
-
-
-def _group_indices(groups: Sequence[str]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
-        out.setdefault(g, []).append(i)
-    return dict(sorted(out.items()))
 
 
 def classification_report(
@@ -221,22 +236,27 @@ def classification_report(
             names.CONFUSION_MATRIX: confusion(y_true, y_pred),
         },
     }
-    if examples.groups is not None:
-        classes = [positive_label] if positive_label else all_classes
-        fairness = metrics.fairness_differences(true_sets, pred_sets, examples.groups, classes)
-        report[names.FAIRNESS] = {
-            names.DEMOGRAPHIC_PARITY_DIFFERENCE: entry(fairness[names.DEMOGRAPHIC_PARITY_DIFFERENCE]),
-            names.EQUAL_OPPORTUNITY_DIFFERENCE: entry(fairness[names.EQUAL_OPPORTUNITY_DIFFERENCE]),
-            "positive_label": positive_label,
-            "conventions": metrics.FAIRNESS_CONVENTIONS,
-            "per_class": fairness["per_class"],
+    classes = [positive_label] if positive_label else all_classes
+    disparities: dict[str, dict[str, float]] = {}
+    details: dict[str, dict[str, Any]] = {}
+    for attribute, groups in examples.groups.items():
+        fairness = metrics.fairness_differences(true_sets, pred_sets, groups, classes)
+        disparities[attribute] = {
+            k: fairness[k] for k in (names.DEMOGRAPHIC_PARITY_DIFFERENCE, names.EQUAL_OPPORTUNITY_DIFFERENCE)
         }
+        details[attribute] = {"per_class": fairness["per_class"]}
+    extra = {"positive_label": positive_label, "conventions": metrics.FAIRNESS_CONVENTIONS}
+    report[names.FAIRNESS] = fairness_section(
+        examples.attributes, examples.groups, disparities, details, extra if disparities else None
+    )
+    if examples.groups:
         report[names.PER_GROUP] = {
-            g: {
+            group_key(examples.attributes, attribute, g): {
                 **{k: entry(v) for k, v in subsets.metrics(np.asarray(idx)).items()},
                 "count": len(idx),
             }
-            for g, idx in _group_indices(examples.groups).items()
+            for attribute, groups in examples.groups.items()
+            for g, idx in group_indices(groups).items()
         }
     return report
 
@@ -254,18 +274,21 @@ def per_example_report(
             for k, a in arrays.items()
         },
     }
-    if examples.groups is not None:
-        per_group = {
-            g: {**{k: entry(a[idx].mean()) for k, a in arrays.items()}, "count": len(idx)}
-            for g, idx in _group_indices(examples.groups).items()
-        }
-        report[names.FAIRNESS] = {
-            f"{k}{names.GROUP_GAP_SUFFIX}": entry(
-                max(v[k]["value"] for v in per_group.values())
-                - min(v[k]["value"] for v in per_group.values())
-            )
+    per_group: dict[str, dict[str, Any]] = {}
+    disparities: dict[str, dict[str, float]] = {}
+    for attribute, groups in examples.groups.items():
+        indices = group_indices(groups)
+        means = {g: {k: float(a[idx].mean()) for k, a in arrays.items()} for g, idx in indices.items()}
+        for g, idx in indices.items():
+            key = group_key(examples.attributes, attribute, g)
+            per_group[key] = {**{k: entry(v) for k, v in means[g].items()}, "count": len(idx)}
+        disparities[attribute] = {
+            f"{k}{names.GROUP_GAP_SUFFIX}": max(m[k] for m in means.values())
+            - min(m[k] for m in means.values())
             for k in arrays
         }
+    report[names.FAIRNESS] = fairness_section(examples.attributes, examples.groups, disparities)
+    if per_group:
         report[names.PER_GROUP] = per_group
     return report
 
@@ -286,6 +309,10 @@ def finish(build: Callable[[], dict[str, Any]], output_dir: Path) -> int:
     print(f"{report[names.METADATA]['records']} records: {summary}")
     print(f"wrote {output_dir}/evaluation.json, evaluation.csv, evaluation.html")
     return 0
+
+
+def _attributes(args: CommonArgs) -> AttributeSpec:
+    return attribute_spec(args.protected_attributes, args.group_field)
 
 
 def _paths(args: CommonArgs) -> tuple[Path, Path]:
@@ -312,7 +339,7 @@ def run_classification(args: ClassificationArgs) -> int:
         parse = _as_label_list if multilabel else _as_label
         expected = "a list of labels" if multilabel else "a non-empty label"
         examples = load_examples(
-            source, reference_field, args.prediction_field, args.group_field, parse, parse, expected
+            source, reference_field, args.prediction_field, _attributes(args), parse, parse, expected
         )
         return classification_report(examples, multilabel, args.positive_label, args.seed)
 
@@ -327,7 +354,7 @@ def run_summarization(args: SummarizationArgs) -> int:
             source,
             args.reference_field,
             args.prediction_field,
-            args.group_field,
+            _attributes(args),
             _as_text,
             _as_text,
             "a string",
@@ -346,7 +373,7 @@ def run_qa(args: QAArgs) -> int:
             source,
             args.reference_field,
             args.prediction_field,
-            args.group_field,
+            _attributes(args),
             _as_answers,
             _as_text,
             "answer text (answers: a non-empty list of strings)",

@@ -12,6 +12,11 @@ Both write evaluation.json/.csv/.html to ``--output-dir``.
 Test records in a conversation format (what ``prepare --target chat`` writes) carry no task reference
 field: a record without one gets the assistant's answer to its first user turn (the turn ``predict``
 prompts with) as the reference (``label``, ``summary``, or ``answers: [answer]``).
+
+``--protected-attributes gender age_band`` measures fairness over those attributes, read from each test
+record's ``metadata`` (where ``prepare --protected-attributes`` puts them; ``predict`` copies records whole
+into the predictions); they are checked before the model is extracted, so a record without one fails in
+seconds. The gate value is ``fairness_metrics.max_disparity.value`` (``training/evaluate/fairness.py``).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from typing import Any
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.formats import FieldError, to_conversation
 from training.data.io import AtomicOutputs, Problem, dumps_record, read_records
+from training.evaluate.fairness import GroupCollector, attribute_spec
 from training.evaluate.model_eval import PerplexityArgs, PredictArgs, run_perplexity, run_predict
 from training.evaluate.tasks import (
+    PROTECTED_ATTRIBUTES_HELP,
     ClassificationArgs,
     InputError,
     QAArgs,
@@ -81,6 +88,7 @@ class ModelArgs:
     )
     device: str = field(default="cpu", metadata={"help": "torch device, e.g. cuda"})
     max_new_tokens: int = field(default=64, metadata={"help": "Tokens generated per record (not perplexity)"})
+    protected_attributes: list[str] | None = field(default=None, metadata={"help": PROTECTED_ATTRIBUTES_HELP})
 
 
 def _error(message: str) -> int:
@@ -143,6 +151,24 @@ def with_references(data: Path, reference_fields: tuple[str, ...], work_dir: Pat
     return target
 
 
+def attribute_problems(data: Path, names: list[str]) -> list[Problem]:
+    """What keeps fairness over ``names`` from being measured on ``data`` (the checks of the task commands,
+    run before the model is loaded)."""
+    collector = GroupCollector(attribute_spec(names, ""))
+    for item in read_records(data):
+        if item.problem is None and isinstance(item.value, dict):
+            collector.add(item.location, item.value)
+    collector.finish(str(data))
+    return collector.problems
+
+
+def _report(problems: list[Problem], output: Path) -> int:
+    for problem in problems[:100]:
+        print(f"error: {problem}", file=sys.stderr)
+    print(f"{len(problems)} errors; nothing written to {output}", file=sys.stderr)
+    return 1
+
+
 def run_model(args: ModelArgs) -> int:
     model = resolve_path(args.model, processing_input("model") / "model.tar.gz", "--model")
     data = resolve_path(args.data, processing_input("test") / "test.jsonl", "--data")
@@ -158,15 +184,16 @@ def run_model(args: ModelArgs) -> int:
         work_dir = Path(tempfile.mkdtemp(prefix="evaluate-model-"))
     try:
         test = data
+        # Checked before the model is extracted and loaded: bad test data fails in seconds.
         if args.task in PREDICTION_TASKS:
-            # Checked before the model is extracted and loaded: bad test data fails in seconds.
             try:
                 test = with_references(data, PREDICTION_TASKS[args.task][2], work_dir)
             except InputError as exc:
-                for problem in exc.problems[:100]:
-                    print(f"error: {problem}", file=sys.stderr)
-                print(f"{len(exc.problems)} errors; nothing written to {output}", file=sys.stderr)
-                return 1
+                return _report(exc.problems, output)
+        if args.protected_attributes:
+            problems = attribute_problems(data, args.protected_attributes)
+            if problems:
+                return _report(problems, output)
         try:
             model_dir = model_directory(model, work_dir)
         except ArchiveError as exc:
@@ -177,7 +204,11 @@ def run_model(args: ModelArgs) -> int:
         if args.task == "perplexity":
             return run_perplexity(
                 PerplexityArgs(
-                    model_dir=str(model_dir), data=str(data), output_dir=str(output), device=args.device
+                    model_dir=str(model_dir),
+                    data=str(data),
+                    output_dir=str(output),
+                    device=args.device,
+                    protected_attributes=args.protected_attributes,
                 )
             )
         args_type, run_task, _ = PREDICTION_TASKS[args.task]
@@ -193,7 +224,13 @@ def run_model(args: ModelArgs) -> int:
         )
         if status:
             return status
-        return run_task(args_type(predictions=str(predictions), output_dir=str(output)))
+        return run_task(
+            args_type(
+                predictions=str(predictions),
+                output_dir=str(output),
+                protected_attributes=args.protected_attributes,
+            )
+        )
     finally:
         if not args.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)

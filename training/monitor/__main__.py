@@ -5,6 +5,8 @@
         --window-start 2026-11-29T10:00:00Z --window-end 2026-11-29T11:00:00Z
     python -m training.monitor run --capture capture/ --output-dir monitor --endpoint-name extract \
         --variant-name AllTraffic --expect-json
+    python -m training.monitor run --capture capture/ --output-dir monitor --endpoint-name chat-prod \
+        --variant-name AllTraffic --canary canary/ --canary-task summarization
     python -m training.monitor baseline --data train.jsonl --output baseline.json
 
 run reads every capture file under --capture (SageMaker data capture or Bedrock invocation logs; .jsonl,
@@ -13,6 +15,8 @@ the training baseline and writes result.json, report.html and metrics.json (Clou
 --output-dir, all or none. A missing or unusable baseline is reported (BaselineMissing=1, no drift
 statistics), a missing capture directory is an empty window, unreadable lines are counted by reason: none
 is an error. The exit status is non-zero only when the outputs cannot be written (1) or a flag is wrong (2).
+With --canary, the quality canary's answers (predictions.jsonl, written by training.monitor.canary) are
+scored with training.evaluate for --canary-task (canary_score.py); no answers file is reported, not an error.
 
 baseline profiles a training data set (any format of training/data) into baseline.json; prepare writes one
 for its train split (<output-dir>/baseline/baseline.json).
@@ -33,6 +37,8 @@ from typing import Any
 from training.common.args import UsageError, run_subcommands
 from training.common.sagemaker import in_processing_job, processing_input, processing_output, resolve_path
 from training.data.io import read_records, require_input, write_json_atomic
+from training.monitor.canary import TASKS as CANARY_TASKS
+from training.monitor.canary_score import score_canary
 from training.monitor.capture import CaptureReader, parse_time
 from training.monitor.drift import MIN_DRIFT_RECORDS, drift
 from training.monitor.health import MIN_HEALTH_ANSWERS, Health
@@ -94,6 +100,17 @@ class RunArgs:
     min_health_answers: int = field(
         default=MIN_HEALTH_ANSWERS,
         metadata={"help": "Fewest answers for the answer-health rates (1 refusal in 2 answers is no signal)"},
+    )
+    canary: str | None = field(
+        default=None,
+        metadata={
+            "help": "Directory of the quality canary's answers (predictions.jsonl, written by "
+            "training.monitor.canary) to score; missing there: no canary this run, reported"
+        },
+    )
+    canary_task: str | None = field(
+        default=None,
+        metadata={"help": "Task whose training.evaluate metrics score the canary", "choices": CANARY_TASKS},
     )
     thresholds: list[str] = field(
         default_factory=list,
@@ -197,6 +214,8 @@ def monitor(capture: Path, baseline_path: Path | None, args: RunArgs) -> dict[st
         if baseline
         else {},
     }
+    if args.canary and args.canary_task:
+        result["canary"] = score_canary(Path(args.canary), args.canary_task)
     return finish(result, parse_thresholds(args.thresholds))
 
 
@@ -229,6 +248,8 @@ def run_monitor(args: RunArgs) -> int:
     if baseline is None and in_processing_job():
         baseline = processing_input("baseline") / BASELINE_FILE
     _window(args)  # a bad flag stops here, before anything is created
+    if bool(args.canary) != bool(args.canary_task):
+        raise UsageError("--canary and --canary-task go together: the answers and the task that scores them")
     try:
         parse_thresholds(args.thresholds)
     except ValueError as exc:
@@ -242,9 +263,16 @@ def run_monitor(args: RunArgs) -> int:
         print(f"python -m training.monitor run: error: cannot write to {output}: {exc}", file=sys.stderr)
         return 1
     counts = result["capture"]
+    canary = result.get("canary")
+    scored = ""
+    if canary:
+        scored = f"; canary {canary['status']}: {canary['records']} records, {canary.get('errors', 0)} errors"
+        if canary.get("score") is not None:
+            scored += f", {canary['scoreMetric']} {canary['score']:.4f}"
+    alarmed = ", ".join(result["alarms"]) or "none"
     print(
         f"{counts['records']} records, {counts['malformed']['total']} malformed, baseline "
-        f"{result['baseline']['status']}; alarms: {', '.join(result['alarms']) or 'none'}; wrote {output}"
+        f"{result['baseline']['status']}{scored}; alarms: {alarmed}; wrote {output}"
     )
     return 0
 

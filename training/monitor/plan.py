@@ -13,6 +13,16 @@ object would fail CreateProcessingJob, so empty hours are left out and a window 
 empty without a job). The served version's baseline is the ``DriftCheckBaselines.ModelDataQuality
 .Statistics`` of its model package, written by the pipeline's data preparation; without one the job runs
 anyway and reports ``BaselineMissing``.
+
+The quality canary (``canary`` in the settings: ``{"records": 1..500, "task": "classification" |
+"summarization" | "qa", "goldenSetUri": "s3://.../x.jsonl" | null}``; absent or null: off) adds to each
+run ``hasCanary``, ``canary`` (``{"goldenUri", "predictionsBucket", "predictionsKey", "records", "task"}``,
+what ``training.monitor.canary.handler`` reads; null without a canary) and ``canarySkipped`` (why a
+configured canary does not run for this target; null otherwise). The golden set is ``goldenSetUri``, else
+the served version's own held-out test split, which the pipeline's prepare step writes beside the baseline:
+``<prefix>/baseline/baseline.json`` -> ``<prefix>/test/test.jsonl``. With a golden set the job gets the
+input ``canary`` (``<run prefix>canary/``, where the canary function writes ``predictions.jsonl`` before
+the job starts) and runs even in a window without capture (``hasData``), to score the answers.
 """
 
 from __future__ import annotations
@@ -25,11 +35,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-# CreateProcessingJob allows at most 10 inputs: the code and launcher, the baseline, and the hours.
+from training.monitor.canary import MAX_RECORDS, PREDICTIONS_FILE, TASKS
+
+# CreateProcessingJob allows at most 10 inputs: the code and launcher, up to 6 hours, the baseline and the
+# canary's answers.
+MAX_INPUTS = 10
 MAX_INTERVAL_HOURS = 6
 PROCESSING_ROOT = "/opt/ml/processing"
 CAPTURE_PATH = f"{PROCESSING_ROOT}/input/capture"
 BASELINE_PATH = f"{PROCESSING_ROOT}/input/baseline"
+CANARY_PATH = f"{PROCESSING_ROOT}/input/canary"
+# The pipeline's prepare step writes train/, validation/, test/ and baseline/ under one prefix.
+BASELINE_SUFFIX = "/baseline/baseline.json"
+TEST_SPLIT_SUFFIX = "/test/test.jsonl"
 OUTPUT_PATH = f"{PROCESSING_ROOT}/output/monitor"
 # ProcessingJobName: letters and digits with single hyphens, at most 63 characters (botocore's model).
 _JOB_NAME_MAX = 63
@@ -159,6 +177,53 @@ def baseline_uri(sagemaker: Any, model_package_arn: str | None) -> str | None:
     return statistics.get("S3Uri")
 
 
+def canary_settings(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The checked ``canary`` settings, or None when the canary is off."""
+    canary = config.get("canary")
+    if canary is None:
+        return None
+    records, task = canary.get("records"), canary.get("task")
+    if isinstance(records, bool) or not isinstance(records, int) or not 1 <= records <= MAX_RECORDS:
+        raise ValueError(f"canary.records: got {records!r}; allowed: a whole number from 1 to {MAX_RECORDS}")
+    if task not in TASKS:
+        raise ValueError(f"canary.task: got {task!r}; allowed: {', '.join(TASKS)}")
+    golden = canary.get("goldenSetUri")
+    if golden is not None:
+        try:
+            split_s3_uri(golden)
+        except ValueError:
+            raise ValueError(
+                f"canary.goldenSetUri: got {golden!r}; allowed: null or s3://bucket/key.jsonl"
+            ) from None
+    return {"records": records, "task": task, "goldenSetUri": golden}
+
+
+def golden_set(
+    configured: str | None, baseline: str | None, has_version: bool = True
+) -> tuple[str | None, str | None]:
+    """(golden set URI, None), or (None, why there is none): the configured set, else the test split beside
+    the served version's baseline. Only A/B variants (targets with a version) are asked: the shared
+    endpoint's inference components need InferenceComponentName, not TargetVariant."""
+    if not has_version:
+        return (
+            None,
+            "the target names no model package version (a shared endpoint's components are not asked)",
+        )
+    if configured:
+        return configured, None
+    if not baseline:
+        return None, (
+            "no goldenSetUri configured and the served version has no registered baseline beside which "
+            "to find its test split"
+        )
+    if not baseline.endswith(BASELINE_SUFFIX):
+        return None, (
+            f"no goldenSetUri configured and the baseline {baseline} is not <prefix>{BASELINE_SUFFIX} "
+            "(the pipeline's layout), so its test split is unknown"
+        )
+    return baseline[: -len(BASELINE_SUFFIX)] + TEST_SPLIT_SUFFIX, None
+
+
 def plan(event: dict[str, Any], config: dict[str, Any], s3: Any, sagemaker: Any) -> dict[str, Any]:
     interval = int(config["intervalHours"])
     if not 1 <= interval <= MAX_INTERVAL_HOURS:
@@ -167,6 +232,7 @@ def plan(event: dict[str, Any], config: dict[str, Any], s3: Any, sagemaker: Any)
     execution = str(event.get("executionName") or iso(end))
     capture_bucket, capture_prefix = split_s3_uri(config["captureUri"])
     output_bucket, output_prefix = split_s3_uri(config["outputUri"])
+    canary = canary_settings(config)
     runs = []
     for target in _targets(event):
         endpoint, variant = target["endpointName"], target["variantName"]
@@ -182,18 +248,45 @@ def plan(event: dict[str, Any], config: dict[str, Any], s3: Any, sagemaker: Any)
                     )
                 )
         hours_with_data = len(inputs) - len(config["codeInputs"])
-        baseline = baseline_uri(sagemaker, target.get("modelPackageArn")) if hours_with_data else None
-        if baseline:
-            inputs.append(s3_input("baseline", baseline, BASELINE_PATH))
+        # The registry is asked only when a job may run: capture to read, or a canary to score.
+        needs_baseline = hours_with_data > 0 or canary is not None
+        baseline = baseline_uri(sagemaker, target.get("modelPackageArn")) if needs_baseline else None
         name = job_name(config["jobNamePrefix"], endpoint, variant, end, execution)
         key_prefix = f"{output_prefix}{endpoint}/{variant}/{end:%Y/%m/%d/%H}/{name}/"
+        golden, skipped = (
+            golden_set(canary["goldenSetUri"], baseline, bool(target.get("modelPackageArn")))
+            if canary
+            else (None, None)
+        )
+        has_data = hours_with_data > 0 or golden is not None
+        if baseline and has_data:
+            inputs.append(s3_input("baseline", baseline, BASELINE_PATH))
+        run_canary = None
+        if canary and golden:
+            run_canary = {
+                "goldenUri": golden,
+                "predictionsBucket": output_bucket,
+                "predictionsKey": f"{key_prefix}canary/{PREDICTIONS_FILE}",
+                "records": canary["records"],
+                "task": canary["task"],
+            }
+            inputs.append(s3_input("canary", f"s3://{output_bucket}/{key_prefix}canary/", CANARY_PATH))
+        if len(inputs) > MAX_INPUTS:
+            raise ValueError(
+                f"{len(inputs)} processing inputs for {endpoint}/{variant}; CreateProcessingJob allows "
+                f"{MAX_INPUTS}: {len(config['codeInputs'])} codeInputs, up to {MAX_INTERVAL_HOURS} hours, "
+                "the baseline and the canary"
+            )
         runs.append(
             {
                 "endpointName": endpoint,
                 "variantName": variant,
-                "hasData": hours_with_data > 0,
+                "hasData": has_data,
                 "hoursWithData": hours_with_data,
                 "baselineUri": baseline,
+                "hasCanary": run_canary is not None,
+                "canary": run_canary,
+                "canarySkipped": skipped,
                 "jobName": name,
                 "inputs": inputs,
                 "outputUri": f"s3://{output_bucket}/{key_prefix}",

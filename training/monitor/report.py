@@ -8,7 +8,8 @@
 - ``metrics.json``: ``{"MetricData": [{"MetricName", "Dimensions": [{"Name": "EndpointName", "Value"},
   {"Name": "VariantName", "Value"}], "Value", "Unit"}]}`` for PutMetricData, no Timestamp (the forwarder's
   time is used). Only metrics that have a finite value: no drift metric without a baseline, UnseenLabelRate
-  only with baseline labels, InvalidJsonRate only with ``--expect-json``; MonitorRun, CapturedRecords,
+  only with baseline labels, InvalidJsonRate only with ``--expect-json``, the Canary metrics only with
+  ``--canary`` (CanaryRecords 0 when the canary left no answers); MonitorRun, CapturedRecords,
   MalformedRecords and BaselineMissing always.
 
 Metric names, units and alarm keys come from ``training/contracts/monitoring-metrics.json``; ``SOURCES``
@@ -50,13 +51,18 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "TruncatedAnswerRate": ("health", "truncatedAnswerRate"),
     "RefusalRate": ("health", "refusalRate"),
     "InvalidJsonRate": ("health", "invalidJsonRate"),
+    "CanaryScore": ("canary", "score"),
+    "CanaryErrorRate": ("canary", "errorRate"),
+    "CanaryLatencyP95": ("canary", "latencyMs", "p95"),
+    "CanaryRecords": ("canary", "records"),
 }
 _UNKNOWN = sorted(set(SOURCES) - set(CONTRACT_METRICS))
 if _UNKNOWN:
     raise RuntimeError(f"{CONTRACT}: the monitor emits metrics the contract lacks: {_UNKNOWN}")
 
 # Alarm thresholds by config key (the contract's "config"), as the CDK app defaults them; the state machine
-# passes the environment's own with --thresholds. An alarm fires when the value exceeds its threshold.
+# passes the environment's own with --thresholds. An alarm fires when the value exceeds its threshold, or,
+# for a metric with "alarmBelow" (a score), when the value is under it.
 DEFAULT_THRESHOLDS: dict[str, float] = {
     m["config"]: float(m["default"]) for m in CONTRACT_METRICS.values() if "config" in m
 }
@@ -82,12 +88,19 @@ def metric_values(result: dict[str, Any]) -> dict[str, float]:
     return values
 
 
+def alarm_below(name: str) -> bool:
+    """The metric's alarm fires below its threshold (the contract's ``alarmBelow``), not above it."""
+    return bool(CONTRACT_METRICS[name].get("alarmBelow", False))
+
+
 def alarms(values: dict[str, float], thresholds: dict[str, float]) -> list[str]:
-    """The metrics whose value exceeds their configured threshold."""
+    """The metrics whose value is beyond their configured threshold: above it, or below for alarmBelow."""
     out = []
     for name, value in values.items():
         key = CONTRACT_METRICS[name].get("config")
-        if key in thresholds and value > thresholds[key]:
+        if key not in thresholds:
+            continue
+        if value < thresholds[key] if alarm_below(name) else value > thresholds[key]:
             out.append(name)
     return out
 
@@ -179,6 +192,28 @@ def _histograms(result: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _canary_html(canary: dict[str, Any]) -> str:
+    latency = canary.get("latencyMs") or {}
+    rows = [
+        ("status", canary["status"]),
+        ("task", canary["task"]),
+        ("answers file", canary["path"]),
+        ("records asked", canary["records"]),
+        ("answered / errors", f"{canary.get('answered', 0)} / {canary.get('errors', 0)}"),
+        ("error rate", canary.get("errorRate")),
+        ("latency p50 / p95 / max (ms)", " / ".join(_fmt(latency.get(k)) for k in ("p50", "p95", "max"))),
+        (f"score ({canary.get('scoreMetric') or '-'})", canary.get("score")),
+    ]
+    rows += [(f"{canary.get('section', 'metrics')}.{k}", v) for k, v in canary.get("metrics", {}).items()]
+    out = ["<h2>Quality canary</h2>", _table(rows, ("", ""))]
+    if canary.get("problem"):
+        out.append(f"<p class='alarm'>{_e(canary['problem'])}</p>")
+    items = [*canary.get("errorExamples", []), *canary.get("problems", [])]
+    if items:
+        out.append("<ul>" + "".join(f"<li><code>{_e(x)}</code></li>" for x in items) + "</ul>")
+    return "".join(out)
+
+
 def render_html(result: dict[str, Any]) -> str:
     capture, baseline, window = result["capture"], result["baseline"], result["window"]
     title = f"Capture monitor: {result['endpointName']} / {result['variantName']}"
@@ -209,13 +244,16 @@ def render_html(result: dict[str, Any]) -> str:
     for name, value in result["metrics"].items():
         key = CONTRACT_METRICS[name].get("config")
         cls = " class='alarm'" if name in alarmed else ""
-        threshold = _fmt(thresholds.get(key)) if key else ""
+        side = "below" if alarm_below(name) else "above"
+        threshold = f"{side} {_fmt(thresholds.get(key))}" if key in thresholds else ""
         description = _e(CONTRACT_METRICS[name]["description"])
         rows.append(
             f"<tr{cls}><td>{_e(name)}</td><td>{_fmt(value)}</td><td>{threshold}</td><td>{description}</td></tr>"
         )
-    out.append("<table><tr><th>metric</th><th>value</th><th>alarm above</th><th>meaning</th></tr>")
+    out.append("<table><tr><th>metric</th><th>value</th><th>alarm</th><th>meaning</th></tr>")
     out.append("".join(rows) + "</table>")
+    if result.get("canary"):
+        out.append(_canary_html(result["canary"]))
     for section in ("drift", "health"):
         skipped = (result.get(section) or {}).get("skipped")
         if skipped:

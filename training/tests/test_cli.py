@@ -25,6 +25,11 @@ HELP_COMMANDS = [
     ("training.train.launch", []),
     ("training.run_module", []),
     ("training.bench_stream_memory", []),
+    ("training.monitor", []),
+    *(("training.monitor", [c]) for c in ("run", "baseline")),
+    ("training.explain", []),
+    ("training.compliance", []),
+    ("training.compliance", ["report"]),
 ]
 
 

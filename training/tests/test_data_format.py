@@ -196,3 +196,43 @@ def test_bedrock_format_for_claude_3_haiku_is_anthropics(tmp_path: Path) -> None
             "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
         },
     ]
+
+
+def test_protected_attributes_go_into_metadata_of_every_non_bedrock_target(tmp_path: Path) -> None:
+    source = {**INSTRUCTION, "age": 30, "member": True, "metadata": {"region": "eu"}}
+    attributes = ["--protected-attributes", "age", "member", "region"]
+    expected = {"age": 30, "member": True, "region": "eu"}  # integers and booleans are group labels too
+    for target in ("chat", "prompt-completion"):
+        code, output = run_format(tmp_path, [source], "--target", target, *attributes)
+        assert code == 0, target
+        (record,) = read_jsonl(output)
+        assert record["metadata"] == expected
+    code, output = run_format(tmp_path, [{**squad_record(), **expected}], "--target", "qa", *attributes)
+    assert code == 0 and read_jsonl(output)[0]["metadata"] == expected
+    # Formatting a formatted file again keeps them (read back from metadata).
+    chat = {**CHAT, "metadata": expected}
+    code, output = run_format(tmp_path, [chat], "--target", "chat", *attributes)
+    assert code == 0 and read_jsonl(output) == [chat]
+    # Without the option nothing changes: no metadata.
+    code, output = run_format(tmp_path, [source], "--target", "chat")
+    assert code == 0 and "metadata" not in read_jsonl(output)[0]
+
+
+def squad_record() -> dict:
+    return {"context": "Paris is in France.", "question": "Where?", "answers": ["France"]}
+
+
+@pytest.mark.parametrize("family", ["amazon-nova", "anthropic-claude-3-haiku", "amazon-titan-text"])
+def test_bedrock_formats_are_refused_protected_attributes(tmp_path: Path, capsys, family: str) -> None:
+    code, output = run_format(
+        tmp_path,
+        [INSTRUCTION],
+        "--target",
+        "bedrock",
+        "--model-family",
+        family,
+        "--protected-attributes",
+        "g",
+    )
+    assert code == 2 and "--protected-attributes: bedrock-" in capsys.readouterr().err
+    assert not output.exists()

@@ -174,3 +174,115 @@ def test_a_directory_of_several_files_is_one_data_set(tmp_path: Path, capsys) ->
     kinds = Counter(u.split()[0] for u in users)
     assert kinds == Counter(Summarise=6, question=4, hi=10)
     assert "train=12, validation=4, test=4; 0 duplicates dropped" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------ protected attributes
+
+
+def review(i: int) -> dict:
+    """A classification source record: gender at the top level, age_band in a metadata object (both are
+    read; the converted record holds both in metadata)."""
+    return {
+        "text": f"review {i}",
+        "label": "pos" if i % 4 else "neg",
+        "gender": "fm"[i % 2],
+        "metadata": {"age_band": ["18-29", "30-49", "50+"][i % 3], "source": "ignored"},
+    }
+
+
+def test_protected_attributes_reach_every_split_of_the_chat_target(tmp_path: Path) -> None:
+    from training.data.formats import to_conversation, write_prompt_completion
+
+    records = [review(i) for i in range(40)]
+    source = write_jsonl(tmp_path / "raw.jsonl", records)
+    out = tmp_path / "out"
+    assert prepare(source, out, "--target", "chat", "--protected-attributes", "gender", "age_band") == 0
+    splits = read_splits(out)
+    by_text = {r["text"]: r for r in records}
+    for split in SPLITS:
+        assert splits[split], split
+        for record in splits[split]:
+            assert list(record) == ["messages", "metadata"]
+            origin = by_text[record["messages"][0]["content"]]
+            assert record["metadata"] == {
+                "gender": origin["gender"],
+                "age_band": origin["metadata"]["age_band"],
+            }
+            # What the trainers read (text_format chat and plain) ignores it.
+            assert to_conversation(record).turns == [("user", origin["text"]), ("assistant", origin["label"])]
+            assert write_prompt_completion(record) == {
+                "prompt": origin["text"],
+                "completion": origin["label"],
+            }
+    # The test split is valid chat data that carries both attributes.
+    test = str(out / "test" / "test.jsonl")
+    args = ["validate", "--input", test, "--target", "chat", "--protected-attributes", "gender", "age_band"]
+    assert main(args) == 0
+    assert main([*args[:-2], "age"]) == 1  # an attribute the records lack
+
+
+def test_protected_attributes_reach_the_test_split_of_a_task_target(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "raw.jsonl", [{**review(i), "id": i} for i in range(20)])
+    out = tmp_path / "out"
+    args = [
+        "--target",
+        "classification",
+        "--protected-attributes",
+        "age_band",
+        "--ratios",
+        "0.5",
+        "0.25",
+        "0.25",
+    ]
+    assert prepare(source, out, *args) == 0
+    test = read_splits(out)["test"]
+    assert len(test) == 5
+    for record in test:
+        assert list(record) == ["text", "label", "id", "metadata"]  # keep_fields, then the attributes
+        i = record["id"]
+        assert record["metadata"] == {"age_band": review(i)["metadata"]["age_band"]}
+
+
+def test_a_record_without_a_protected_attribute_fails_naming_record_and_field(tmp_path: Path, capsys) -> None:
+    records = [review(i) for i in range(10)]
+    del records[3]["gender"]
+    records[6]["gender"] = ""
+    records[7]["metadata"]["age_band"] = ["18-29"]
+    source = write_jsonl(tmp_path / "raw.jsonl", records)
+    out = tmp_path / "out"
+    assert prepare(source, out, "--protected-attributes", "gender", "age_band") == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"error: {source}:4 (record 4): field 'gender': is missing; --protected-attributes needs it in every "
+        "record (in 'metadata' or at the top level)",
+        f"error: {source}:7 (record 7): field 'gender': is empty",
+        f"error: {source}:8 (record 8): field 'age_band': must be a group label (a string, integer or "
+        "boolean), got list ['18-29']",
+    ]
+    assert captured.out == f"{source}: 3 errors; nothing written to {out}\n"
+    assert files_under(out) == []
+
+
+def test_protected_attributes_are_not_training_content(tmp_path: Path, capsys) -> None:
+    """The same conversation with other attributes is a duplicate, and attributes count towards no limit."""
+    records = [review(i) for i in range(10)]
+    records.append({**review(0), "gender": "x" * 50})
+    source = write_jsonl(tmp_path / "raw.jsonl", records)
+    out = tmp_path / "out"
+    args = ["--protected-attributes", "gender", "--max-chars", "12", "--ratios", "0.6", "0.2", "0.2"]
+    assert prepare(source, out, *args) == 0  # "review 0" + "neg" is 12 characters with the newline
+    assert "; 1 duplicates dropped; " in capsys.readouterr().out
+    assert sum(len(records) for records in read_splits(out).values()) == 10
+
+
+def test_bedrock_targets_cannot_carry_protected_attributes(tmp_path: Path, capsys) -> None:
+    source = write_jsonl(tmp_path / "raw.jsonl", [review(i) for i in range(10)])
+    out = tmp_path / "out"
+    args = ["--target", "bedrock", "--model-family", "amazon-nova", "--protected-attributes", "gender"]
+    assert prepare(source, out, *args) == 2
+    assert capsys.readouterr().err == (
+        "python -m training.data prepare: error: --protected-attributes: bedrock-conversation records cannot "
+        "carry them (Bedrock accepts no other fields); keep the evaluation data in a format that can, e.g. "
+        "--target chat\n"
+    )
+    assert files_under(out) == []

@@ -12,8 +12,10 @@ import pytest
 
 from training.bench_monitor import BenchArgs as MonitorBenchArgs
 from training.common.args import parse_into
+from training.compliance.__main__ import COMMANDS as COMPLIANCE_COMMANDS
 from training.data.__main__ import COMMANDS as DATA_COMMANDS
 from training.evaluate.__main__ import COMMANDS as EVALUATE_COMMANDS
+from training.explain.__main__ import ExplainArgs
 from training.monitor.__main__ import COMMANDS as MONITOR_COMMANDS
 from training.train.args import parse_config
 
@@ -89,6 +91,7 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
         "training.data": DATA_COMMANDS,
         "training.evaluate": EVALUATE_COMMANDS,
         "training.monitor": MONITOR_COMMANDS,
+        "training.compliance": COMPLIANCE_COMMANDS,
     }
     if module in subcommands:
         commands = subcommands[module]
@@ -98,6 +101,8 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
         parse_into(commands[args[0]][0], args[1:], prog=f"python -m {module} {args[0]}")
     elif module == "training.bench_monitor":
         parse_into(MonitorBenchArgs, args, prog=module)
+    elif module == "training.explain":
+        parse_into(ExplainArgs, args, prog=module)
     elif module in ("training.train", "training.train.launch"):
         if "--help" in args:
             return

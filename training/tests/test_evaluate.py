@@ -83,11 +83,21 @@ def test_fairness_with_positive_label_hand_computed(tmp_path: Path) -> None:
     rows = list(csv.DictReader((tmp_path / "eval" / "evaluation.csv").open()))
     group_rows = [r for r in rows if r["section"] == names.PER_GROUP and r["metric"] == "accuracy"]
     assert [(r["group"], float(r["value"])) for r in group_rows] == [("a", 0.5), ("b", pytest.approx(2 / 3))]
-    assert {r["metric"] for r in rows if r["section"] == names.FAIRNESS} == {
+    fairness_rows = {(r["metric"], r["group"]) for r in rows if r["section"] == names.FAIRNESS}
+    disparities = (
         names.DEMOGRAPHIC_PARITY_DIFFERENCE,
         names.EQUAL_OPPORTUNITY_DIFFERENCE,
+        names.MAX_DISPARITY,
+    )
+    assert fairness_rows == {(m, g) for m in disparities for g in ("", "group")}  # headline, the attribute
+    assert len(rows) == 10 + 3 + 3 + 2 * 10
+    # The legacy group field is one protected attribute: the gate value is its larger difference.
+    assert value(report, names.FAIRNESS, names.MAX_DISPARITY) == pytest.approx(0.5)
+    assert report[names.FAIRNESS][names.MEASURED] is True
+    assert report[names.FAIRNESS][names.MAX_DISPARITY_FROM] == {
+        "attribute": "group",
+        "metric": names.EQUAL_OPPORTUNITY_DIFFERENCE,
     }
-    assert len(rows) == 10 + 2 + 2 * 10
 
 
 def test_fairness_without_positive_label_reports_the_worst_class() -> None:
@@ -448,3 +458,193 @@ def test_qa_answers_that_normalize_to_nothing_follow_the_squad_v2_rule(tmp_path:
     assert stated["both_empty"] == {"exact_match": 1.0, "f1": 1.0}
     assert stated["one_empty"] == {"exact_match": 0.0, "f1": 0.0}
     assert stated["rule"].startswith("SQuAD v2.0 evaluation script (evaluate-v2.0.py)")
+
+
+# ------------------------------------------------------------------------------ protected attributes
+
+
+def json_get(report: dict, path: str) -> object:
+    """What a pipeline ConditionStep's JsonGet reads: a dotted path into evaluation.json."""
+    for key in path.split("."):
+        report = report[key]  # type: ignore[assignment]
+    return report
+
+
+GATE_PATH = "fairness_metrics.max_disparity.value"
+
+
+def two_attribute_records() -> list[dict]:
+    """gender in metadata (where prepare writes it), age_band at the top level (a hand-made file); every
+    group of both attributes has positives, so fairlearn's and our equal opportunity agree."""
+    rows = [
+        ("f", "young", "pos", "pos"), ("f", "young", "pos", "neg"), ("f", "old", "neg", "pos"),
+        ("f", "old", "pos", "pos"), ("m", "young", "pos", "pos"), ("m", "young", "neg", "neg"),
+        ("m", "old", "pos", "neg"), ("m", "old", "neg", "neg"), ("x", "young", "pos", "pos"),
+        ("x", "old", "neg", "pos"), ("x", "old", "pos", "pos"),
+    ]  # fmt: skip
+    return [{"label": t, "prediction": p, "metadata": {"gender": g}, "age_band": a} for g, a, t, p in rows]
+
+
+def test_each_protected_attribute_gets_fairlearns_differences_and_the_gate_the_largest(
+    tmp_path: Path,
+) -> None:
+    fairlearn_metrics = pytest.importorskip("fairlearn.metrics")
+    import numpy as np
+
+    records = two_attribute_records()
+    report = evaluate(
+        tmp_path,
+        "classification",
+        records,
+        "--protected-attributes",
+        "gender",
+        "age_band",
+        "--positive-label",
+        "pos",
+    )
+    fairness = report[names.FAIRNESS]
+    y_true = np.array([r["label"] == "pos" for r in records])
+    y_pred = np.array([r["prediction"] == "pos" for r in records])
+    sensitive = {
+        "gender": [r["metadata"]["gender"] for r in records],
+        "age_band": [r["age_band"] for r in records],
+    }
+    # By hand: gender selection f 3/4, m 1/4, x 1 -> 3/4; TPR f 2/3, m 1/2, x 1 -> 1/2;
+    # age_band selection young 3/5, old 2/3 -> 1/15; TPR young 3/4, old 2/3 -> 1/12.
+    by_hand = {"gender": (3 / 4, 1 / 2), "age_band": (1 / 15, 1 / 12)}
+    for attribute, groups in sensitive.items():
+        ours = fairness[names.ATTRIBUTES][attribute]
+        theirs_dpd = fairlearn_metrics.demographic_parity_difference(
+            y_true, y_pred, sensitive_features=groups
+        )
+        theirs_eod = fairlearn_metrics.equal_opportunity_difference(y_true, y_pred, sensitive_features=groups)
+        dpd, eod = (
+            ours[names.DEMOGRAPHIC_PARITY_DIFFERENCE]["value"],
+            ours[names.EQUAL_OPPORTUNITY_DIFFERENCE]["value"],
+        )
+        assert (dpd, eod) == (pytest.approx(theirs_dpd, abs=1e-12), pytest.approx(theirs_eod, abs=1e-12))
+        assert (dpd, eod) == (pytest.approx(by_hand[attribute][0]), pytest.approx(by_hand[attribute][1]))
+        assert ours[names.MAX_DISPARITY]["value"] == pytest.approx(max(by_hand[attribute]))
+        assert ours["groups"] == sorted(set(groups))
+        assert set(ours["per_class"]) == {"pos"}
+    # The headline of each metric is the worst attribute; the gate value the largest of all.
+    assert value(report, names.FAIRNESS, names.DEMOGRAPHIC_PARITY_DIFFERENCE) == pytest.approx(3 / 4)
+    assert value(report, names.FAIRNESS, names.EQUAL_OPPORTUNITY_DIFFERENCE) == pytest.approx(1 / 2)
+    assert json_get(report, GATE_PATH) == pytest.approx(3 / 4)
+    assert fairness[names.MEASURED] is True
+    assert fairness[names.MAX_DISPARITY_FROM] == {
+        "attribute": "gender",
+        "metric": names.DEMOGRAPHIC_PARITY_DIFFERENCE,
+    }
+    assert "per_class" not in fairness  # per attribute only: several attributes have no single one
+    # Per group, keyed <attribute>=<group>; the metadata lists the keys and the attributes asked for.
+    groups = report[names.PER_GROUP]
+    assert list(groups) == [
+        "gender=f", "gender=m", "gender=x", "age_band=old", "age_band=young"
+    ]  # fmt: skip
+    assert groups["gender=f"]["count"] == 4 and groups["age_band=old"]["count"] == 6
+    assert groups["gender=x"]["accuracy"]["value"] == pytest.approx(2 / 3)
+    assert report["metadata"]["groups"] == list(groups)
+    assert report["metadata"]["protected_attributes"] == ["gender", "age_band"]
+    rows = list(csv.DictReader((tmp_path / "eval" / "evaluation.csv").open()))
+    gate_rows = [(r["group"], float(r["value"])) for r in rows if r["metric"] == names.MAX_DISPARITY]
+    assert gate_rows == [("", 0.75), ("gender", 0.75), ("age_band", pytest.approx(1 / 12))]
+    page = (tmp_path / "eval" / "evaluation.html").read_text(encoding="utf-8")
+    assert "Per protected attribute" in page and "<td>age_band</td>" in page
+
+
+def test_generative_tasks_gate_on_the_largest_group_gap_over_attributes(tmp_path: Path) -> None:
+    def record(summary: str, prediction: str, lang: str, length: str) -> dict:
+        return {"summary": summary, "prediction": prediction, "metadata": {"lang": lang, "length": length}}
+
+    records = [
+        record("the cat sat", "the cat sat", "en", "short"),  # ROUGE-1 F 1
+        record("dogs bark loudly", "dogs bark", "en", "long"),  # P 1, R 2/3: 4/5
+        record("a b c d", "a x", "fr", "long"),  # P 1/2, R 1/4: 1/3
+        record("red fish", "red fish", "fr", "short"),  # 1
+    ]
+    report = evaluate(tmp_path, "summarization", records, "--protected-attributes", "lang", "length")
+    attributes = report[names.FAIRNESS][names.ATTRIBUTES]
+    lang_gap = (1 + 4 / 5) / 2 - (1 / 3 + 1) / 2
+    length_gap = 1 - (4 / 5 + 1 / 3) / 2
+    assert attributes["lang"]["rouge1_group_gap"]["value"] == pytest.approx(lang_gap)
+    assert attributes["length"]["rouge1_group_gap"]["value"] == pytest.approx(length_gap)
+    assert value(report, names.FAIRNESS, "rouge1_group_gap") == pytest.approx(max(lang_gap, length_gap))
+    gaps = [v["value"] for a in attributes.values() for k, v in a.items() if k.endswith("_group_gap")]
+    assert len(gaps) == 2 * len(names.ROUGE)
+    assert json_get(report, GATE_PATH) == pytest.approx(max(gaps))
+    assert report[names.PER_GROUP]["length=short"]["rouge1"]["value"] == pytest.approx(1.0)
+
+
+def test_without_attributes_the_gate_reads_zero_and_measured_false(tmp_path: Path) -> None:
+    """JsonGet on a missing path fails the pipeline execution: the value is always there."""
+    records = [{"label": "a", "prediction": "a"}, {"label": "b", "prediction": "a"}]
+    report = evaluate(tmp_path, "classification", records)
+    assert json_get(report, GATE_PATH) == 0.0
+    assert report[names.FAIRNESS] == {
+        names.MAX_DISPARITY: {"value": 0.0, "standard_deviation": "NaN"},
+        names.MEASURED: False,
+        names.MAX_DISPARITY_FROM: None,
+        names.ATTRIBUTES: {},
+        "conventions": {names.MAX_DISPARITY: metrics.MAX_DISPARITY_CONVENTION},
+    }
+    assert names.PER_GROUP not in report and report["metadata"]["protected_attributes"] == []
+    # Nothing was measured: no fairness rows, no fairness section on the page, nothing to compare.
+    rows = list(csv.DictReader((tmp_path / "eval" / "evaluation.csv").open()))
+    assert {r["section"] for r in rows} == {names.MULTICLASS}
+    assert names.FAIRNESS not in (tmp_path / "eval" / "evaluation.html").read_text(encoding="utf-8")
+    from training.evaluate.report import flatten
+
+    assert not [k for k in flatten(report) if k.startswith(names.FAIRNESS)]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda r: r[1]["metadata"].pop("gender"),
+            "preds.jsonl:2 (record 2): field 'gender': is missing; --protected-attributes needs it in every "
+            "record (in 'metadata' or at the top level)",
+        ),
+        (lambda r: r[2]["metadata"].update(gender=None), "preds.jsonl:3 (record 3): field 'gender': is null"),
+        (
+            lambda r: r[0]["metadata"].update(gender=0.5),
+            "preds.jsonl:1 (record 1): field 'gender': must be a group label (a string, integer or boolean), "
+            "got float 0.5",
+        ),
+        (
+            lambda r: [x["metadata"].update(gender="f") for x in r],
+            "field 'gender': every record of ",
+        ),
+    ],
+    ids=["missing", "null", "float", "one-group"],
+)
+def test_a_protected_attribute_that_cannot_be_measured_fails_without_output(
+    tmp_path: Path, capsys, change, message: str
+) -> None:
+    records = two_attribute_records()
+    change(records)
+    source = write_jsonl(tmp_path / "preds.jsonl", records)
+    out = tmp_path / "eval"
+    argv = ["classification", "--predictions", str(source), "--output-dir", str(out)]
+    assert main([*argv, "--protected-attributes", "gender", "age_band"]) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*argv, "--protected-attributes", "age_band", "age_band"]) == 2
+    assert "--protected-attributes names an attribute twice: age_band age_band" in capsys.readouterr().err
+
+
+def test_protected_attributes_from_the_command_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    source = write_jsonl(tmp_path / "preds.jsonl", two_attribute_records())
+    out = tmp_path / "eval"
+    command = [sys.executable, "-m", "training.evaluate", "classification", "--predictions", str(source)]
+    command += ["--output-dir", str(out), "--positive-label", "pos", "--protected-attributes", "age_band"]
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=root, check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+    assert json_get(report, GATE_PATH) == pytest.approx(1 / 12)  # age_band's equal opportunity difference
+    assert list(report[names.FAIRNESS][names.ATTRIBUTES]) == ["age_band"]

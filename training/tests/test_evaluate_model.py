@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tarfile
 import tempfile
 from pathlib import Path
@@ -139,3 +140,83 @@ def test_bad_paths_and_records_are_reported_without_a_report(
         assert evaluate(*common, "--model", model, "--data", data) == 1
         assert "test.jsonl:1 (record 1): unknown record shape" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_fairness_over_the_test_split_that_prepare_writes(
+    tmp_path: Path, model_archive: Path, capsys
+) -> None:
+    """The pipeline's path: prepare --target chat --protected-attributes, then model on test/test.jsonl."""
+    from training.data.__main__ import main as prepare_main
+    from training.evaluate.metrics import fairness_differences
+
+    words = ["cat", "dog", "mat", "the", "a", "on"]
+    raw = [
+        {"text": f"{w} sat {v}", "label": "pos" if i % 2 else "neg", "gender": "f" if v == "cat" else "m"}
+        for i, (w, v) in enumerate((w, v) for w in words for v in words[:2])
+    ]
+    source = write_jsonl(tmp_path / "raw.jsonl", raw)
+    prepared = tmp_path / "prepared"
+    args = [
+        "--output-dir",
+        str(prepared),
+        "--ratios",
+        "0.5",
+        "0.1",
+        "0.4",
+        "--protected-attributes",
+        "gender",
+    ]
+    assert prepare_main(["prepare", "--input", str(source), *args]) == 0
+    test = prepared / "test" / "test.jsonl"
+    assert {r["metadata"]["gender"] for r in read_jsonl(test)} == {"f", "m"}
+    work, out = tmp_path / "work", tmp_path / "eval"
+    common = [
+        "--model",
+        model_archive,
+        "--data",
+        test,
+        "--work-dir",
+        work,
+        "--protected-attributes",
+        "gender",
+    ]
+    assert evaluate("--task", "classification", *common, "--output-dir", out, "--max-new-tokens", "1") == 0
+    predictions = read_jsonl(work / "predictions.jsonl")
+    assert all(p["metadata"]["gender"] in "fm" for p in predictions)  # predict keeps the whole record
+    classes = sorted({p["label"] for p in predictions} | {p["prediction"] for p in predictions})
+    expected = fairness_differences(
+        [{p["label"]} for p in predictions],
+        [{p["prediction"]} for p in predictions],
+        [p["metadata"]["gender"] for p in predictions],
+        classes,
+    )
+    differences = (
+        expected[names.DEMOGRAPHIC_PARITY_DIFFERENCE],
+        expected[names.EQUAL_OPPORTUNITY_DIFFERENCE],
+    )
+    fairness = report(out)[names.FAIRNESS]
+    gate = max(d for d in differences if math.isfinite(d))  # equal opportunity: NaN when undefined
+    assert fairness[names.MAX_DISPARITY]["value"] == pytest.approx(gate)
+    # The random model echoes the last word, and here gender goes with it: a disparity to find.
+    assert gate > 0
+    assert fairness[names.MEASURED] is True and list(fairness[names.ATTRIBUTES]) == ["gender"]
+
+    # Perplexity: the gap between the groups' perplexities.
+    ppl = tmp_path / "ppl"
+    assert evaluate("--task", "perplexity", *common, "--output-dir", ppl) == 0
+    groups = report(ppl)[names.PER_GROUP]
+    values = [groups[k][names.PERPLEXITY]["value"] for k in ("gender=f", "gender=m")]
+    assert report(ppl)[names.FAIRNESS][names.MAX_DISPARITY]["value"] == pytest.approx(
+        max(values) - min(values)
+    )
+
+    # A test record without the attribute: refused before the model is extracted.
+    records = read_jsonl(test)
+    del records[1]["metadata"]
+    bad, fresh = write_jsonl(tmp_path / "bad.jsonl", records), tmp_path / "fresh"
+    capsys.readouterr()
+    for task in ("classification", "perplexity"):
+        argv = ["--task", task, "--model", model_archive, "--data", bad, "--work-dir", fresh]
+        assert evaluate(*argv, "--output-dir", tmp_path / "none", "--protected-attributes", "gender") == 1
+        assert f"{bad}:2 (record 2): field 'gender': is missing" in capsys.readouterr().err
+        assert not (fresh / "model").exists() and not (tmp_path / "none").exists()

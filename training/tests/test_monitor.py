@@ -32,6 +32,7 @@ from training.tests.test_monitor_capture import capture_line
 
 CONTRACT_DOC = json.loads(CONTRACT.read_text(encoding="utf-8"))
 CONTRACT_NAMES = {m["name"] for m in CONTRACT_DOC["metrics"]}
+CANARY_NAMES = {m["name"] for m in CONTRACT_DOC["metrics"] if m["kind"] == "quality"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -312,7 +313,9 @@ def test_run_with_a_baseline_reports_every_statistic_and_a_safe_html(tmp_path: P
     code, result, data = monitor(tmp_path, lines, "--window-start", "2026-11-29T10:00:00Z", baseline=baseline)
     assert code == 0
     values = check_metric_data(data)
-    assert set(values) == CONTRACT_NAMES - {"UnseenLabelRate", "InvalidJsonRate"}
+    assert (
+        set(values) == CONTRACT_NAMES - {"UnseenLabelRate", "InvalidJsonRate"} - CANARY_NAMES
+    )  # no --canary
     assert values["MonitorRun"] == 1 and values["CapturedRecords"] == 150 and values["MalformedRecords"] == 1
     assert (
         values["BaselineMissing"] == 0 and values["OutOfVocabularyRate"] > 0.9

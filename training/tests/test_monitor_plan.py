@@ -260,3 +260,144 @@ def test_the_handler_reads_its_settings_from_the_environment(aws, monkeypatch):
         }
     )
     assert result["runs"][0]["hoursWithData"] == 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the quality canary
+
+CANARY = {"records": 20, "task": "summarization", "goldenSetUri": None}
+PREPARED = "s3://fmft-data/training-data/processed/exec-1/"
+
+
+def canary_settings(**canary) -> dict:
+    return {**SETTINGS, "canary": {**CANARY, **canary}}
+
+
+def one_target(arn: str | None = None) -> dict:
+    target = {"endpointName": ENDPOINT, "variantName": VARIANT}
+    return {
+        "scheduledTime": "2026-11-29T10:10:00Z",
+        "executionName": "run-1",
+        "targets": [{**target, "modelPackageArn": arn} if arn else target],
+    }
+
+
+def test_a_configured_golden_set_is_asked_and_its_answers_become_the_jobs_canary_input(aws):
+    s3, sagemaker = aws
+    baseline = f"{PREPARED}baseline/baseline.json"
+    arn = model_package(sagemaker, "models", baseline)
+    capture(s3, "2026/11/29/09")
+    golden = "s3://fmft-data/training-data/processed/golden/claims.jsonl"
+    settings = canary_settings(goldenSetUri=golden, task="qa", records=50)
+
+    [run] = planner.plan(one_target(arn), settings, s3, sagemaker)["runs"]
+
+    prefix = run["metricsKey"][: -len("metrics.json")]
+    assert run["hasCanary"] is True and run["canarySkipped"] is None and run["hasData"] is True
+    assert run["canary"] == {
+        "goldenUri": golden,
+        "predictionsBucket": "fmft-evaluation",
+        "predictionsKey": f"{prefix}canary/predictions.jsonl",
+        "records": 50,
+        "task": "qa",
+    }
+    assert [i["InputName"] for i in run["inputs"]] == [
+        "code",
+        "launcher",
+        "capture-2026112909",
+        "baseline",
+        "canary",
+    ]
+    assert run["inputs"][-1]["S3Input"]["S3Uri"] == f"s3://fmft-evaluation/{prefix}canary/"
+    assert run["inputs"][-1]["S3Input"]["LocalPath"] == "/opt/ml/processing/input/canary"
+    assert create_processing_job_problems(run, "a", "b") == []
+
+
+def test_without_a_configured_set_the_served_versions_test_split_is_the_golden_set_even_without_capture(aws):
+    s3, sagemaker = aws
+    arn = model_package(sagemaker, "models", f"{PREPARED}baseline/baseline.json")
+
+    [run] = planner.plan(one_target(arn), canary_settings(), s3, sagemaker)["runs"]
+
+    # No capture in the window: the job still runs, to score the canary (and reports the empty window).
+    assert run["hasData"] is True and run["hoursWithData"] == 0 and run["hasCanary"] is True
+    assert run["canary"]["goldenUri"] == f"{PREPARED}test/test.jsonl"
+    assert (run["canary"]["records"], run["canary"]["task"]) == (20, "summarization")
+    assert [i["InputName"] for i in run["inputs"]] == ["code", "launcher", "baseline", "canary"]
+    assert create_processing_job_problems(run, "a", "b") == []
+
+
+@pytest.mark.parametrize(
+    ("baseline", "why"),
+    [
+        (None, "has no registered baseline"),
+        ("s3://elsewhere/stats/statistics.json", "is not <prefix>/baseline/baseline.json"),
+        ("no version", "names no model package version"),
+    ],
+)
+def test_no_golden_set_means_no_canary_for_the_target_and_says_why(aws, baseline, why):
+    s3, sagemaker = aws
+    arn = None if baseline == "no version" else model_package(sagemaker, "models", baseline)
+
+    [run] = planner.plan(one_target(arn), canary_settings(), s3, sagemaker)["runs"]
+
+    assert run["hasCanary"] is False and run["canary"] is None and why in run["canarySkipped"]
+    assert run["hasData"] is False and run["inputs"] == CODE_INPUTS  # nothing to read, nothing to score
+    capture(s3, "2026/11/29/09")
+    [run] = planner.plan(one_target(arn), canary_settings(), s3, sagemaker)["runs"]
+    assert run["hasData"] is True and run["hasCanary"] is False
+    assert "canary" not in [i["InputName"] for i in run["inputs"]]
+
+
+def test_without_canary_settings_runs_say_so_and_keep_their_inputs(aws):
+    s3, sagemaker = aws
+    capture(s3, "2026/11/29/09")
+    for settings in (SETTINGS, {**SETTINGS, "canary": None}):
+        [run] = planner.plan(one_target(), settings, s3, sagemaker)["runs"]
+        assert (run["hasCanary"], run["canary"], run["canarySkipped"]) == (False, None, None)
+        assert len(run["inputs"]) == 3
+
+
+def test_every_hour_the_baseline_and_the_canary_are_the_apis_ten_inputs_and_no_more(aws):
+    s3, sagemaker = aws
+    arn = model_package(sagemaker, "models", f"{PREPARED}baseline/baseline.json")
+    for hour in range(4, 10):
+        capture(s3, f"2026/11/29/{hour:02d}")
+
+    [run] = planner.plan(one_target(arn), canary_settings(), s3, sagemaker)["runs"]
+
+    assert len(run["inputs"]) == planner.MAX_INPUTS == 2 + planner.MAX_INTERVAL_HOURS + 2
+    assert create_processing_job_problems(run, "a", "b") == []
+    extra = planner.s3_input("extra", "s3://artifacts/code/x", "/opt/ml/processing/input/extra")
+    settings = {**canary_settings(), "codeInputs": [*CODE_INPUTS, extra]}
+    with pytest.raises(ValueError, match=r"11 processing inputs .* allows 10"):
+        planner.plan(one_target(arn), settings, s3, sagemaker)
+
+
+@pytest.mark.parametrize(
+    ("canary", "message"),
+    [
+        ({"records": 0}, "canary.records: got 0; allowed: a whole number from 1 to 500"),
+        ({"records": 501}, "canary.records: got 501"),
+        ({"task": "perplexity"}, "canary.task: got 'perplexity'; allowed: classification, summarization, qa"),
+        ({"goldenSetUri": "golden.jsonl"}, "canary.goldenSetUri: got 'golden.jsonl'"),
+    ],
+)
+def test_bad_canary_settings_name_the_field(canary, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        planner.plan(one_target(), canary_settings(**canary), s3=None, sagemaker=None)
+
+
+def test_the_handler_reads_the_canary_settings_from_the_environment(aws, monkeypatch):
+    _, sagemaker = aws
+    golden = "s3://fmft-data/training-data/processed/golden.jsonl"
+    monkeypatch.setenv("FMFT_MONITOR_SETTINGS", json.dumps(canary_settings(goldenSetUri=golden)))
+    [run] = planner.handler(one_target(model_package(sagemaker, "models", None)))["runs"]
+    assert run["hasData"] is True and run["canary"]["goldenUri"] == golden
+
+
+def test_a_configured_golden_set_is_still_not_sent_to_a_target_without_a_version(aws):
+    s3, _ = aws
+    golden = "s3://fmft-data/training-data/processed/golden.jsonl"
+    [run] = planner.plan(one_target(), canary_settings(goldenSetUri=golden), s3, sagemaker=None)["runs"]
+    assert run["hasCanary"] is False and "names no model package version" in run["canarySkipped"]

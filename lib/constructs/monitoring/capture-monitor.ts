@@ -59,6 +59,18 @@ export interface CaptureMonitorProps {
   readonly outputPrefix: string;
   /** The served task answers in JSON. */
   readonly answersAreJson: boolean;
+  /**
+   * The quality canary: before each target's monitor job, `function` (training.monitor.canary.handler) sends
+   * the planned golden records to the variant and writes the answers, which the job scores for `task`.
+   * @default - no canary
+   */
+  readonly canary?: {
+    readonly function: lambda.IFunction;
+    readonly task: string;
+    readonly maxNewTokens: number;
+    /** Serving container of the endpoints (request shape): lmi or tgi. */
+    readonly container: string;
+  };
   /** CloudWatch namespace of the metrics. */
   readonly metricNamespace: string;
   /** Alarm thresholds by config key of training/contracts/monitoring-metrics.json. */
@@ -75,6 +87,7 @@ export interface CaptureMonitorProps {
 /** Names of the states (stable: tests and the runbook refer to them). */
 export const MONITOR_STATE_NAMES = {
   plan: 'PlanWindow',
+  canary: 'AskGoldenPrompts',
   targets: 'EachTarget',
   hasCapture: 'HasCapture',
   monitor: 'MonitorCapture',
@@ -168,6 +181,7 @@ export class CaptureMonitor extends Construct {
       '--window-start', '<start>',
       '--window-end', '<end>',
       ...(props.answersAreJson ? ['--expect-json'] : []),
+      ...(props.canary ? ['--canary', `${PROC}/input/canary`, '--canary-task', props.canary.task] : []),
       // The report marks what the alarms will: the same thresholds.
       '--thresholds',
       ...[...THRESHOLD_METRICS.keys()].map((key) => `${key}=${props.thresholds[key]}`),
@@ -251,8 +265,31 @@ export class CaptureMonitor extends Construct {
       { MetricName: CAPTURED_RECORDS_METRIC, Dimensions: sfn.JsonPath.listAt('$.run.dimensions'), Value: 0, Unit: 'Count' },
     ]);
 
+    monitor.next(readMetrics).next(publish);
+    let runJob: sfn.IChainable = monitor;
+    if (props.canary) {
+      // The canary writes its answers where the planner put the job's `canary` input, before the job starts.
+      const ask = new tasks.LambdaInvoke(this, n.canary, {
+        lambdaFunction: props.canary.function,
+        payload: sfn.TaskInput.fromObject({
+          endpointName: sfn.JsonPath.stringAt('$.run.endpointName'),
+          variantName: sfn.JsonPath.stringAt('$.run.variantName'),
+          container: props.canary.container,
+          maxNewTokens: props.canary.maxNewTokens,
+          canary: sfn.JsonPath.objectAt('$.run.canary'),
+        }),
+        payloadResponseOnly: true,
+        resultPath: '$.canary',
+        retryOnServiceExceptions: true,
+      });
+      ask.addCatch(targetFailed, { resultPath: '$.error' });
+      ask.next(monitor);
+      runJob = new sfn.Choice(this, 'HasCanary')
+        .when(sfn.Condition.and(sfn.Condition.isPresent('$.run.hasCanary'), sfn.Condition.booleanEquals('$.run.hasCanary', true)), ask)
+        .otherwise(monitor);
+    }
     const oneTarget = new sfn.Choice(this, n.hasCapture)
-      .when(sfn.Condition.booleanEquals('$.run.hasData', true), monitor.next(readMetrics).next(publish))
+      .when(sfn.Condition.booleanEquals('$.run.hasData', true), runJob)
       .otherwise(publishEmpty);
     const eachTarget = new sfn.Map(this, n.targets, {
       itemsPath: '$.plan.runs',
@@ -363,14 +400,15 @@ export class CaptureMonitor extends Construct {
       );
       for (const [key, metric] of THRESHOLD_METRICS) {
         if (metric.name === 'InvalidJsonRate' && !this.props.answersAreJson) continue;
+        if (metric.kind === 'quality' && !this.props.canary) continue;
         // Five-minute periods: the alarm fires within 5 minutes of the value landing, and keeps its state
         // (missing data ignored) until the next run reports.
         notify(
           `${where}/${metric.name}`,
           this.metric(metric.name, target).createAlarm(this, `Target${i}${metric.name}`, {
-            alarmDescription: `${where}: ${metric.description} above ${this.props.thresholds[key]} (monitoring.thresholds.${key})`,
+            alarmDescription: `${where}: ${metric.description} ${metric.alarmBelow ? 'below' : 'above'} ${this.props.thresholds[key]} (monitoring.thresholds.${key})`,
             threshold: this.props.thresholds[key],
-            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            comparisonOperator: metric.alarmBelow ? cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluationPeriods: 1,
             treatMissingData: cloudwatch.TreatMissingData.IGNORE,
           }),
@@ -398,6 +436,8 @@ export class CaptureMonitor extends Construct {
       this.role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources, conditions }));
     const fn = p.planFunction.functionArn;
     add(['lambda:InvokeFunction'], [fn, `${fn}:*`]);
+    const canaryFn = p.canary?.function.functionArn;
+    if (canaryFn) add(['lambda:InvokeFunction'], [canaryFn, `${canaryFn}:*`]);
     const jobs = stack.formatArn({ service: 'sagemaker', resource: 'processing-job', resourceName: `${p.jobNamePrefix}-mon-*` });
     add(['sagemaker:CreateProcessingJob', 'sagemaker:DescribeProcessingJob', 'sagemaker:StopProcessingJob', 'sagemaker:AddTags'], [jobs]);
     add(
@@ -411,28 +451,12 @@ export class CaptureMonitor extends Construct {
     this.role.allowKeyUseVia(p.outputBucket.encryptionKey, 's3', ['kms:Decrypt']);
     add(['cloudwatch:PutMetricData'], ['*'], { StringEquals: { 'cloudwatch:namespace': p.metricNamespace } });
     this.role.allowPublish(p.topic);
-    this.role.allowLogGroup(this.logGroup);
-    add(
-      [
-        'logs:CreateLogDelivery',
-        'logs:GetLogDelivery',
-        'logs:UpdateLogDelivery',
-        'logs:DeleteLogDelivery',
-        'logs:ListLogDeliveries',
-        'logs:PutResourcePolicy',
-        'logs:DescribeResourcePolicies',
-        'logs:DescribeLogGroups',
-        'xray:PutTraceSegments',
-        'xray:PutTelemetryRecords',
-        'xray:GetSamplingRules',
-        'xray:GetSamplingTargets',
-      ],
-      ['*'],
-    );
+    this.role.allowStateMachineLogsAndTracing(this.logGroup);
     acknowledgeNag(
       this.role,
       { id: iam5ResourceFinding(this.role, jobs), reason: 'Monitor jobs are named per target, window and execution by the planner; the statement admits only names with the monitor prefix in this account and region' },
       { id: iam5ResourceFinding(this.role, `${fn}:*`), reason: 'Versions and aliases of the planner function' },
+      ...(canaryFn ? [{ id: iam5ResourceFinding(this.role, `${canaryFn}:*`), reason: 'Versions and aliases of the canary function' }] : []),
       { id: iam5ResourceFinding(this.role, results), reason: 'Each run writes its results under its own key below the monitoring prefix; only that prefix is readable' },
       {
         id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',

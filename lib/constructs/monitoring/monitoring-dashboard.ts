@@ -63,10 +63,18 @@ export class MonitoringDashboard extends Construct {
         new cloudwatch.GraphWidget({ title: `${where}: input drift`, width: 6, left: ours(byKind('drift')) }),
         new cloudwatch.GraphWidget({ title: `${where}: answer health`, width: 6, left: ours(byKind('health')) }),
       );
+      const quality = byKind('quality');
       this.dashboard.addWidgets(
         new cloudwatch.GraphWidget({
+          title: `${where}: quality over time (canary)`,
+          width: 12,
+          height: 4,
+          left: ours(quality.filter((m) => m.unit !== 'Milliseconds')),
+          right: ours(quality.filter((m) => m.unit === 'Milliseconds')),
+        }),
+        new cloudwatch.GraphWidget({
           title: `${where}: monitor runs`,
-          width: WIDTH,
+          width: 12,
           height: 4,
           left: byKind('run').map((m) => monitor.metric(m.name, target, { label: m.name, statistic: cloudwatch.Stats.SUM, period: Duration.hours(1) })),
         }),

@@ -1,0 +1,1 @@
+"""Compliance report and SageMaker model card of one registered model version, from the registry."""
