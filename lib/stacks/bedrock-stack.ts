@@ -81,6 +81,8 @@ export class BedrockStack extends Stack {
       dataBucket: buckets.trainingData.bucket.bucketName,
       dataPrefix: layout.trainingData.prefixes.processed,
       evaluationPrefix: BEDROCK_REPORTS_PREFIX,
+      // prepare writes the run's baseline profile there (<evaluationPrefix><run>/baseline.json).
+      evaluationBucket: buckets.evaluation.bucket.bucketName,
       maxProvisionedModelUnits: b.maxProvisionedModelUnits,
       defaults: b.defaults,
       extraModels: b.extraModels ?? {},
@@ -112,6 +114,7 @@ export class BedrockStack extends Stack {
       ephemeralStorageMiB: 10240,
     });
     buckets.trainingData.grantReadObjects(prepare.role, layout.trainingData.prefixes.processed);
+    buckets.evaluation.grantWriteObjects(prepare.role, BEDROCK_REPORTS_PREFIX);
 
     const predictions = fn('Predictions', 'write_predictions', `Asks a Bedrock custom model the test prompts (${config.name})`, Duration.minutes(15), {
       memorySizeMiB: 1024,

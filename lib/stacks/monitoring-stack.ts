@@ -8,6 +8,8 @@ import { modelMonitorAnalyzerImage } from '../config/model-monitor-images';
 import { platformMetricNamespace } from '../config/monitoring-metrics';
 import { environmentPrefix, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
+import { INVOCATION_LOG_PREFIXES } from '../constructs/bedrock-invocation-logging';
+import { acknowledgeNag } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { MlServiceRole } from '../constructs/ml-service-role';
 import { CaptureMonitor } from '../constructs/monitoring/capture-monitor';
@@ -20,7 +22,7 @@ import { jobCodeInputs } from '../pipeline/job-code';
 import { EndpointsStack } from './endpoints-stack';
 import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
-import { OWNER_TAG_KEY } from './bedrock-stack';
+import { BEDROCK_REPORTS_PREFIX, OWNER_TAG_KEY } from './bedrock-stack';
 import { addOutputs } from './outputs';
 import { PipelinesStack } from './pipelines-stack';
 import { SecurityStack } from './security-stack';
@@ -87,6 +89,16 @@ export class MonitoringStack extends Stack {
     const jobPlacement = { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.processing] };
     this.jobRole.allowVpcPlacement(jobPlacement);
 
+    // Bedrock provisioned models of this environment are found at run time (the customization workflow
+    // creates them); their invocation logs and the baselines of their runs are read like the endpoints' capture.
+    const net0 = config.network;
+    const bedrockReachable = net0.natGateways > 0 || net0.interfaceEndpoints.includes('bedrock');
+    const invocationLogsPrefix = `${INVOCATION_LOG_PREFIXES.records}AWSLogs/${this.account}/BedrockModelInvocationLogs/${this.region}/`;
+    if (bedrockReachable) {
+      storage.invocationLogsBucket.grantReadObjects(this.jobRole, INVOCATION_LOG_PREFIXES.records);
+      buckets.evaluation.grantReadObjects(this.jobRole, BEDROCK_REPORTS_PREFIX);
+    }
+
     const code = pipelines.code.jobCode;
     const handlersCode = pythonHandlersCode(path.join(__dirname, '..', '..', 'training'));
     const lambdaPlacement = { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] };
@@ -107,6 +119,14 @@ export class MonitoringStack extends Stack {
           intervalHours: m.intervalHours,
           jobNamePrefix,
           codeInputs: jobCodeInputs(code),
+          bedrock: bedrockReachable
+            ? {
+                // The customization workflow names its runs (custom models, throughput) with this prefix.
+                namePrefix: environmentPrefix(config),
+                invocationLogsUri: storage.invocationLogsBucket.bucket.s3UrlForObject(invocationLogsPrefix),
+                reportsUri: buckets.evaluation.bucket.s3UrlForObject(BEDROCK_REPORTS_PREFIX),
+              }
+            : null,
           canary: m.canary
             ? {
                 records: m.canary.records,
@@ -118,6 +138,18 @@ export class MonitoringStack extends Stack {
       },
     });
     buckets.modelArtifacts.grantListObjects(planner.role, layout.modelArtifacts.prefixes.dataCapture);
+    if (bedrockReachable) {
+      storage.invocationLogsBucket.grantListObjects(planner.role, INVOCATION_LOG_PREFIXES.records);
+      // Whether a run's baseline exists (the planner lists it; the job reads it).
+      buckets.evaluation.grantListObjects(planner.role, BEDROCK_REPORTS_PREFIX);
+      planner.role.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['bedrock:ListProvisionedModelThroughputs'], resources: ['*'] }),
+      );
+      acknowledgeNag(planner.role, {
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason: 'ListProvisionedModelThroughputs has no resource-level permissions; the planner keeps only throughput named with this environment\'s prefix',
+      });
+    }
     const packages = [...new Set(targets.flatMap((t) => (t.modelPackageArn ? [t.modelPackageArn] : [])))];
     if (packages.length) {
       planner.role.grantPrincipal.addToPrincipalPolicy(
@@ -175,6 +207,7 @@ export class MonitoringStack extends Stack {
       outputBucket: buckets.evaluation,
       outputPrefix,
       answersAreJson: m.answersAreJson,
+      watchesBedrock: bedrockReachable,
       canary: canary && m.canary ? { function: canary.fn, task: m.canary.task, maxNewTokens: m.canary.maxNewTokens, container: config.serving.container } : undefined,
       metricNamespace: platformMetricNamespace(config.name),
       thresholds: m.thresholds,
@@ -188,6 +221,7 @@ export class MonitoringStack extends Stack {
       dashboardName: resourceName(config, 'monitoring'),
       monitor: this.monitor,
       targets,
+      watchesBedrock: bedrockReachable,
     });
     // Optional, for accounts that still have Model Monitor: the same role, subnets and key as our monitor.
     const analyzerImage = modelMonitorAnalyzerImage(this.region);

@@ -14,7 +14,7 @@ import { MONITORING_METRICS, THRESHOLD_METRICS } from '../../lib/config/monitori
 import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
 import { AccessLogBucket } from '../../lib/constructs/access-log-bucket';
 import { MlBucket } from '../../lib/constructs/ml-bucket';
-import { CaptureMonitor, CaptureMonitorProps, MONITOR_STATE_NAMES } from '../../lib/constructs/monitoring/capture-monitor';
+import { BEDROCK_VARIANT, CaptureMonitor, CaptureMonitorProps, MONITOR_STATE_NAMES } from '../../lib/constructs/monitoring/capture-monitor';
 import { SHARED_ENDPOINT_VARIANT } from '../../lib/constructs/shared-model-endpoint';
 import { jobCodeInputs } from '../../lib/pipeline/job-code';
 import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
@@ -138,7 +138,10 @@ describe('monitoring stack', () => {
     expect(reads.some((r) => r.includes(`/${STORAGE_LAYOUT.trainingData.prefixes.processed}*`))).toBe(true);
     // The canary function writes the answers under the monitoring prefix; the job reads them as its input.
     expect(reads.some((r) => r.includes(`/${STORAGE_LAYOUT.evaluation.prefixes.monitoring}*`))).toBe(true);
-    expect(reads).toHaveLength(3);
+    // Bedrock provisioned models: their invocation logs and their runs' baselines.
+    expect(reads.some((r) => r.includes('/bedrock-invocations/*'))).toBe(true);
+    expect(reads.some((r) => r.includes('/evaluation/reports/bedrock/*'))).toBe(true);
+    expect(reads).toHaveLength(5);
   });
 
   test('the planner lists the capture prefix and describes exactly the served versions; its settings carry the job code inputs', () => {
@@ -182,7 +185,8 @@ describe('monitoring stack', () => {
   test('per target: one alarm per configured threshold and one for a monitor that stopped reporting, all to the alerts topic', () => {
     const perTarget = THRESHOLD_METRICS.size - (prodConfig.monitoring.answersAreJson ? 0 : 1) + 1;
     const served = prod.platform.endpoints!.monitorTargets.length;
-    expect(targets.size).toBe(served * perTarget + 1);
+    const bedrock = [...THRESHOLD_METRICS.values()].filter((m) => (m.kind === 'drift' || m.kind === 'health') && m.name !== 'InvalidJsonRate').length;
+    expect(targets.size).toBe(served * perTarget + bedrock + 1);
     for (const [key, metric] of THRESHOLD_METRICS) {
       if (metric.name === 'InvalidJsonRate') continue;
       tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -209,8 +213,8 @@ describe('monitoring stack', () => {
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
     });
-    // Nothing served in dev: only the state machine's own failure alarm.
-    expect(Object.keys(devTpl.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('CaptureMonitor'))).toEqual([
+    // No endpoint in dev: no per-target alarm, only the state machine's own and the Bedrock models' queries.
+    expect(Object.keys(devTpl.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('CaptureMonitor') && !id.startsWith('CaptureMonitorBedrock'))).toEqual([
       expect.stringMatching(/^CaptureMonitorRunFailed/),
     ]);
   });
@@ -286,6 +290,64 @@ describe('quality canary', () => {
     ['a perplexity canary', (c) => (c.monitoring.canary.task = 'perplexity'), /monitoring\.canary\.task: got "perplexity"; allowed: classification, summarization, qa/],
   ])('%s is refused at synth', (_name, change, message) => {
     expect(() => validateEnvironmentConfig(configWith(prodConfig, change))).toThrow(message);
+  });
+});
+
+describe('Bedrock provisioned models', () => {
+  const settingsOf = (template: Template) => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === 'training.monitor.plan.handler') as any;
+    const parts = fn.Properties.Environment.Variables.FMFT_MONITOR_SETTINGS['Fn::Join'][1];
+    return JSON.parse(parts.map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
+  };
+
+  test("the planner finds them (their runs carry the model's id) and reads their invocation logs and run baselines", () => {
+    const bedrock = settingsOf(tpl).bedrock;
+    expect(bedrock.namePrefix).toBe('fmft-prod');
+    expect(bedrock.invocationLogsUri).toMatch(/^s3:\/\/TOKEN\/bedrock-invocations\/AWSLogs\/TOKEN\/BedrockModelInvocationLogs\/us-east-1\/$/);
+    expect(bedrock.reportsUri).toMatch(/\/evaluation\/reports\/bedrock\/$/);
+    const planner = statements(tpl, 'PlannerRole');
+    expect(planner.find((x) => actionsOf(x).includes('bedrock:ListProvisionedModelThroughputs')).Resource).toBe('*');
+    const lists = planner.filter((x) => actionsOf(x).includes('s3:ListBucket')).map((x) => x.Condition.StringLike['s3:prefix']);
+    expect(lists).toEqual(expect.arrayContaining([['bedrock-invocations/*'], ['evaluation/reports/bedrock/*']]));
+    const job = statements(tpl, 'MonitorJobRole').filter((x) => actionsOf(x).includes('s3:GetObject')).flatMap((x) => [x.Resource].flat().map((r: unknown) => JSON.stringify(r)));
+    expect(job.some((r) => r.includes('/bedrock-invocations/*'))).toBe(true);
+    expect(states(tpl)[MONITOR_STATE_NAMES.monitor].Parameters.AppSpecification['ContainerArguments.$']).toContain("'--model-id', $.run.modelId");
+  });
+
+  test('their alarms are Metrics Insights queries over every Bedrock model, one per drift and health threshold', () => {
+    const alarms = Object.entries(tpl.findResources('AWS::CloudWatch::Alarm')).filter(([id]) => id.startsWith('CaptureMonitorBedrock'));
+    const expected = [...THRESHOLD_METRICS.values()].filter((m) => (m.kind === 'drift' || m.kind === 'health') && m.name !== 'InvalidJsonRate');
+    expect(alarms).toHaveLength(expected.length);
+    for (const m of expected) {
+      tpl.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Metrics: [
+          Match.objectLike({
+            Expression: `SELECT MAX(${m.name}) FROM SCHEMA("FineTuningPlatform/prod", EndpointName, VariantName) WHERE VariantName = '${BEDROCK_VARIANT}'`,
+          }),
+        ],
+        ComparisonOperator: 'GreaterThanThreshold',
+        AlarmActions: [Match.anyValue()],
+      });
+    }
+  });
+
+  test('the TypeScript and Python sides name the Bedrock variant alike', () => {
+    const plan = fs.readFileSync(path.join(__dirname, '..', '..', 'training', 'monitor', 'plan.py'), 'utf8');
+    expect(plan).toMatch(new RegExp(`^BEDROCK_VARIANT = "${BEDROCK_VARIANT}"$`, 'm'));
+  });
+
+  test('without a route to the Bedrock API (no NAT, no bedrock interface endpoint) none of it exists', () => {
+    const isolated = synthesizeEnvironment(configWith(prodConfig, (c) => (c.network.interfaceEndpoints = c.network.interfaceEndpoints.filter((e: string) => e !== 'bedrock'))));
+    const t = Template.fromStack(isolated.platform.monitoring);
+    expect(settingsOf(t).bedrock).toBeNull();
+    expect(Object.keys(t.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('CaptureMonitorBedrock'))).toEqual([]);
+  });
+
+  test('a Bedrock run writes its baseline beside its reports', () => {
+    const bedrockTpl = Template.fromStack(prod.platform.bedrock);
+    const prepare = Object.entries(bedrockTpl.findResources('AWS::IAM::ManagedPolicy')).find(([id]) => id.startsWith('PrepareRole'))![1] as any;
+    const writes = prepare.Properties.PolicyDocument.Statement.filter((x: any) => actionsOf(x).includes('s3:PutObject'));
+    expect(writes.map((w: any) => JSON.stringify(w.Resource))).toEqual([expect.stringContaining('/evaluation/reports/bedrock/*')]);
   });
 });
 

@@ -26,12 +26,16 @@ from training.data.formats import (
 )
 from training.data.io import read_records
 from training.data.validate import DatasetValidator, limits_for
+from training.monitor.profile import Profile, record_parts
 
 EVALUATION_TASKS = ("none", "summarization", "qa", "classification")
 # Field of the reference in each task's predictions record (training/evaluate/tasks.py).
 REFERENCE_FIELDS = {"summarization": "summary", "qa": "answers", "classification": "label"}
 SPLIT_FILES = {"train": "train.jsonl", "validation": "validation.jsonl", "test": "test.jsonl"}
 SPLIT_INPUTS = {"train": "trainingDataUri", "validation": "validationDataUri", "test": "testDataUri"}
+# The run's baseline profile, beside its evaluation reports: the capture monitor reads it as
+# <reportsUri><provisionedModelName>/baseline.json (training/monitor/plan.py).
+BASELINE_FILE = "baseline.json"
 _RETRIES = Config(retries={"max_attempts": 10, "mode": "adaptive"})
 
 # A run's name is its customization jobName, customModelName and provisionedModelName, and the stem of its
@@ -233,8 +237,11 @@ def data_format(family: str, customization_type: str) -> str:
 # ------------------------------------------------------------------------------------------ data
 
 
-def validate_data(run: dict[str, Any], s3, max_reported: int = 20) -> dict[str, int]:
-    """Run the data toolkit's validator over training + validation (their record limit is a sum)."""
+def validate_data(
+    run: dict[str, Any], s3, max_reported: int = 20, profile: Profile | None = None
+) -> dict[str, int]:
+    """Run the data toolkit's validator over training + validation (their record limit is a sum); with
+    ``profile``, add each training record's prompt and answer to it in the same pass."""
     family = run["modelFamily"] if run["customizationType"] == "FINE_TUNING" else None
     validator = DatasetValidator(TARGETS[run["dataFormat"]], limits_for(family), max_reported=max_reported)
     counts: dict[str, int] = {}
@@ -252,6 +259,9 @@ def validate_data(run: dict[str, Any], s3, max_reported: int = 20) -> dict[str, 
                     validator.error(item.problem.location, item.problem.field, item.problem.reason)
                 else:
                     validator.check(item.location, item.value)
+                    parts = record_parts(item.value) if profile is not None and split == "train" else None
+                    if parts is not None:
+                        profile.add(parts.prompt, parts.completion, parts.labels)
             counts[split] = validator.valid_records - before
         validator.finish()
     if not validator.ok:
@@ -265,11 +275,30 @@ def validate_data(run: dict[str, Any], s3, max_reported: int = 20) -> dict[str, 
     return counts
 
 
+def baseline_profile(data_format: str) -> Profile | None:
+    """An empty profile for the run's baseline, or None for continued pre-training, whose records are text
+    without prompts or answers: nothing the served model's traffic could be compared with. The other
+    Bedrock formats (conversation, Claude 3 Haiku conversation, prompt/completion) are read by
+    ``record_parts`` as the monitor reads a captured request: system text and turns, then the answer."""
+    return None if data_format == BEDROCK_CONTINUED_PRETRAINING else Profile()
+
+
 def prepare(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
-    """First state: check the input against the model table, then the data with the validator."""
+    """First state: check the input against the model table, then the data with the validator, profiling
+    the training split in the same pass; write that profile (the monitor's baseline) to
+    ``s3://<evaluationBucket>/<evaluationPrefix>baseline.json`` and return its URI as ``baselineUri`` (null
+    for continued pre-training)."""
     s3 = client("s3")
-    run = resolve_run(event.get("input") or {}, event["executionName"], settings(), s3)
-    run["records"] = validate_data(run, s3)
+    cfg = settings()
+    run = resolve_run(event.get("input") or {}, event["executionName"], cfg, s3)
+    profile = baseline_profile(run["dataFormat"])
+    run["records"] = validate_data(run, s3, profile=profile)
+    run["baselineUri"] = None
+    if profile is not None:
+        key = f"{run['evaluationPrefix']}{BASELINE_FILE}"
+        body = json.dumps(profile.baseline_document(), ensure_ascii=False).encode()
+        s3.put_object(Bucket=cfg["evaluationBucket"], Key=key, Body=body, ContentType="application/json")
+        run["baselineUri"] = f"s3://{cfg['evaluationBucket']}/{key}"
     return run
 
 

@@ -7,6 +7,9 @@
         --variant-name AllTraffic --expect-json
     python -m training.monitor run --capture capture/ --output-dir monitor --endpoint-name chat-prod \
         --variant-name AllTraffic --canary canary/ --canary-task summarization
+    python -m training.monitor run --capture invocation-logs/ --output-dir monitor \
+        --endpoint-name fmft-prod-claims-v2 --variant-name bedrock \
+        --model-id arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123
     python -m training.monitor baseline --data train.jsonl --output baseline.json
 
 run reads every capture file under --capture (SageMaker data capture or Bedrock invocation logs; .jsonl,
@@ -15,6 +18,9 @@ the training baseline and writes result.json, report.html and metrics.json (Clou
 --output-dir, all or none. A missing or unusable baseline is reported (BaselineMissing=1, no drift
 statistics), a missing capture directory is an empty window, unreadable lines are counted by reason: none
 is an error. The exit status is non-zero only when the outputs cannot be written (1) or a flag is wrong (2).
+Bedrock logs every model of the account and region together: with --model-id only the invocation log lines
+of that model (its provisioned model ARN) are read, the others are counted as otherModels; an empty
+--model-id (what the state machine passes for an endpoint) filters nothing.
 With --canary, the quality canary's answers (predictions.jsonl, written by training.monitor.canary) are
 scored with training.evaluate for --canary-task (canary_score.py); no answers file is reported, not an error.
 
@@ -82,6 +88,13 @@ class RunArgs:
         metadata={
             "help": "Where result.json, report.html and metrics.json go (default in a Processing "
             "job: output/monitor)"
+        },
+    )
+    model_id: str = field(
+        default="",
+        metadata={
+            "help": "Read only the Bedrock invocation log lines whose modelId is this (a provisioned model "
+            "ARN); others are counted as otherModels. Empty: no filter. SageMaker capture is never filtered"
         },
     )
     expect_json: bool = field(
@@ -169,7 +182,7 @@ def monitor(capture: Path, baseline_path: Path | None, args: RunArgs) -> dict[st
     """Read the window under ``capture`` once and return the finished result (see report.py)."""
     start, end = _window(args)
     baseline, baseline_info = baseline_status(baseline_path)
-    reader = CaptureReader(start, end)
+    reader = CaptureReader(start, end, model_id=args.model_id or None)
     profile = Profile(baseline, vocabulary_size=0)  # words count only against a baseline's vocabulary
     health = Health(args.expect_json)
     for exchange in reader.read(capture):
@@ -190,6 +203,8 @@ def monitor(capture: Path, baseline_path: Path | None, args: RunArgs) -> dict[st
             "lines": reader.lines,
             "records": reader.records,
             "outsideWindow": reader.outside_window,
+            "modelId": args.model_id or None,
+            "otherModels": reader.other_models,
             "malformed": {"total": sum(reader.malformed.values()), "byReason": dict(reader.malformed)},
             "responseProblems": dict(reader.response_problems),
             "examples": reader.examples,
@@ -270,8 +285,9 @@ def run_monitor(args: RunArgs) -> int:
         if canary.get("score") is not None:
             scored += f", {canary['scoreMetric']} {canary['score']:.4f}"
     alarmed = ", ".join(result["alarms"]) or "none"
+    others = f", {counts['otherModels']} of other models" if args.model_id else ""
     print(
-        f"{counts['records']} records, {counts['malformed']['total']} malformed, baseline "
+        f"{counts['records']} records{others}, {counts['malformed']['total']} malformed, baseline "
         f"{result['baseline']['status']}{scored}; alarms: {alarmed}; wrote {output}"
     )
     return 0

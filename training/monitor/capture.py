@@ -16,6 +16,11 @@ Bedrock Converse and Anthropic ``messages``, ``prompt``; ``generated_text``, ``c
 prompt is counted by reason (``MALFORMED_REASONS``) with a few examples and skipped; a readable request
 whose response cannot be read is still a record (its answer is None) and the response is counted under
 ``response_problems``. Data never raises: an empty or missing directory is an empty window.
+
+Bedrock writes one invocation log per account and region for every model, so a reader given ``model_id``
+(a provisioned model's ARN, the ``modelId`` its callers pass) keeps only the invocation log lines of that
+model; the others are counted as ``other_models``, not as malformed. SageMaker capture lines are not
+filtered: their prefix is already one endpoint variant's.
 """
 
 from __future__ import annotations
@@ -220,10 +225,12 @@ class CaptureReader:
 
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    model_id: str | None = None  # None or "": every invocation log line counts, whatever its modelId
     files: int = 0
     lines: int = 0
     records: int = 0
     outside_window: int = 0
+    other_models: int = 0
     malformed: Counter[str] = field(default_factory=Counter)
     response_problems: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -236,6 +243,15 @@ class CaptureReader:
         bucket = self.examples.setdefault(key, [])
         if len(bucket) < MAX_EXAMPLES:
             bucket.append(f"{where}: {detail}"[:_EXAMPLE_CHARS])
+
+    def _other_model(self, value: Any) -> bool:
+        """Whether ``value`` is an invocation log line of another model than ``model_id``."""
+        return (
+            bool(self.model_id)
+            and isinstance(value, dict)
+            and value.get("schemaType") == "ModelInvocationLog"
+            and value.get("modelId") != self.model_id
+        )
 
     def read(self, directory: Path) -> Iterator[Exchange]:
         """Every exchange under ``directory`` (files sorted by path) whose time is inside the window."""
@@ -263,6 +279,9 @@ class CaptureReader:
             self._count(
                 self.malformed, BAD_JSON, where, f"{exc.msg} at column {exc.colno}: {line.strip()[:60]}"
             )
+            return None
+        if self._other_model(value):
+            self.other_models += 1
             return None
         try:
             exchange, response_problem = parse_line(value)

@@ -23,6 +23,17 @@ the served version's own held-out test split, which the pipeline's prepare step 
 ``<prefix>/baseline/baseline.json`` -> ``<prefix>/test/test.jsonl``. With a golden set the job gets the
 input ``canary`` (``<run prefix>canary/``, where the canary function writes ``predictions.jsonl`` before
 the job starts) and runs even in a window without capture (``hasData``), to score the answers.
+
+Bedrock provisioned models (``bedrock`` in the settings: ``{"namePrefix", "invocationLogsUri",
+"reportsUri"}``; absent or null: none) are found, not passed: every InService provisioned throughput whose
+name starts with ``<namePrefix>-`` (the platform's own, as the throughput guard finds them) is a target with
+``endpointName`` its provisionedModelName, ``variantName`` ``BEDROCK_VARIANT`` and ``modelId`` its ARN
+(``""`` for endpoint runs: the state machine always passes ``--model-id $.run.modelId``). Bedrock writes the
+invocation logs of every model of the account and region under ``<invocationLogsUri>yyyy/mm/dd/hh/``, so each
+Bedrock job reads the same hours and keeps its own model's lines. Its baseline is the one the customization
+workflow's prepare step wrote, ``<reportsUri><provisionedModelName>/baseline.json``, when it exists. The
+canary asks SageMaker endpoints only: a Bedrock run has none (``canarySkipped`` says so when one is
+configured).
 """
 
 from __future__ import annotations
@@ -49,6 +60,13 @@ CANARY_PATH = f"{PROCESSING_ROOT}/input/canary"
 BASELINE_SUFFIX = "/baseline/baseline.json"
 TEST_SPLIT_SUFFIX = "/test/test.jsonl"
 OUTPUT_PATH = f"{PROCESSING_ROOT}/output/monitor"
+# The VariantName of a Bedrock provisioned model's runs and metrics; the CDK app's BEDROCK_VARIANT
+# (lib/constructs/monitoring/capture-monitor.ts) is the same.
+BEDROCK_VARIANT = "bedrock"
+BEDROCK_BASELINE_FILE = "baseline.json"
+BEDROCK_NO_CANARY = (
+    "a Bedrock provisioned model: the canary asks SageMaker endpoint variants only (not supported yet)"
+)
 # ProcessingJobName: letters and digits with single hyphens, at most 63 characters (botocore's model).
 _JOB_NAME_MAX = 63
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -102,10 +120,16 @@ def hour_prefixes(
     capture_key_prefix: str, endpoint: str, variant: str, start: dt.datetime, end: dt.datetime
 ) -> list[tuple[dt.datetime, str]]:
     """SageMaker's capture layout, one prefix per hour: ``<prefix><endpoint>/<variant>/yyyy/mm/dd/hh/``."""
+    return hourly(f"{capture_key_prefix}{endpoint}/{variant}/", start, end)
+
+
+def hourly(key_prefix: str, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, str]]:
+    """``<key_prefix>yyyy/mm/dd/hh/`` for each hour of [start, end): the layout of SageMaker data capture
+    under an endpoint variant and of Bedrock invocation logs under an account and region."""
     hours = []
     hour = start
     while hour < end:
-        hours.append((hour, f"{capture_key_prefix}{endpoint}/{variant}/{hour:%Y/%m/%d/%H}/"))
+        hours.append((hour, f"{key_prefix}{hour:%Y/%m/%d/%H}/"))
         hour += dt.timedelta(hours=1)
     return hours
 
@@ -224,7 +248,72 @@ def golden_set(
     return baseline[: -len(BASELINE_SUFFIX)] + TEST_SPLIT_SUFFIX, None
 
 
-def plan(event: dict[str, Any], config: dict[str, Any], s3: Any, sagemaker: Any) -> dict[str, Any]:
+def bedrock_settings(config: dict[str, Any]) -> dict[str, str] | None:
+    """The checked ``bedrock`` settings, or None when Bedrock provisioned models are not monitored."""
+    bedrock = config.get("bedrock")
+    if bedrock is None:
+        return None
+    if not isinstance(bedrock, dict):
+        raise ValueError(
+            f"bedrock: got {bedrock!r}; allowed: null or {{namePrefix, invocationLogsUri, reportsUri}}"
+        )
+    prefix = bedrock.get("namePrefix")
+    if not isinstance(prefix, str) or not _NAME.match(prefix):
+        raise ValueError(f"bedrock.namePrefix: got {prefix!r}; allowed: 1-63 letters, digits and hyphens")
+    checked = {"namePrefix": prefix}
+    for key in ("invocationLogsUri", "reportsUri"):
+        uri = bedrock.get(key)
+        if not isinstance(uri, str) or not re.fullmatch(r"s3://[^/]+/(.+/)?", uri):
+            raise ValueError(f"bedrock.{key}: got {uri!r}; allowed: s3://bucket/prefix/ (ending with /)")
+        checked[key] = uri
+    return checked
+
+
+def provisioned_models(bedrock: Any, name_prefix: str) -> list[dict[str, str]]:
+    """(name, ARN) of every InService provisioned throughput named ``<name_prefix>-...``, sorted by name."""
+    found: dict[str, str] = {}
+    token = None
+    while True:
+        page = bedrock.list_provisioned_model_throughputs(
+            statusEquals="InService",
+            nameContains=f"{name_prefix}-",  # narrows the listing; the prefix itself is checked below
+            maxResults=1000,
+            **({"nextToken": token} if token else {}),
+        )
+        for summary in page.get("provisionedModelSummaries", []):
+            if summary["provisionedModelName"].startswith(f"{name_prefix}-"):
+                found[summary["provisionedModelName"]] = summary["provisionedModelArn"]
+        token = page.get("nextToken")
+        if not token:
+            return [{"name": name, "arn": found[name]} for name in sorted(found)]
+
+
+def _object_exists(s3: Any, uri: str) -> bool:
+    """Whether the object exists, asked with ListObjectsV2 (s3:ListBucket on its prefix): HeadObject would
+    need s3:GetObject and still answer 403, not 404, for a missing key to a role without s3:ListBucket."""
+    bucket, key = split_s3_uri(uri)
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    return any(item["Key"] == key for item in listing.get("Contents", []))
+
+
+def _hour_inputs(
+    s3: Any, bucket: str, hours: list[tuple[dt.datetime, str]], cache: dict[str, bool]
+) -> list[dict[str, Any]]:
+    """A ProcessingInput per hour prefix that holds an object (each prefix is listed once per plan)."""
+    inputs = []
+    for hour, prefix in hours:
+        uri = f"s3://{bucket}/{prefix}"
+        if uri not in cache:
+            listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+            cache[uri] = listing.get("KeyCount", 0) > 0
+        if cache[uri]:
+            inputs.append(s3_input(f"capture-{hour:%Y%m%d%H}", uri, f"{CAPTURE_PATH}/{hour:%Y%m%d%H}"))
+    return inputs
+
+
+def plan(
+    event: dict[str, Any], config: dict[str, Any], s3: Any, sagemaker: Any, bedrock: Any = None
+) -> dict[str, Any]:
     interval = int(config["intervalHours"])
     if not 1 <= interval <= MAX_INTERVAL_HOURS:
         raise ValueError(f"intervalHours: got {interval}; allowed: 1 to {MAX_INTERVAL_HOURS}")
@@ -233,31 +322,56 @@ def plan(event: dict[str, Any], config: dict[str, Any], s3: Any, sagemaker: Any)
     capture_bucket, capture_prefix = split_s3_uri(config["captureUri"])
     output_bucket, output_prefix = split_s3_uri(config["outputUri"])
     canary = canary_settings(config)
+    bedrock_config = bedrock_settings(config)
+    # Each target: its dimensions, the model whose invocation log lines count ("" for an endpoint), the
+    # bucket and hour prefixes to read, and for a Bedrock model where its baseline would be.
+    targets: list[dict[str, Any]] = [
+        {
+            **target,
+            "modelId": "",
+            "bucket": capture_bucket,
+            "hours": hour_prefixes(capture_prefix, target["endpointName"], target["variantName"], start, end),
+        }
+        for target in _targets(event)
+    ]
+    if bedrock_config:
+        logs_bucket, logs_prefix = split_s3_uri(bedrock_config["invocationLogsUri"])
+        for model in provisioned_models(bedrock, bedrock_config["namePrefix"]):
+            reports = f"{bedrock_config['reportsUri']}{model['name']}/"
+            targets.append(
+                {
+                    "endpointName": model["name"],
+                    "variantName": BEDROCK_VARIANT,
+                    "modelId": model["arn"],
+                    "bucket": logs_bucket,
+                    "hours": hourly(logs_prefix, start, end),
+                    "bedrockBaseline": f"{reports}{BEDROCK_BASELINE_FILE}",
+                }
+            )
+    listed: dict[str, bool] = {}
     runs = []
-    for target in _targets(event):
+    for target in targets:
         endpoint, variant = target["endpointName"], target["variantName"]
+        bedrock_target = bool(target["modelId"])
         inputs = list(config["codeInputs"])
-        for hour, prefix in hour_prefixes(capture_prefix, endpoint, variant, start, end):
-            listing = s3.list_objects_v2(Bucket=capture_bucket, Prefix=prefix, MaxKeys=1)
-            if listing.get("KeyCount", 0) > 0:
-                inputs.append(
-                    s3_input(
-                        f"capture-{hour:%Y%m%d%H}",
-                        f"s3://{capture_bucket}/{prefix}",
-                        f"{CAPTURE_PATH}/{hour:%Y%m%d%H}",
-                    )
-                )
+        inputs += _hour_inputs(s3, target["bucket"], target["hours"], listed)
         hours_with_data = len(inputs) - len(config["codeInputs"])
-        # The registry is asked only when a job may run: capture to read, or a canary to score.
-        needs_baseline = hours_with_data > 0 or canary is not None
-        baseline = baseline_uri(sagemaker, target.get("modelPackageArn")) if needs_baseline else None
+        if bedrock_target:  # no canary: the baseline is needed only with invocation logs to read
+            found = hours_with_data > 0 and _object_exists(s3, target["bedrockBaseline"])
+            baseline = target["bedrockBaseline"] if found else None
+        else:
+            # The registry is asked only when a job may run: capture to read, or a canary to score.
+            needs_baseline = hours_with_data > 0 or canary is not None
+            baseline = baseline_uri(sagemaker, target.get("modelPackageArn")) if needs_baseline else None
         name = job_name(config["jobNamePrefix"], endpoint, variant, end, execution)
         key_prefix = f"{output_prefix}{endpoint}/{variant}/{end:%Y/%m/%d/%H}/{name}/"
-        golden, skipped = (
-            golden_set(canary["goldenSetUri"], baseline, bool(target.get("modelPackageArn")))
-            if canary
-            else (None, None)
-        )
+        golden, skipped = None, None
+        if canary and bedrock_target:
+            skipped = BEDROCK_NO_CANARY
+        elif canary:
+            golden, skipped = golden_set(
+                canary["goldenSetUri"], baseline, bool(target.get("modelPackageArn"))
+            )
         has_data = hours_with_data > 0 or golden is not None
         if baseline and has_data:
             inputs.append(s3_input("baseline", baseline, BASELINE_PATH))
@@ -281,6 +395,7 @@ def plan(event: dict[str, Any], config: dict[str, Any], s3: Any, sagemaker: Any)
             {
                 "endpointName": endpoint,
                 "variantName": variant,
+                "modelId": target["modelId"],
                 "hasData": has_data,
                 "hoursWithData": hours_with_data,
                 "baselineUri": baseline,
@@ -306,6 +421,11 @@ def handler(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
     from botocore.config import Config
 
     retries = Config(retries={"max_attempts": 10, "mode": "adaptive"})
+    config = settings()
     return plan(
-        event, settings(), boto3.client("s3", config=retries), boto3.client("sagemaker", config=retries)
+        event,
+        config,
+        boto3.client("s3", config=retries),
+        boto3.client("sagemaker", config=retries),
+        boto3.client("bedrock", config=retries) if config.get("bedrock") else None,
     )

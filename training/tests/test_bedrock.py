@@ -20,6 +20,7 @@ from botocore.stub import Stubber
 
 from training.bedrock import handlers
 from training.bedrock.models import InputError, check_hyperparameters, load_models
+from training.monitor.profile import Baseline, load_baseline
 
 BUCKET = "fmft-dev-training-data-111122223333-us-east-1"
 EVAL_BUCKET = "fmft-dev-evaluation-111122223333-us-east-1"
@@ -44,6 +45,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "dataBucket": BUCKET,
         "dataPrefix": "training-data/processed/",
         "evaluationPrefix": "reports/bedrock/",
+        "evaluationBucket": EVAL_BUCKET,
         "maxProvisionedModelUnits": 2,
         "defaults": {
             "baseModelId": NOVA,
@@ -146,6 +148,71 @@ def test_prepare_finds_the_splits_of_a_dataset_and_validates_them(s3):
     assert run["hyperParameters"]["epochCount"] == "2"
     assert (run["provision"], run["evaluate"], run["dataFormat"]) == (True, True, "bedrock-conversation")
     assert run["evaluationJobName"].startswith("fmft-dev-run-1-eval-") and len(run["evaluationJobName"]) <= 63
+
+
+def stored_baseline(s3, uri: str, tmp_path) -> Baseline:
+    bucket, key = uri[len("s3://") :].split("/", 1)
+    path = tmp_path / "baseline.json"
+    path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return load_baseline(path)
+
+
+def test_prepare_writes_the_baseline_of_the_training_split_beside_the_runs_reports(s3, tmp_path):
+    root = "training-data/processed/baseline/"
+    put_jsonl(s3, root + "train.jsonl", [conversation(i) for i in range(10)])
+    put_jsonl(s3, root + "validation.jsonl", [conversation(i) for i in range(10, 13)])
+    run = handlers.prepare({"input": {"datasetUri": f"s3://{BUCKET}/{root}"}, "executionName": "run-b"})
+
+    assert run["evaluationPrefix"] == "reports/bedrock/fmft-dev-run-b/"
+    assert run["baselineUri"] == f"s3://{EVAL_BUCKET}/reports/bedrock/fmft-dev-run-b/baseline.json"
+    baseline = stored_baseline(s3, run["baselineUri"], tmp_path)
+    document = baseline.document
+    assert document["records"] == 10  # the training split only, as the pipeline's prepare step
+    # System text and question, as the monitor joins a Converse request's: "You answer questions about
+    # invoices.\nWhat is the total of invoice 7?" is 6 + 8 words and marks.
+    assert document["lengths"]["promptTokens"]["sample"] == [14] * 10
+    # "Invoice 7 totals 70 euros.": 5 tokens and a full stop
+    assert document["lengths"]["completionTokens"]["sample"] == [6] * 10
+    assert document["scripts"] == {"LATIN": 10}
+    assert document["vocabulary"]["words"]["invoice"] == 10 and document["labels"] is None
+
+
+def claude_record(i: int) -> dict[str, Any]:
+    return {
+        "system": "You classify claims.",
+        "messages": [
+            {"role": "user", "content": f"Water damage in kitchen {i:02d}"},
+            {"role": "assistant", "content": "property"},
+        ],
+    }
+
+
+def llama_record(i: int) -> dict[str, Any]:
+    return {"prompt": f"Water damage in kitchen {i:02d}", "completion": "property"}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "record", "prompt"),
+    [
+        (
+            "anthropic.claude-3-haiku-20240307-v1:0:200k",
+            claude_record,
+            "You classify claims.\nWater damage in kitchen 00",
+        ),
+        ("meta.llama3-1-8b-instruct-v1:0:128k", llama_record, "Water damage in kitchen 00"),
+    ],
+)
+def test_the_baseline_reads_every_bedrock_fine_tuning_format(s3, tmp_path, model_id, record, prompt):
+    root = f"training-data/processed/{model_id.split('.')[0]}/"
+    put_jsonl(s3, root + "train.jsonl", [record(i) for i in range(32)])
+    run = handlers.prepare(
+        {"input": {"datasetUri": f"s3://{BUCKET}/{root}", "baseModelId": model_id}, "executionName": "fmt"}
+    )
+    document = stored_baseline(s3, run["baselineUri"], tmp_path).document
+    assert document["records"] == 32
+    assert document["lengths"]["promptChars"]["sample"] == [len(prompt)] * 32
+    assert document["lengths"]["completionChars"]["sample"] == [len("property")] * 32
+    assert document["vocabulary"]["words"]["kitchen"] == 32
 
 
 def test_the_s3_trigger_passes_the_train_file_and_gets_its_folder(s3):
@@ -388,6 +455,9 @@ def test_continued_pretraining_data_for_titan(s3):
         }
     )
     assert run["dataFormat"] == "bedrock-continued-pretraining"
+    # Text without prompts or answers: no baseline to compare the served model's traffic with.
+    assert run["baselineUri"] is None
+    assert "Contents" not in s3.list_objects_v2(Bucket=EVAL_BUCKET, Prefix=run["evaluationPrefix"])
     assert run["hyperParameters"] == {
         "epochCount": "1",
         "batchSize": "1",

@@ -28,7 +28,7 @@ from training.monitor.profile import (
     words,
 )
 from training.monitor.report import CONTRACT, DEFAULT_THRESHOLDS, SOURCES, alarms, metric_values
-from training.tests.test_monitor_capture import capture_line
+from training.tests.test_monitor_capture import NOVA_ANSWER, PROVISIONED, bedrock_line, capture_line
 
 CONTRACT_DOC = json.loads(CONTRACT.read_text(encoding="utf-8"))
 CONTRACT_NAMES = {m["name"] for m in CONTRACT_DOC["metrics"]}
@@ -435,3 +435,27 @@ def test_a_bad_threshold_is_refused_before_anything_is_written(tmp_path: Path, i
     code, _, _ = monitor(tmp_path, [chat("hi", "fine")], "--thresholds", item)
     assert code == 2 and not (tmp_path / "out").exists()
     assert f"--thresholds: got {item!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("model_id", "records", "others"), [(PROVISIONED, 3, 2), ("", 5, 0)])
+def test_model_id_reads_one_provisioned_models_invocation_logs(
+    tmp_path: Path, capsys, model_id: str, records: int, others: int
+) -> None:
+    mine, other = PROVISIONED, "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/zzz"
+    lines = [
+        bedrock_line(
+            {"messages": [{"role": "user", "content": [{"text": f"Total of invoice {i}?"}]}]},
+            NOVA_ANSWER,
+            model_id=m,
+        )
+        for i, m in enumerate([mine, other, mine, other, mine])
+    ]
+    code, result, data = monitor(tmp_path, lines, "--model-id", model_id)
+    assert code == 0
+    assert result["capture"]["records"] == records and result["capture"]["otherModels"] == others
+    assert result["capture"]["modelId"] == (model_id or None) and result["capture"]["malformed"]["total"] == 0
+    assert check_metric_data(data)["CapturedRecords"] == records
+    summary = capsys.readouterr().out
+    assert summary.startswith(
+        f"{records} records, 2 of other models, " if others else f"{records} records, 0 malformed"
+    )

@@ -39,7 +39,9 @@ def capture_line(
     return json.dumps({"captureData": data, "eventMetadata": meta, "eventVersion": "0"})
 
 
-def bedrock_line(body_in: Any, body_out: Any, operation: str = "Converse") -> str:
+def bedrock_line(
+    body_in: Any, body_out: Any, operation: str = "Converse", model_id: str = "amazon.nova-lite-v1:0"
+) -> str:
     return json.dumps(
         {
             "schemaType": "ModelInvocationLog",
@@ -47,7 +49,7 @@ def bedrock_line(body_in: Any, body_out: Any, operation: str = "Converse") -> st
             "timestamp": "2026-11-29T10:20:00Z",
             "requestId": "r1",
             "operation": operation,
-            "modelId": "amazon.nova-lite-v1:0",
+            "modelId": model_id,
             "input": {"inputContentType": "application/json", "inputBodyJson": body_in, "inputTokenCount": 9},
             "output": {
                 "outputContentType": "application/json",
@@ -231,3 +233,38 @@ def test_unknown_response_shapes() -> None:
     for payload in ({"error": "x"}, "text", [], 3):
         with pytest.raises(PayloadError):
             response_answer(payload)
+
+
+PROVISIONED = "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123"
+CONVERSE = {"messages": [{"role": "user", "content": [{"text": "Total of invoice 7?"}]}]}
+NOVA_ANSWER = {"output": {"message": {"content": [{"text": "70 euros."}]}}, "stopReason": "end_turn"}
+
+
+def mixed_logs(tmp_path: Path) -> Path:
+    """One hour of an account's invocation logs (three models) and a SageMaker capture file."""
+    lines = [
+        bedrock_line(CONVERSE, NOVA_ANSWER, model_id=PROVISIONED),
+        bedrock_line(CONVERSE, NOVA_ANSWER, model_id="amazon.nova-lite-v1:0"),
+        bedrock_line({"foo": 1}, {}, model_id="arn:aws:bedrock:us-east-1:111122223333:provisioned-model/zzz"),
+        bedrock_line(CONVERSE, NOVA_ANSWER, model_id=PROVISIONED),
+        bedrock_line({"foo": 1}, {}, model_id=PROVISIONED),
+    ]
+    with gzip.open(tmp_path / "20261129T1020Z_abc.json.gz", "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    (tmp_path / "capture.jsonl").write_text(capture_line() + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_a_model_id_keeps_only_that_models_invocation_logs_and_counts_the_others(tmp_path: Path) -> None:
+    exchanges, reader = read(mixed_logs(tmp_path), model_id=PROVISIONED)
+    # Its two readable lines and the SageMaker capture line, which is never filtered.
+    assert [e.prompt for e in exchanges] == ["Total of invoice 7?"] * 2 + ["What is the capital of France?"]
+    assert (reader.lines, reader.records, reader.other_models) == (6, 3, 2)
+    # Another model's unreadable line is another model's, not malformed; this model's is malformed.
+    assert dict(reader.malformed) == {"unknown_payload": 1}
+
+
+@pytest.mark.parametrize("model_id", [None, ""])
+def test_without_a_model_id_every_invocation_log_line_counts(tmp_path: Path, model_id: str | None) -> None:
+    exchanges, reader = read(mixed_logs(tmp_path), model_id=model_id)
+    assert (len(exchanges), reader.other_models, dict(reader.malformed)) == (4, 0, {"unknown_payload": 2})

@@ -1,13 +1,18 @@
 """The capture monitor's planner (training/monitor/plan.py) against a moto server: windows, hours with
-capture, baselines from the registry, and requests that botocore's model of CreateProcessingJob accepts."""
+capture, baselines from the registry, and requests that botocore's model of CreateProcessingJob accepts.
+moto does not emulate Bedrock's ListProvisionedModelThroughputs: that one call goes through botocore's
+Stubber, which still validates every request against the service model (and each canned response too)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.request
+from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from tools.api_model import services
 from tools.api_model.records import Origin, Request
@@ -81,6 +86,8 @@ def create_processing_job_problems(run: dict, window_start: str, window_end: str
             "ContainerArguments": [
                 "--endpoint-name",
                 run["endpointName"],
+                "--model-id",
+                run["modelId"],
                 "--window-start",
                 window_start,
                 "--window-end",
@@ -232,8 +239,6 @@ def test_a_version_without_a_baseline_and_a_target_without_a_version_run_for_out
 
 
 def test_job_names_are_unique_per_target_window_and_execution_and_fit_the_api():
-    import datetime as dt
-
     end = dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
     names = {
         planner.job_name("fmft-prod", e, v, end, x)
@@ -401,3 +406,191 @@ def test_a_configured_golden_set_is_still_not_sent_to_a_target_without_a_version
     golden = "s3://fmft-data/training-data/processed/golden.jsonl"
     [run] = planner.plan(one_target(), canary_settings(goldenSetUri=golden), s3, sagemaker=None)["runs"]
     assert run["hasCanary"] is False and "names no model package version" in run["canarySkipped"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bedrock provisioned models
+
+LOGS = "s3://fmft-records/bedrock-invocations/AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/"
+REPORTS = "s3://fmft-evaluation/evaluation/reports/bedrock/"
+BEDROCK = {"namePrefix": "fmft-prod", "invocationLogsUri": LOGS, "reportsUri": REPORTS}
+
+
+def bedrock_settings(**changes: Any) -> dict:
+    return {**SETTINGS, "bedrock": {**BEDROCK, **changes}}
+
+
+def throughput(name: str) -> dict[str, Any]:
+    arn = f"arn:aws:bedrock:us-east-1:123456789012:provisioned-model/{name[-6:]}"
+    created = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    model = f"arn:aws:bedrock:us-east-1:123456789012:custom-model/{name}"
+    return {
+        "provisionedModelName": name,
+        "provisionedModelArn": arn,
+        "modelArn": model,
+        "desiredModelArn": model,
+        "foundationModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k",
+        "modelUnits": 1,
+        "desiredModelUnits": 1,
+        "status": "InService",
+        "creationTime": created,
+        "lastModifiedTime": created,
+    }
+
+
+def listed(*pages: list[str]) -> Any:
+    """A bedrock client whose ListProvisionedModelThroughputs answers ``pages`` of names, in order, and
+    expects the planner's request for each (InService, the name prefix, the previous page's token)."""
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    stub = Stubber(bedrock)
+    for i, names in enumerate(pages):
+        last = i == len(pages) - 1
+        response: dict[str, Any] = {"provisionedModelSummaries": [throughput(n) for n in names]}
+        if not last:
+            response["nextToken"] = f"page-{i + 2}"
+        request: dict[str, Any] = {
+            "statusEquals": "InService",
+            "nameContains": "fmft-prod-",
+            "maxResults": 1000,
+        }
+        if i:
+            request["nextToken"] = f"page-{i + 1}"
+        stub.add_response("list_provisioned_model_throughputs", response, request)
+    stub.activate()
+    bedrock.stub = stub
+    return bedrock
+
+
+class CountingS3:
+    """The S3 client, counting the prefixes listed: each hour of the shared invocation logs once a plan."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3, self.prefixes = s3, []
+
+    def list_objects_v2(self, **params: Any) -> dict[str, Any]:
+        self.prefixes.append(f"s3://{params['Bucket']}/{params['Prefix']}")
+        return self.s3.list_objects_v2(**params)
+
+
+def invocation_log(s3, hour: str) -> None:
+    bucket, prefix = planner.split_s3_uri(LOGS)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}{hour}/20261129T0512Z_abc.json.gz", Body=b"x")
+
+
+@pytest.fixture
+def logs_bucket(aws):
+    s3, sagemaker = aws
+    s3.create_bucket(Bucket="fmft-records")
+    return s3, sagemaker
+
+
+def test_the_platforms_provisioned_models_are_runs_over_the_invocation_log_hours(logs_bucket):
+    s3, sagemaker = logs_bucket
+    invocation_log(s3, "2026/11/29/05")
+    invocation_log(s3, "2026/11/29/09")
+    invocation_log(s3, "2026/11/29/10")  # after the window
+    capture(s3, "2026/11/29/09")
+    baseline = f"{REPORTS}fmft-prod-claims-v2/baseline.json"
+    s3.put_object(Bucket="fmft-evaluation", Key=planner.split_s3_uri(baseline)[1], Body=b"{}")
+    # Another account's model, and a name that only shares the first characters of the prefix.
+    bedrock = listed(["fmft-prod-invoices-v1", "team-b-model", "fmft-production-x"], ["fmft-prod-claims-v2"])
+    counting = CountingS3(s3)
+
+    result = planner.plan(one_target(), bedrock_settings(), counting, sagemaker, bedrock)
+
+    bedrock.stub.assert_no_pending_responses()
+    endpoint, claims, invoices = result["runs"]
+    assert (endpoint["endpointName"], endpoint["modelId"], endpoint["hoursWithData"]) == (ENDPOINT, "", 1)
+    assert [r["endpointName"] for r in (claims, invoices)] == ["fmft-prod-claims-v2", "fmft-prod-invoices-v1"]
+    assert claims["modelId"] == throughput("fmft-prod-claims-v2")["provisionedModelArn"]
+    assert invoices["modelId"] == throughput("fmft-prod-invoices-v1")["provisionedModelArn"]
+    hours = [f"{LOGS}2026/11/29/05/", f"{LOGS}2026/11/29/09/"]
+    for run in (claims, invoices):
+        assert run["variantName"] == planner.BEDROCK_VARIANT == "bedrock"
+        assert run["hasData"] is True and run["hoursWithData"] == 2
+        assert [i["S3Input"]["S3Uri"] for i in run["inputs"][2:4]] == hours
+        assert run["inputs"][2]["S3Input"]["LocalPath"] == f"{planner.CAPTURE_PATH}/2026112905"
+        assert (run["hasCanary"], run["canary"], run["canarySkipped"]) == (False, None, None)
+        name = run["endpointName"]
+        assert (
+            run["metricsKey"]
+            == f"evaluation/monitoring/{name}/bedrock/2026/11/29/10/{run['jobName']}/metrics.json"
+        )
+        assert run["dimensions"] == [
+            {"Name": "EndpointName", "Value": name},
+            {"Name": "VariantName", "Value": "bedrock"},
+        ]
+        assert create_processing_job_problems(run, result["windowStart"], result["windowEnd"]) == []
+    # The baseline the customization workflow's prepare step wrote, when there is one.
+    assert claims["baselineUri"] == baseline and claims["inputs"][-1] == planner.s3_input(
+        "baseline", baseline, planner.BASELINE_PATH
+    )
+    assert invoices["baselineUri"] is None and len(invoices["inputs"]) == 4  # the job reports BaselineMissing
+    assert len({endpoint["jobName"], claims["jobName"], invoices["jobName"]}) == 3
+    # Both models read the same account-wide hours: each hour prefix is listed once.
+    log_hours = [p for p in counting.prefixes if p.startswith(LOGS)]
+    assert len(log_hours) == len(set(log_hours)) == 6
+    assert create_processing_job_problems(endpoint, "a", "b") == []
+
+
+def test_a_provisioned_model_without_invocation_logs_in_the_window_needs_no_job(logs_bucket):
+    s3, _ = logs_bucket
+    invocation_log(s3, "2026/11/29/03")  # before the window
+    bedrock = listed(["fmft-prod-claims-v2"])
+    [run] = planner.plan({**one_target(), "targets": []}, bedrock_settings(), s3, None, bedrock)["runs"]
+    assert run["hasData"] is False and run["baselineUri"] is None and run["inputs"] == CODE_INPUTS
+
+
+def test_a_configured_canary_skips_provisioned_models_and_says_why(logs_bucket):
+    s3, sagemaker = logs_bucket
+    invocation_log(s3, "2026/11/29/09")
+    arn = model_package(sagemaker, "models", f"{PREPARED}baseline/baseline.json")
+    settings = {**bedrock_settings(), "canary": CANARY}
+
+    endpoint, run = planner.plan(one_target(arn), settings, s3, sagemaker, listed(["fmft-prod-claims-v2"]))[
+        "runs"
+    ]
+
+    assert endpoint["hasCanary"] is True and endpoint["modelId"] == ""
+    assert (run["hasCanary"], run["canary"]) == (False, None)
+    assert run["canarySkipped"] == planner.BEDROCK_NO_CANARY
+    assert "canary" not in [i["InputName"] for i in run["inputs"]] and run["hasData"] is True
+
+
+def test_without_bedrock_settings_no_provisioned_model_is_listed(aws):
+    s3, sagemaker = aws
+    capture(s3, "2026/11/29/09")
+    for settings in (SETTINGS, {**SETTINGS, "bedrock": None}):
+        [run] = planner.plan(one_target(), settings, s3, sagemaker, bedrock=None)["runs"]
+        assert run["modelId"] == "" and run["variantName"] == VARIANT
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"namePrefix": ""}, "bedrock.namePrefix: got ''"),
+        ({"namePrefix": "fmft_prod"}, "bedrock.namePrefix: got 'fmft_prod'"),
+        (
+            {"invocationLogsUri": "s3://fmft-records/logs"},
+            "bedrock.invocationLogsUri: got 's3://fmft-records/logs'",
+        ),
+        ({"reportsUri": None}, "bedrock.reportsUri: got None; allowed: s3://bucket/prefix/"),
+    ],
+)
+def test_bad_bedrock_settings_name_the_field(change, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        planner.plan(one_target(), bedrock_settings(**change), s3=None, sagemaker=None, bedrock=None)
+
+
+def test_the_handler_lists_provisioned_models_only_when_configured(logs_bucket, monkeypatch):
+    s3, _ = logs_bucket
+    invocation_log(s3, "2026/11/29/09")
+    monkeypatch.setenv("FMFT_MONITOR_SETTINGS", json.dumps(bedrock_settings()))
+    bedrock = listed(["fmft-prod-claims-v2"])
+    real = boto3.client
+    monkeypatch.setattr(
+        boto3, "client", lambda service, **kw: bedrock if service == "bedrock" else real(service, **kw)
+    )
+    [run] = planner.handler({**one_target(), "targets": []})["runs"]
+    assert run["endpointName"] == "fmft-prod-claims-v2" and run["hoursWithData"] == 1
+    bedrock.stub.assert_no_pending_responses()

@@ -60,6 +60,11 @@ export interface CaptureMonitorProps {
   /** The served task answers in JSON. */
   readonly answersAreJson: boolean;
   /**
+   * The planner also finds the environment's Bedrock provisioned models (variant BEDROCK_VARIANT); they are
+   * found at run time, so their alarms are Metrics Insights queries over every such model. @default false
+   */
+  readonly watchesBedrock?: boolean;
+  /**
    * The quality canary: before each target's monitor job, `function` (training.monitor.canary.handler) sends
    * the planned golden records to the variant and writes the answers, which the job scores for `task`.
    * @default - no canary
@@ -83,6 +88,9 @@ export interface CaptureMonitorProps {
   readonly logRetention: logs.RetentionDays;
   readonly tags: Readonly<Record<string, string>>;
 }
+
+/** The VariantName dimension of Bedrock provisioned models' metrics (training/monitor/plan.py uses the same). */
+export const BEDROCK_VARIANT = 'bedrock';
 
 /** Names of the states (stable: tests and the runbook refer to them). */
 export const MONITOR_STATE_NAMES = {
@@ -180,6 +188,8 @@ export class CaptureMonitor extends Construct {
       '--variant-name', '<variant>',
       '--window-start', '<start>',
       '--window-end', '<end>',
+      // Bedrock invocation logs hold every model's calls: the job keeps those of the run's model ('' for endpoints).
+      '--model-id', '<model>',
       ...(props.answersAreJson ? ['--expect-json'] : []),
       ...(props.canary ? ['--canary', `${PROC}/input/canary`, '--canary-task', props.canary.task] : []),
       // The report marks what the alarms will: the same thresholds.
@@ -201,6 +211,7 @@ export class CaptureMonitor extends Construct {
               '<variant>': '$.run.variantName',
               '<start>': '$.windowStart',
               '<end>': '$.windowEnd',
+              '<model>': '$.run.modelId',
             }),
           },
           // The code, the launcher, the hours with capture and the baseline: built by the planner.
@@ -370,6 +381,19 @@ export class CaptureMonitor extends Construct {
     });
   }
 
+  /**
+   * The largest value of `metricName` over every Bedrock provisioned model the monitor reported on (a Metrics
+   * Insights query: the models are found at run time, so no alarm can name them).
+   */
+  bedrockMetric(metricName: string, period = Duration.minutes(5)): cloudwatch.MathExpression {
+    const [endpointDimension, variantDimension] = MONITORING_DIMENSIONS;
+    return new cloudwatch.MathExpression({
+      expression: `SELECT MAX(${metricName}) FROM SCHEMA("${this.props.metricNamespace}", ${endpointDimension}, ${variantDimension}) WHERE ${variantDimension} = '${BEDROCK_VARIANT}'`,
+      period,
+      label: `${metricName} (largest over Bedrock models)`,
+    });
+  }
+
   /** Failed executions of the state machine (a target's failure is notified, the run itself succeeds). */
   metricFailedRuns(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return this.stateMachine.metricFailed({ period: Duration.hours(this.props.intervalHours), statistic: cloudwatch.Stats.SUM, ...props });
@@ -415,6 +439,22 @@ export class CaptureMonitor extends Construct {
         );
       }
     });
+    if (this.props.watchesBedrock) {
+      for (const [key, metric] of THRESHOLD_METRICS) {
+        if (metric.kind !== 'drift' && metric.kind !== 'health') continue;
+        if (metric.name === 'InvalidJsonRate' && !this.props.answersAreJson) continue;
+        notify(
+          `${BEDROCK_VARIANT}/${metric.name}`,
+          this.bedrockMetric(metric.name).createAlarm(this, `Bedrock${metric.name}`, {
+            alarmDescription: `A Bedrock provisioned model of this environment: ${metric.description} above ${this.props.thresholds[key]} (monitoring.thresholds.${key})`,
+            threshold: this.props.thresholds[key],
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluationPeriods: 1,
+            treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+          }),
+        );
+      }
+    }
     notify(
       'state-machine/failed',
       this.metricFailedRuns().createAlarm(this, 'RunFailed', {

@@ -8,6 +8,8 @@ export interface MonitoringDashboardProps {
   readonly dashboardName: string;
   readonly monitor: CaptureMonitor;
   readonly targets: readonly MonitorTarget[];
+  /** Adds the Bedrock provisioned models' drift and health (see CaptureMonitorProps.watchesBedrock). @default false */
+  readonly watchesBedrock?: boolean;
 }
 
 const WIDTH = 24;
@@ -78,6 +80,22 @@ export class MonitoringDashboard extends Construct {
           height: 4,
           left: byKind('run').map((m) => monitor.metric(m.name, target, { label: m.name, statistic: cloudwatch.Stats.SUM, period: Duration.hours(1) })),
         }),
+      );
+    }
+    if (props.watchesBedrock) {
+      // Bedrock provisioned models are found at run time: one series per model, by Metrics Insights.
+      const perModel = (names: { name: string }[]) =>
+        names.map(
+          (m) =>
+            new cloudwatch.MathExpression({
+              expression: `${monitor.bedrockMetric(m.name).expression} GROUP BY EndpointName`,
+              period: Duration.hours(1),
+              label: m.name,
+            }),
+        );
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({ title: 'Bedrock provisioned models: input drift', width: 12, left: perModel(byKind('drift')) }),
+        new cloudwatch.GraphWidget({ title: 'Bedrock provisioned models: answer health', width: 12, left: perModel(byKind('health')) }),
       );
     }
     this.dashboard.addWidgets(
