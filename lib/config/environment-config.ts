@@ -509,6 +509,12 @@ const monitoringSchema = strictObject({
   })
     .optional()
     .describe('quality canary: each monitor run sends golden prompts to every served A/B variant and scores the answers; omit for none'),
+  groundTruth: strictObject({
+    task: oneOf(CANARY_TASKS).describe('task whose metrics score captured answers against the uploaded references'),
+    lookbackHours: wholeNumber(1, 168).describe('oldest request hour (before each run) whose newly uploaded ground truth is still joined, 1 to 168'),
+  })
+    .optional()
+    .describe('score captured requests against ground truth uploaded later to evaluation/ground-truth/<endpoint>/<variant>/<request hour>/ by inference id; omit for none'),
   modelMonitor: strictObject({
     enabled: yesNo().describe('add an hourly Model Monitor data quality schedule per A/B variant (only for accounts that still have Model Monitor; see the README)'),
   }).describe('SageMaker Model Monitor, off by default: it no longer takes new customers and its analyzer profiles tabular data'),

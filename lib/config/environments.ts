@@ -75,6 +75,7 @@ const dev: EnvironmentConfig = {
     thresholds: DEFAULT_MONITOR_THRESHOLDS,
     // Scored on the served version's own held-out test split (no goldenSetKey).
     canary: { task: 'summarization', records: 20, maxNewTokens: 256 },
+    groundTruth: { task: 'summarization', lookbackHours: 72 },
     modelMonitor: { enabled: false },
   },
   audit: { trailLogRetentionDays: 365 },

@@ -81,8 +81,9 @@ export class MonitoringStack extends Stack {
     buckets.modelArtifacts.grantReadObjects(this.jobRole, layout.modelArtifacts.prefixes.dataCapture);
     // Baselines are written by data preparation beside the splits.
     buckets.trainingData.grantReadObjects(this.jobRole, layout.trainingData.prefixes.processed);
-    // Writes its results there, and reads the canary's answers that the canary function put there first.
+    // Writes its results there, and reads the canary's answers and the planner's manifests put there first.
     buckets.evaluation.grantReadWriteObjects(this.jobRole, outputPrefix);
+    if (m.groundTruth) buckets.evaluation.grantReadObjects(this.jobRole, layout.evaluation.prefixes.groundTruth);
     this.jobRole.allowSageMakerLogs('ProcessingJobs');
     this.jobRole.allowMetrics('/aws/sagemaker/ProcessingJobs');
     this.jobRole.allowImagePull(security.repository.repository);
@@ -127,6 +128,9 @@ export class MonitoringStack extends Stack {
                 reportsUri: buckets.evaluation.bucket.s3UrlForObject(BEDROCK_REPORTS_PREFIX),
               }
             : null,
+          groundTruth: m.groundTruth
+            ? { uri: buckets.evaluation.bucket.s3UrlForObject(layout.evaluation.prefixes.groundTruth), task: m.groundTruth.task, lookbackHours: m.groundTruth.lookbackHours }
+            : null,
           canary: m.canary
             ? {
                 records: m.canary.records,
@@ -138,6 +142,9 @@ export class MonitoringStack extends Stack {
       },
     });
     buckets.modelArtifacts.grantListObjects(planner.role, layout.modelArtifacts.prefixes.dataCapture);
+    // The planner writes each run's input manifests (capture, ground truth) under the run's results.
+    buckets.evaluation.grantWriteObjects(planner.role, outputPrefix);
+    if (m.groundTruth) buckets.evaluation.grantListObjects(planner.role, layout.evaluation.prefixes.groundTruth);
     if (bedrockReachable) {
       storage.invocationLogsBucket.grantListObjects(planner.role, INVOCATION_LOG_PREFIXES.records);
       // Whether a run's baseline exists (the planner lists it; the job reads it).
@@ -208,6 +215,7 @@ export class MonitoringStack extends Stack {
       outputPrefix,
       answersAreJson: m.answersAreJson,
       watchesBedrock: bedrockReachable,
+      groundTruth: m.groundTruth ? { task: m.groundTruth.task } : undefined,
       canary: canary && m.canary ? { function: canary.fn, task: m.canary.task, maxNewTokens: m.canary.maxNewTokens, container: config.serving.container } : undefined,
       metricNamespace: platformMetricNamespace(config.name),
       thresholds: m.thresholds,

@@ -141,7 +141,9 @@ describe('monitoring stack', () => {
     // Bedrock provisioned models: their invocation logs and their runs' baselines.
     expect(reads.some((r) => r.includes('/bedrock-invocations/*'))).toBe(true);
     expect(reads.some((r) => r.includes('/evaluation/reports/bedrock/*'))).toBe(true);
-    expect(reads).toHaveLength(5);
+    // Ground truth the application uploaded, joined with the capture by inference id.
+    expect(reads.some((r) => r.includes(`/${STORAGE_LAYOUT.evaluation.prefixes.groundTruth}*`))).toBe(true);
+    expect(reads).toHaveLength(6);
   });
 
   test('the planner lists the capture prefix and describes exactly the served versions; its settings carry the job code inputs', () => {
@@ -348,6 +350,27 @@ describe('Bedrock provisioned models', () => {
     const prepare = Object.entries(bedrockTpl.findResources('AWS::IAM::ManagedPolicy')).find(([id]) => id.startsWith('PrepareRole'))![1] as any;
     const writes = prepare.Properties.PolicyDocument.Statement.filter((x: any) => actionsOf(x).includes('s3:PutObject'));
     expect(writes.map((w: any) => JSON.stringify(w.Resource))).toEqual([expect.stringContaining('/evaluation/reports/bedrock/*')]);
+  });
+});
+
+describe('ground truth joined by inference id', () => {
+  test('the job joins uploaded ground truth with the capture of its request hours; the planner lists it and writes the manifests', () => {
+    const args = states(tpl)[MONITOR_STATE_NAMES.monitor].Parameters.AppSpecification['ContainerArguments.$'];
+    expect(args).toContain(
+      `'--ground-truth', '/opt/ml/processing/input/ground-truth', '--ground-truth-capture', '/opt/ml/processing/input/ground-truth-capture', '--ground-truth-task', '${prodConfig.monitoring.groundTruth!.task}'`,
+    );
+    const planner = statements(tpl, 'PlannerRole');
+    const lists = planner.filter((x) => actionsOf(x).includes('s3:ListBucket')).map((x) => x.Condition.StringLike['s3:prefix']);
+    expect(lists).toEqual(expect.arrayContaining([[`${STORAGE_LAYOUT.evaluation.prefixes.groundTruth}*`]]));
+    const writes = planner.filter((x) => actionsOf(x).includes('s3:PutObject')).map((x) => JSON.stringify(x.Resource));
+    expect(writes).toEqual([expect.stringContaining(`/${STORAGE_LAYOUT.evaluation.prefixes.monitoring}*`)]);
+  });
+
+  test('without ground truth in the config the job gets no flags and the planner no settings', () => {
+    const off = synthesizeEnvironment(configWith(prodConfig, (c) => delete c.monitoring.groundTruth));
+    const t = Template.fromStack(off.platform.monitoring);
+    expect(states(t)[MONITOR_STATE_NAMES.monitor].Parameters.AppSpecification['ContainerArguments.$']).not.toContain('--ground-truth');
+    expect(Object.keys(t.findResources('AWS::CloudWatch::Alarm')).some((id) => id.includes('GroundTruth'))).toBe(false);
   });
 });
 

@@ -7,6 +7,9 @@
         --variant-name AllTraffic --expect-json
     python -m training.monitor run --capture capture/ --output-dir monitor --endpoint-name chat-prod \
         --variant-name AllTraffic --canary canary/ --canary-task summarization
+    python -m training.monitor run --capture capture/ --output-dir monitor --endpoint-name chat-prod \
+        --variant-name AllTraffic --ground-truth ground-truth/ --ground-truth-capture ground-truth-capture/ \
+        --ground-truth-task classification
     python -m training.monitor run --capture invocation-logs/ --output-dir monitor \
         --endpoint-name fmft-prod-claims-v2 --variant-name bedrock \
         --model-id arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123
@@ -23,6 +26,9 @@ of that model (its provisioned model ARN) are read, the others are counted as ot
 --model-id (what the state machine passes for an endpoint) filters nothing.
 With --canary, the quality canary's answers (predictions.jsonl, written by training.monitor.canary) are
 scored with training.evaluate for --canary-task (canary_score.py); no answers file is reported, not an error.
+With --ground-truth, --ground-truth-capture and --ground-truth-task, ground truth uploaded later is joined by
+inference id with the captured requests under --ground-truth-capture and the answers are scored the same way
+(ground_truth.py); missing directories mean no ground truth this run, reported, not an error.
 
 baseline profiles a training data set (any format of training/data) into baseline.json; prepare writes one
 for its train split (<output-dir>/baseline/baseline.json).
@@ -47,6 +53,7 @@ from training.monitor.canary import TASKS as CANARY_TASKS
 from training.monitor.canary_score import score_canary
 from training.monitor.capture import CaptureReader, parse_time
 from training.monitor.drift import MIN_DRIFT_RECORDS, drift
+from training.monitor.ground_truth import score_ground_truth
 from training.monitor.health import MIN_HEALTH_ANSWERS, Health
 from training.monitor.profile import (
     LENGTHS,
@@ -124,6 +131,27 @@ class RunArgs:
     canary_task: str | None = field(
         default=None,
         metadata={"help": "Task whose training.evaluate metrics score the canary", "choices": CANARY_TASKS},
+    )
+    ground_truth: str | None = field(
+        default=None,
+        metadata={
+            "help": "Directory of the ground truth uploaded for this run (JSON lines of inferenceId and the "
+            "task's reference field); missing: no ground truth this run, reported"
+        },
+    )
+    ground_truth_capture: str | None = field(
+        default=None,
+        metadata={
+            "help": "Directory of the capture of the request hours the ground truth names, joined by "
+            "inference id; missing: every ground-truth record is unmatched"
+        },
+    )
+    ground_truth_task: str | None = field(
+        default=None,
+        metadata={
+            "help": "Task whose training.evaluate metrics score the answers against the ground truth",
+            "choices": CANARY_TASKS,
+        },
     )
     thresholds: list[str] = field(
         default_factory=list,
@@ -231,6 +259,10 @@ def monitor(capture: Path, baseline_path: Path | None, args: RunArgs) -> dict[st
     }
     if args.canary and args.canary_task:
         result["canary"] = score_canary(Path(args.canary), args.canary_task)
+    if args.ground_truth and args.ground_truth_capture and args.ground_truth_task:
+        result["groundTruth"] = score_ground_truth(
+            Path(args.ground_truth), Path(args.ground_truth_capture), args.ground_truth_task
+        )
     return finish(result, parse_thresholds(args.thresholds))
 
 
@@ -265,6 +297,12 @@ def run_monitor(args: RunArgs) -> int:
     _window(args)  # a bad flag stops here, before anything is created
     if bool(args.canary) != bool(args.canary_task):
         raise UsageError("--canary and --canary-task go together: the answers and the task that scores them")
+    ground_truth_flags = (args.ground_truth, args.ground_truth_capture, args.ground_truth_task)
+    if any(ground_truth_flags) and not all(ground_truth_flags):
+        raise UsageError(
+            "--ground-truth, --ground-truth-capture and --ground-truth-task go together: the references, the "
+            "capture of the requests they are about and the task that scores the answers"
+        )
     try:
         parse_thresholds(args.thresholds)
     except ValueError as exc:
@@ -284,6 +322,13 @@ def run_monitor(args: RunArgs) -> int:
         scored = f"; canary {canary['status']}: {canary['records']} records, {canary.get('errors', 0)} errors"
         if canary.get("score") is not None:
             scored += f", {canary['scoreMetric']} {canary['score']:.4f}"
+    truth = result.get("groundTruth")
+    if truth:
+        scored += (
+            f"; ground truth {truth['status']}: {truth['matched']} matched, {truth['unmatched']} unmatched"
+        )
+        if truth.get("score") is not None:
+            scored += f", {truth['scoreMetric']} {truth['score']:.4f}"
     alarmed = ", ".join(result["alarms"]) or "none"
     others = f", {counts['otherModels']} of other models" if args.model_id else ""
     print(

@@ -90,10 +90,8 @@ def score_canary(location: Path, task: str) -> dict[str, Any]:
         latency = record.get("latencyMs")
         if isinstance(latency, int | float) and not isinstance(latency, bool):
             latencies.append(float(latency))
-        prediction = record.get("prediction")
-        if task == "classification" and isinstance(prediction, str) and not prediction.strip():
-            record = {**record, "prediction": EMPTY_LABEL}
-            empty += 1
+        record, was_empty = scorable(task, record)
+        empty += was_empty
         answered.append(record)
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     section.update(
@@ -119,16 +117,40 @@ def score_canary(location: Path, task: str) -> dict[str, Any]:
         answers.write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in answered), encoding="utf-8"
         )
-        code, printed = _evaluate(task, answers, Path(tmp) / "evaluation")
-        if code != 0:
-            problems = [line.replace(str(answers), "answered record") for line in printed.splitlines()]
-            section.update(status="invalid", problems=problems[:_MAX_PROBLEMS])
-            section["problem"] = f"training.evaluate {task} refused the answers (see problems)"
-            return section
-        report = json.loads((Path(tmp) / "evaluation" / "evaluation.json").read_text(encoding="utf-8"))
+        section.update(score_answers(task, answers, Path(tmp) / "evaluation"))
+    return section
+
+
+def scorable(task: str, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The record as training.evaluate scores it, and whether its answer was empty: an empty classification
+    answer becomes the wrong label ``EMPTY_LABEL`` (training.evaluate refuses an empty label)."""
+    prediction = record.get("prediction")
+    if task == "classification" and isinstance(prediction, str) and not prediction.strip():
+        return {**record, "prediction": EMPTY_LABEL}, True
+    return record, False
+
+
+def score_answers(task: str, answers: Path, work_dir: Path) -> dict[str, Any]:
+    """Score ``answers`` (JSONL of reference and ``prediction``) with ``training.evaluate <task>`` in-process,
+    writing its report under ``work_dir``: ``{"status": "scored", "section", "metrics", "score"}`` (score: the
+    task's primary metric), or ``{"status": "invalid", "problems", "problem"}`` when training.evaluate
+    refuses the records. Shared by the quality canary and the ground truth (ground_truth.py)."""
+    code, printed = _evaluate(task, answers, work_dir)
+    if code != 0:
+        problems = [line.replace(str(answers), "answered record") for line in printed.splitlines()]
+        return {
+            "status": "invalid",
+            "problems": problems[:_MAX_PROBLEMS],
+            "problem": f"training.evaluate {task} refused the answers (see problems)",
+        }
+    report = json.loads((work_dir / "evaluation.json").read_text(encoding="utf-8"))
     name, values = next((k, v) for k, v in report.items() if k not in _NOT_METRICS)
     metrics = {
         k: v["value"] for k, v in values.items() if isinstance(v, dict) and isinstance(v.get("value"), float)
     }
-    section.update(status="scored", section=name, metrics=metrics, score=metrics.get(PRIMARY_METRICS[task]))
-    return section
+    return {
+        "status": "scored",
+        "section": name,
+        "metrics": metrics,
+        "score": metrics.get(PRIMARY_METRICS[task]),
+    }

@@ -8,11 +8,18 @@ written by the CDK stack): ``captureUri`` (``s3://<bucket>/data-capture/``), ``o
 
 The window is the ``intervalHours`` whole clock hours before the scheduled time. SageMaker writes data
 capture under ``<captureUri><endpoint>/<variant>/yyyy/mm/dd/hh/``, so a window is a list of hour
-prefixes; each one that holds an object becomes a ProcessingInput of the monitor job (a prefix with no
-object would fail CreateProcessingJob, so empty hours are left out and a window with none is reported as
-empty without a job). The served version's baseline is the ``DriftCheckBaselines.ModelDataQuality
-.Statistics`` of its model package, written by the pipeline's data preparation; without one the job runs
-anyway and reports ``BaselineMissing``.
+prefixes. The planner lists every object under them (ListObjectsV2, paginated) and writes one manifest,
+``<run prefix>manifests/capture.json``, in SageMaker's manifest format: a JSON array whose first element is
+``{"prefix": "s3://<bucket>/<captureUri's key><endpoint>/<variant>/"}`` followed by each key relative to it
+(``yyyy/mm/dd/hh/<file>``). The job's one ``capture`` input (S3DataType ``ManifestFile``) points at it, so
+the files land under ``/opt/ml/processing/input/capture/yyyy/mm/dd/hh/`` and the input count does not grow
+with the window (CreateProcessingJob allows 10 inputs). ``hoursWithData`` counts the hours with an object,
+``captureFiles`` the objects. A window with none gets no manifest and no capture input, and is reported as
+empty, without a job unless a canary or ground truth gives it something to score. The
+run prefix is ``<outputUri><endpoint>/<variant>/yyyy/mm/dd/hh/<job name>/``, the job's output location, so
+the planner needs s3:PutObject there. The served version's baseline is the ``DriftCheckBaselines
+.ModelDataQuality.Statistics`` of its model package, written by the pipeline's data preparation; without one
+the job runs anyway and reports ``BaselineMissing``.
 
 The quality canary (``canary`` in the settings: ``{"records": 1..500, "task": "classification" |
 "summarization" | "qa", "goldenSetUri": "s3://.../x.jsonl" | null}``; absent or null: off) adds to each
@@ -34,6 +41,20 @@ Bedrock job reads the same hours and keeps its own model's lines. Its baseline i
 workflow's prepare step wrote, ``<reportsUri><provisionedModelName>/baseline.json``, when it exists. The
 canary asks SageMaker endpoints only: a Bedrock run has none (``canarySkipped`` says so when one is
 configured).
+
+Ground truth (``groundTruth`` in the settings: ``{"uri": "s3://<evaluation bucket>/evaluation/ground-truth/",
+"task": "classification" | "summarization" | "qa", "lookbackHours": 1..168}``; absent or null: off). The
+application uploads references later, by inference id, as JSONL under
+``<uri><endpoint>/<variant>/yyyy/mm/dd/hh/<any name>.jsonl``, the hour being the UTC hour of the request
+(format: ``ground_truth.py``). Each endpoint run (not Bedrock) picks up the files UPLOADED in its window
+(LastModified in [windowStart, windowEnd), so each file is taken by exactly one run) whose request hour is
+one of the ``lookbackHours`` hours before windowEnd: one listing of ``<uri><endpoint>/<variant>/`` that
+starts after the oldest of those hours (StartAfter) and stops at windowEnd's, so hours without ground truth
+cost nothing. It writes ``manifests/ground-truth.json`` (those files) and
+``manifests/ground-truth-capture.json`` (every capture file of the request hours they name, and of the hour
+before and after each: a capture file filed under one hour can hold requests from either side of its edge),
+the job's inputs ``ground-truth`` and ``ground-truth-capture``. Run fields: ``hasGroundTruth`` and
+``groundTruthFiles``; without capture in those hours the job still runs and reports every record unmatched.
 """
 
 from __future__ import annotations
@@ -48,14 +69,26 @@ from typing import Any
 
 from training.monitor.canary import MAX_RECORDS, PREDICTIONS_FILE, TASKS
 
-# CreateProcessingJob allows at most 10 inputs: the code and launcher, up to 6 hours, the baseline and the
-# canary's answers.
+# CreateProcessingJob allows at most 10 inputs: the code and launcher, the capture manifest, the baseline,
+# the canary's answers and the two ground-truth manifests make 7.
 MAX_INPUTS = 10
+# The schedule's range (the CDK config's intervalHours); the inputs no longer depend on it.
 MAX_INTERVAL_HOURS = 6
+MAX_LOOKBACK_HOURS = 168
 PROCESSING_ROOT = "/opt/ml/processing"
 CAPTURE_PATH = f"{PROCESSING_ROOT}/input/capture"
 BASELINE_PATH = f"{PROCESSING_ROOT}/input/baseline"
 CANARY_PATH = f"{PROCESSING_ROOT}/input/canary"
+GROUND_TRUTH_PATH = f"{PROCESSING_ROOT}/input/ground-truth"
+GROUND_TRUTH_CAPTURE_PATH = f"{PROCESSING_ROOT}/input/ground-truth-capture"
+# Under each run's prefix: the manifests of its ManifestFile inputs.
+MANIFESTS = "manifests/"
+CAPTURE_MANIFEST = "capture.json"
+GROUND_TRUTH_MANIFEST = "ground-truth.json"
+GROUND_TRUTH_CAPTURE_MANIFEST = "ground-truth-capture.json"
+# Capture hours read around each request hour that ground truth names (see the module docstring).
+CAPTURE_HOUR_MARGIN = 1
+_HOUR_KEY = re.compile(r"^(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/].*$")
 # The pipeline's prepare step writes train/, validation/, test/ and baseline/ under one prefix.
 BASELINE_SUFFIX = "/baseline/baseline.json"
 TEST_SPLIT_SUFFIX = "/test/test.jsonl"
@@ -116,13 +149,6 @@ def iso(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def hour_prefixes(
-    capture_key_prefix: str, endpoint: str, variant: str, start: dt.datetime, end: dt.datetime
-) -> list[tuple[dt.datetime, str]]:
-    """SageMaker's capture layout, one prefix per hour: ``<prefix><endpoint>/<variant>/yyyy/mm/dd/hh/``."""
-    return hourly(f"{capture_key_prefix}{endpoint}/{variant}/", start, end)
-
-
 def hourly(key_prefix: str, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, str]]:
     """``<key_prefix>yyyy/mm/dd/hh/`` for each hour of [start, end): the layout of SageMaker data capture
     under an endpoint variant and of Bedrock invocation logs under an account and region."""
@@ -150,13 +176,13 @@ def job_name(prefix: str, endpoint: str, variant: str, end: dt.datetime, executi
     return name
 
 
-def s3_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
+def s3_input(name: str, uri: str, local_path: str, data_type: str = "S3Prefix") -> dict[str, Any]:
     return {
         "InputName": name,
         "S3Input": {
             "S3Uri": uri,
             "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
+            "S3DataType": data_type,
             "S3InputMode": "File",
             "S3DataDistributionType": "FullyReplicated",
         },
@@ -296,19 +322,110 @@ def _object_exists(s3: Any, uri: str) -> bool:
     return any(item["Key"] == key for item in listing.get("Contents", []))
 
 
-def _hour_inputs(
-    s3: Any, bucket: str, hours: list[tuple[dt.datetime, str]], cache: dict[str, bool]
+def list_objects(
+    s3: Any, bucket: str, prefix: str, start_after: str | None = None, stop_at: str | None = None
 ) -> list[dict[str, Any]]:
-    """A ProcessingInput per hour prefix that holds an object (each prefix is listed once per plan)."""
-    inputs = []
-    for hour, prefix in hours:
-        uri = f"s3://{bucket}/{prefix}"
-        if uri not in cache:
-            listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-            cache[uri] = listing.get("KeyCount", 0) > 0
-        if cache[uri]:
-            inputs.append(s3_input(f"capture-{hour:%Y%m%d%H}", uri, f"{CAPTURE_PATH}/{hour:%Y%m%d%H}"))
-    return inputs
+    """Every object (``Key``, ``LastModified``) under ``prefix``, in key order, paginated: after
+    ``start_after`` and before the first key >= ``stop_at`` when given. Folder markers (keys ending with
+    ``/``) are left out: they are not files to read."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if start_after:
+        params["StartAfter"] = start_after
+    while True:
+        page = s3.list_objects_v2(**params)
+        for item in page.get("Contents", []):
+            if stop_at is not None and item["Key"] >= stop_at:
+                return found
+            if not item["Key"].endswith("/"):
+                found.append({"Key": item["Key"], "LastModified": item["LastModified"]})
+        if not page.get("IsTruncated"):
+            return found
+        params["ContinuationToken"] = page["NextContinuationToken"]
+
+
+def _hour_keys(s3: Any, bucket: str, prefix: str, cache: dict[str, list[str]]) -> list[str]:
+    """The keys under one hour prefix, listed once per plan (Bedrock targets share the account's hours)."""
+    uri = f"s3://{bucket}/{prefix}"
+    if uri not in cache:
+        cache[uri] = [item["Key"] for item in list_objects(s3, bucket, prefix)]
+    return cache[uri]
+
+
+def write_manifest(s3: Any, bucket: str, key: str, root: str, keys: list[str]) -> str:
+    """Write SageMaker's manifest of ``keys`` (all under ``root``, the ``s3://bucket/prefix/`` they share) to
+    ``s3://bucket/key`` and return its URI: ``[{"prefix": root}, "<key relative to root>", ...]``."""
+    root_prefix = split_s3_uri(root)[1]
+    relative = []
+    for item in keys:
+        if not item.startswith(root_prefix) or len(item) == len(root_prefix):
+            raise ValueError(f"manifest {key}: {item} is not under {root}")
+        relative.append(item[len(root_prefix) :])
+    body = json.dumps([{"prefix": root}, *relative], ensure_ascii=False).encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return f"s3://{bucket}/{key}"
+
+
+def manifest_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
+    return s3_input(name, uri, local_path, data_type="ManifestFile")
+
+
+def ground_truth_settings(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The checked ``groundTruth`` settings, or None when ground truth is off."""
+    truth = config.get("groundTruth")
+    if truth is None:
+        return None
+    if not isinstance(truth, dict):
+        raise ValueError(f"groundTruth: got {truth!r}; allowed: null or {{uri, task, lookbackHours}}")
+    uri, task, lookback = truth.get("uri"), truth.get("task"), truth.get("lookbackHours")
+    if not isinstance(uri, str) or not re.fullmatch(r"s3://[^/]+/(.+/)?", uri):
+        raise ValueError(f"groundTruth.uri: got {uri!r}; allowed: s3://bucket/prefix/ (ending with /)")
+    if task not in TASKS:
+        raise ValueError(f"groundTruth.task: got {task!r}; allowed: {', '.join(TASKS)}")
+    if isinstance(lookback, bool) or not isinstance(lookback, int) or not 1 <= lookback <= MAX_LOOKBACK_HOURS:
+        raise ValueError(
+            f"groundTruth.lookbackHours: got {lookback!r}; allowed: a whole number from 1 to "
+            f"{MAX_LOOKBACK_HOURS}"
+        )
+    return {"uri": uri, "task": task, "lookbackHours": lookback}
+
+
+def request_hour(relative_key: str) -> dt.datetime | None:
+    """The hour of ``yyyy/mm/dd/hh/<name>`` (a key relative to a target's root), or None for another key."""
+    match = _HOUR_KEY.match(relative_key)
+    if not match:
+        return None
+    try:
+        year, month, day, hour = (int(part) for part in match.groups())
+        return dt.datetime(year, month, day, hour, tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+def ground_truth_files(
+    s3: Any, root: str, start: dt.datetime, end: dt.datetime, lookback_hours: int
+) -> tuple[list[str], set[dt.datetime]]:
+    """The keys under ``root`` (``s3://bucket/<prefix><endpoint>/<variant>/``) uploaded in [start, end) for a
+    request hour within ``lookback_hours`` before ``end``, and those hours. One listing: it starts after the
+    oldest hour's prefix and stops at ``end``'s."""
+    bucket, prefix = split_s3_uri(root)
+    oldest = end - dt.timedelta(hours=lookback_hours)
+    keys, hours = [], set()
+    for item in list_objects(
+        s3,
+        bucket,
+        prefix,
+        start_after=f"{prefix}{oldest:%Y/%m/%d/%H}/",
+        stop_at=f"{prefix}{end:%Y/%m/%d/%H}/",
+    ):
+        hour = request_hour(item["Key"][len(prefix) :])
+        uploaded = item["LastModified"]
+        if uploaded.tzinfo is None:
+            uploaded = uploaded.replace(tzinfo=dt.UTC)
+        if hour is not None and oldest <= hour < end and start <= uploaded < end:
+            keys.append(item["Key"])
+            hours.add(hour)
+    return keys, hours
 
 
 def plan(
@@ -323,17 +440,22 @@ def plan(
     output_bucket, output_prefix = split_s3_uri(config["outputUri"])
     canary = canary_settings(config)
     bedrock_config = bedrock_settings(config)
+    truth = ground_truth_settings(config)
     # Each target: its dimensions, the model whose invocation log lines count ("" for an endpoint), the
-    # bucket and hour prefixes to read, and for a Bedrock model where its baseline would be.
-    targets: list[dict[str, Any]] = [
-        {
-            **target,
-            "modelId": "",
-            "bucket": capture_bucket,
-            "hours": hour_prefixes(capture_prefix, target["endpointName"], target["variantName"], start, end),
-        }
-        for target in _targets(event)
-    ]
+    # bucket and the root its hour prefixes are under (the manifests' prefix), the window's hour prefixes,
+    # and for a Bedrock model where its baseline would be.
+    targets: list[dict[str, Any]] = []
+    for target in _targets(event):
+        root = f"{capture_prefix}{target['endpointName']}/{target['variantName']}/"
+        targets.append(
+            {
+                **target,
+                "modelId": "",
+                "bucket": capture_bucket,
+                "root": root,
+                "hours": hourly(root, start, end),
+            }
+        )
     if bedrock_config:
         logs_bucket, logs_prefix = split_s3_uri(bedrock_config["invocationLogsUri"])
         for model in provisioned_models(bedrock, bedrock_config["namePrefix"]):
@@ -344,27 +466,66 @@ def plan(
                     "variantName": BEDROCK_VARIANT,
                     "modelId": model["arn"],
                     "bucket": logs_bucket,
+                    "root": logs_prefix,
                     "hours": hourly(logs_prefix, start, end),
                     "bedrockBaseline": f"{reports}{BEDROCK_BASELINE_FILE}",
                 }
             )
-    listed: dict[str, bool] = {}
+    listed: dict[str, list[str]] = {}
     runs = []
     for target in targets:
         endpoint, variant = target["endpointName"], target["variantName"]
+        bucket, root = target["bucket"], target["root"]
         bedrock_target = bool(target["modelId"])
-        inputs = list(config["codeInputs"])
-        inputs += _hour_inputs(s3, target["bucket"], target["hours"], listed)
-        hours_with_data = len(inputs) - len(config["codeInputs"])
-        if bedrock_target:  # no canary: the baseline is needed only with invocation logs to read
-            found = hours_with_data > 0 and _object_exists(s3, target["bedrockBaseline"])
-            baseline = target["bedrockBaseline"] if found else None
-        else:
-            # The registry is asked only when a job may run: capture to read, or a canary to score.
-            needs_baseline = hours_with_data > 0 or canary is not None
-            baseline = baseline_uri(sagemaker, target.get("modelPackageArn")) if needs_baseline else None
         name = job_name(config["jobNamePrefix"], endpoint, variant, end, execution)
         key_prefix = f"{output_prefix}{endpoint}/{variant}/{end:%Y/%m/%d/%H}/{name}/"
+        manifests = f"{key_prefix}{MANIFESTS}"
+        hour_keys = [_hour_keys(s3, bucket, prefix, listed) for _, prefix in target["hours"]]
+        hours_with_data = sum(1 for keys in hour_keys if keys)
+        capture_keys = [key for keys in hour_keys for key in keys]
+        inputs = list(config["codeInputs"])
+        if capture_keys:
+            uri = write_manifest(
+                s3, output_bucket, f"{manifests}{CAPTURE_MANIFEST}", f"s3://{bucket}/{root}", capture_keys
+            )
+            inputs.append(manifest_input("capture", uri, CAPTURE_PATH))
+        truth_keys: list[str] = []
+        truth_inputs = []
+        if truth and not bedrock_target:  # Bedrock invocation logs carry no caller's inference id
+            truth_bucket, truth_prefix = split_s3_uri(truth["uri"])
+            truth_root = f"s3://{truth_bucket}/{truth_prefix}{endpoint}/{variant}/"
+            truth_keys, request_hours = ground_truth_files(s3, truth_root, start, end, truth["lookbackHours"])
+            if truth_keys:
+                uri = write_manifest(
+                    s3, output_bucket, f"{manifests}{GROUND_TRUTH_MANIFEST}", truth_root, truth_keys
+                )
+                truth_inputs.append(manifest_input("ground-truth", uri, GROUND_TRUTH_PATH))
+                margin = [dt.timedelta(hours=h) for h in range(-CAPTURE_HOUR_MARGIN, CAPTURE_HOUR_MARGIN + 1)]
+                read = sorted({hour + shift for hour in request_hours for shift in margin})
+                joined = [
+                    key
+                    for hour in read
+                    for key in _hour_keys(s3, bucket, f"{root}{hour:%Y/%m/%d/%H}/", listed)
+                ]
+                if joined:
+                    uri = write_manifest(
+                        s3,
+                        output_bucket,
+                        f"{manifests}{GROUND_TRUTH_CAPTURE_MANIFEST}",
+                        f"s3://{bucket}/{root}",
+                        joined,
+                    )
+                    truth_inputs.append(
+                        manifest_input("ground-truth-capture", uri, GROUND_TRUTH_CAPTURE_PATH)
+                    )
+        if bedrock_target:  # no canary: the baseline is needed only with invocation logs to read
+            found = bool(capture_keys) and _object_exists(s3, target["bedrockBaseline"])
+            baseline = target["bedrockBaseline"] if found else None
+        else:
+            # The registry is asked only when a job may run: capture to read, a canary or ground truth
+            # to score.
+            needs_baseline = bool(capture_keys) or canary is not None or bool(truth_keys)
+            baseline = baseline_uri(sagemaker, target.get("modelPackageArn")) if needs_baseline else None
         golden, skipped = None, None
         if canary and bedrock_target:
             skipped = BEDROCK_NO_CANARY
@@ -372,7 +533,7 @@ def plan(
             golden, skipped = golden_set(
                 canary["goldenSetUri"], baseline, bool(target.get("modelPackageArn"))
             )
-        has_data = hours_with_data > 0 or golden is not None
+        has_data = bool(capture_keys) or golden is not None or bool(truth_keys)
         if baseline and has_data:
             inputs.append(s3_input("baseline", baseline, BASELINE_PATH))
         run_canary = None
@@ -385,11 +546,12 @@ def plan(
                 "task": canary["task"],
             }
             inputs.append(s3_input("canary", f"s3://{output_bucket}/{key_prefix}canary/", CANARY_PATH))
+        inputs += truth_inputs
         if len(inputs) > MAX_INPUTS:
             raise ValueError(
                 f"{len(inputs)} processing inputs for {endpoint}/{variant}; CreateProcessingJob allows "
-                f"{MAX_INPUTS}: {len(config['codeInputs'])} codeInputs, up to {MAX_INTERVAL_HOURS} hours, "
-                "the baseline and the canary"
+                f"{MAX_INPUTS}: {len(config['codeInputs'])} codeInputs, the capture, the baseline, the "
+                "canary, the ground truth and its capture"
             )
         runs.append(
             {
@@ -398,10 +560,13 @@ def plan(
                 "modelId": target["modelId"],
                 "hasData": has_data,
                 "hoursWithData": hours_with_data,
+                "captureFiles": len(capture_keys),
                 "baselineUri": baseline,
                 "hasCanary": run_canary is not None,
                 "canary": run_canary,
                 "canarySkipped": skipped,
+                "hasGroundTruth": bool(truth_keys),
+                "groundTruthFiles": len(truth_keys),
                 "jobName": name,
                 "inputs": inputs,
                 "outputUri": f"s3://{output_bucket}/{key_prefix}",

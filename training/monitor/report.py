@@ -9,8 +9,9 @@
   {"Name": "VariantName", "Value"}], "Value", "Unit"}]}`` for PutMetricData, no Timestamp (the forwarder's
   time is used). Only metrics that have a finite value: no drift metric without a baseline, UnseenLabelRate
   only with baseline labels, InvalidJsonRate only with ``--expect-json``, the Canary metrics only with
-  ``--canary`` (CanaryRecords 0 when the canary left no answers); MonitorRun, CapturedRecords,
-  MalformedRecords and BaselineMissing always.
+  ``--canary`` (CanaryRecords 0 when the canary left no answers), the GroundTruth metrics only with
+  ``--ground-truth`` (GroundTruthRecords and GroundTruthUnmatched 0 when none was uploaded, GroundTruthScore
+  only when something matched); MonitorRun, CapturedRecords, MalformedRecords and BaselineMissing always.
 
 Metric names, units and alarm keys come from ``training/contracts/monitoring-metrics.json``; ``SOURCES``
 says where in the result each one's value is, and must name exactly the contract's metrics.
@@ -55,6 +56,9 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "CanaryErrorRate": ("canary", "errorRate"),
     "CanaryLatencyP95": ("canary", "latencyMs", "p95"),
     "CanaryRecords": ("canary", "records"),
+    "GroundTruthScore": ("groundTruth", "score"),
+    "GroundTruthRecords": ("groundTruth", "matched"),
+    "GroundTruthUnmatched": ("groundTruth", "unmatched"),
 }
 _UNKNOWN = sorted(set(SOURCES) - set(CONTRACT_METRICS))
 if _UNKNOWN:
@@ -214,6 +218,34 @@ def _canary_html(canary: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _ground_truth_html(truth: dict[str, Any]) -> str:
+    capture = truth.get("capture") or {}
+    rows = [
+        ("status", truth["status"]),
+        ("task", truth["task"]),
+        ("ground truth / capture", f"{truth['path']} / {truth['capturePath']}"),
+        ("files / lines", f"{truth.get('files', 0)} / {truth.get('lines', 0)}"),
+        ("records (distinct inference ids)", truth["records"]),
+        ("duplicate ids (last line kept)", truth.get("duplicates", 0)),
+        ("malformed lines", (truth.get("malformed") or {}).get("total", 0)),
+        ("captured records read / files", f"{capture.get('records', 0)} / {capture.get('files', 0)}"),
+        ("matched and scored", truth["matched"]),
+        ("captured without an answer", truth.get("unanswered", 0)),
+        ("unmatched", truth["unmatched"]),
+        (f"score ({truth.get('scoreMetric') or '-'})", truth.get("score")),
+    ]
+    rows += [(f"{truth.get('section', 'metrics')}.{k}", v) for k, v in truth.get("metrics", {}).items()]
+    out = ["<h2>Ground truth</h2>", _table(rows, ("", ""))]
+    if truth.get("problem"):
+        out.append(f"<p class='alarm'>{_e(truth['problem'])}</p>")
+    items = [f"{reason}: {x}" for reason, xs in (truth.get("examples") or {}).items() for x in xs]
+    items += [f"unmatched inferenceId {x}" for x in truth.get("unmatchedExamples", [])]
+    items += truth.get("problems", [])
+    if items:
+        out.append("<ul>" + "".join(f"<li><code>{_e(x)}</code></li>" for x in items) + "</ul>")
+    return "".join(out)
+
+
 def render_html(result: dict[str, Any]) -> str:
     capture, baseline, window = result["capture"], result["baseline"], result["window"]
     title = f"Capture monitor: {result['endpointName']} / {result['variantName']}"
@@ -254,6 +286,8 @@ def render_html(result: dict[str, Any]) -> str:
     out.append("".join(rows) + "</table>")
     if result.get("canary"):
         out.append(_canary_html(result["canary"]))
+    if result.get("groundTruth"):
+        out.append(_ground_truth_html(result["groundTruth"]))
     for section in ("drift", "health"):
         skipped = (result.get(section) or {}).get("skipped")
         if skipped:

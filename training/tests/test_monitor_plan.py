@@ -1,5 +1,6 @@
-"""The capture monitor's planner (training/monitor/plan.py) against a moto server: windows, hours with
-capture, baselines from the registry, and requests that botocore's model of CreateProcessingJob accepts.
+"""The capture monitor's planner (training/monitor/plan.py) against a moto server: windows, the capture
+manifest, ground truth picked up by upload time, baselines from the registry, and requests that botocore's
+model of CreateProcessingJob accepts.
 moto does not emulate Bedrock's ListProvisionedModelThroughputs: that one call goes through botocore's
 Stubber, which still validates every request against the service model (and each canned response too)."""
 
@@ -74,6 +75,23 @@ def model_package(sagemaker, group: str, baseline: str | None) -> str:
 def capture(s3, hour: str, name: str = "10-00-000-abc.jsonl") -> None:
     key = f"data-capture/{ENDPOINT}/{VARIANT}/{hour}/{name}"
     s3.put_object(Bucket="fmft-capture", Key=key, Body=b'{"captureData": {}}\n')
+
+
+CAPTURE_ROOT = f"s3://fmft-capture/data-capture/{ENDPOINT}/{VARIANT}/"
+
+
+def manifest(s3, run: dict, name: str) -> list:
+    """The manifest behind the run's input ``name``, after checking the input is a ManifestFile input whose
+    object is under the run's prefix."""
+    [item] = [i["S3Input"] for i in run["inputs"] if i["InputName"] == name]
+    assert item["S3DataType"] == "ManifestFile" and item["LocalPath"] == f"/opt/ml/processing/input/{name}"
+    assert item["S3Uri"].startswith(run["outputUri"] + "manifests/")
+    bucket, key = planner.split_s3_uri(item["S3Uri"])
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def input_names(run: dict) -> list[str]:
+    return [i["InputName"] for i in run["inputs"]]
 
 
 def create_processing_job_problems(run: dict, window_start: str, window_end: str) -> list[str]:
@@ -171,13 +189,21 @@ def test_hours_with_capture_and_the_registered_baseline_become_the_jobs_inputs(a
     assert (result["windowStart"], result["windowEnd"]) == ("2026-11-29T04:00:00Z", "2026-11-29T10:00:00Z")
     [run] = result["runs"]
     assert run["hasData"] is True and run["hoursWithData"] == 2 and run["baselineUri"] == baseline
+    assert run["captureFiles"] == 2 and run["hasGroundTruth"] is False and run["groundTruthFiles"] == 0
+    assert input_names(run) == ["code", "launcher", "capture", "baseline"]
     uris = [i["S3Input"]["S3Uri"] for i in run["inputs"]]
     assert uris == [
         "s3://artifacts/code/abc.gz",
         "s3://artifacts/code/abc.py",
-        f"s3://fmft-capture/data-capture/{ENDPOINT}/{VARIANT}/2026/11/29/05/",
-        f"s3://fmft-capture/data-capture/{ENDPOINT}/{VARIANT}/2026/11/29/09/",
+        f"{run['outputUri']}manifests/capture.json",
         baseline,
+    ]
+    # SageMaker's manifest: the shared prefix, then each key relative to it; the files land under the
+    # input's LocalPath with those relative keys, so the job reads them as it read the hour inputs.
+    assert manifest(s3, run, "capture") == [
+        {"prefix": CAPTURE_ROOT},
+        "2026/11/29/05/10-00-000-abc.jsonl",
+        "2026/11/29/09/10-00-000-abc.jsonl",
     ]
     assert run["inputs"][-1]["S3Input"]["LocalPath"] == planner.BASELINE_PATH
     assert (
@@ -192,17 +218,41 @@ def test_hours_with_capture_and_the_registered_baseline_become_the_jobs_inputs(a
     assert create_processing_job_problems(run, result["windowStart"], result["windowEnd"]) == []
 
 
-def test_every_hour_with_capture_and_a_baseline_still_fit_the_apis_ten_inputs(aws):
+class PagingS3:
+    """The S3 client, listing two keys a page (ListObjectsV2's own pagination, which moto implements) and
+    counting the listings: the planner must follow every page."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3, self.listings = s3, []
+
+    def list_objects_v2(self, **params: Any) -> dict[str, Any]:
+        self.listings.append(params)
+        return self.s3.list_objects_v2(**params, MaxKeys=2)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def test_every_file_of_every_hour_is_one_manifest_input_whatever_the_window(aws):
     s3, sagemaker = aws
     arn = model_package(sagemaker, "models", "s3://fmft-data/baseline/baseline.json")
     for hour in range(4, 10):
-        capture(s3, f"2026/11/29/{hour:02d}")
+        for minute in range(5):
+            capture(s3, f"2026/11/29/{hour:02d}", f"{minute:02d}-00-000-abc.jsonl")
+    s3.put_object(Bucket="fmft-capture", Key=f"data-capture/{ENDPOINT}/{VARIANT}/2026/11/29/06/", Body=b"")
     event = {
         "scheduledTime": "2026-11-29T10:10:00Z",
         "targets": [{"endpointName": ENDPOINT, "variantName": VARIANT, "modelPackageArn": arn}],
     }
-    [run] = planner.plan(event, SETTINGS, s3, sagemaker)["runs"]
-    assert len(run["inputs"]) == 2 + planner.MAX_INTERVAL_HOURS + 1 <= 10
+    paging = PagingS3(s3)
+
+    [run] = planner.plan(event, SETTINGS, paging, sagemaker)["runs"]
+
+    assert input_names(run) == ["code", "launcher", "capture", "baseline"]
+    assert (run["hoursWithData"], run["captureFiles"]) == (6, 30)
+    expected = [f"2026/11/29/{h:02d}/{m:02d}-00-000-abc.jsonl" for h in range(4, 10) for m in range(5)]
+    assert manifest(s3, run, "capture") == [{"prefix": CAPTURE_ROOT}, *expected]  # no folder marker
+    assert sum("ContinuationToken" in p for p in paging.listings) == 6 * 2  # 5 keys: 3 pages an hour
     assert create_processing_job_problems(run, "a", "b") == []
 
 
@@ -220,6 +270,8 @@ def test_a_window_without_capture_is_reported_empty_and_needs_no_registry_call(a
     }
     [run] = planner.plan(event, SETTINGS, s3, sagemaker=None)["runs"]
     assert run["hasData"] is False and run["baselineUri"] is None and run["inputs"] == CODE_INPUTS
+    assert (run["hoursWithData"], run["captureFiles"]) == (0, 0)
+    assert "Contents" not in s3.list_objects_v2(Bucket="fmft-evaluation")  # no manifest written
 
 
 def test_a_version_without_a_baseline_and_a_target_without_a_version_run_for_output_health(aws):
@@ -306,13 +358,7 @@ def test_a_configured_golden_set_is_asked_and_its_answers_become_the_jobs_canary
         "records": 50,
         "task": "qa",
     }
-    assert [i["InputName"] for i in run["inputs"]] == [
-        "code",
-        "launcher",
-        "capture-2026112909",
-        "baseline",
-        "canary",
-    ]
+    assert input_names(run) == ["code", "launcher", "capture", "baseline", "canary"]
     assert run["inputs"][-1]["S3Input"]["S3Uri"] == f"s3://fmft-evaluation/{prefix}canary/"
     assert run["inputs"][-1]["S3Input"]["LocalPath"] == "/opt/ml/processing/input/canary"
     assert create_processing_job_problems(run, "a", "b") == []
@@ -363,22 +409,6 @@ def test_without_canary_settings_runs_say_so_and_keep_their_inputs(aws):
         assert len(run["inputs"]) == 3
 
 
-def test_every_hour_the_baseline_and_the_canary_are_the_apis_ten_inputs_and_no_more(aws):
-    s3, sagemaker = aws
-    arn = model_package(sagemaker, "models", f"{PREPARED}baseline/baseline.json")
-    for hour in range(4, 10):
-        capture(s3, f"2026/11/29/{hour:02d}")
-
-    [run] = planner.plan(one_target(arn), canary_settings(), s3, sagemaker)["runs"]
-
-    assert len(run["inputs"]) == planner.MAX_INPUTS == 2 + planner.MAX_INTERVAL_HOURS + 2
-    assert create_processing_job_problems(run, "a", "b") == []
-    extra = planner.s3_input("extra", "s3://artifacts/code/x", "/opt/ml/processing/input/extra")
-    settings = {**canary_settings(), "codeInputs": [*CODE_INPUTS, extra]}
-    with pytest.raises(ValueError, match=r"11 processing inputs .* allows 10"):
-        planner.plan(one_target(arn), settings, s3, sagemaker)
-
-
 @pytest.mark.parametrize(
     ("canary", "message"),
     [
@@ -406,6 +436,170 @@ def test_a_configured_golden_set_is_still_not_sent_to_a_target_without_a_version
     golden = "s3://fmft-data/training-data/processed/golden.jsonl"
     [run] = planner.plan(one_target(), canary_settings(goldenSetUri=golden), s3, sagemaker=None)["runs"]
     assert run["hasCanary"] is False and "names no model package version" in run["canarySkipped"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ground truth uploaded later, by inference id
+
+GROUND_TRUTH_URI = "s3://fmft-evaluation/evaluation/ground-truth/"
+GROUND_TRUTH_ROOT = f"{GROUND_TRUTH_URI}{ENDPOINT}/{VARIANT}/"
+HOUR = dt.timedelta(hours=1)
+
+
+def truth_settings(**changes: Any) -> dict:
+    truth = {"uri": GROUND_TRUTH_URI, "task": "classification", "lookbackHours": 24, **changes}
+    return {**SETTINGS, "groundTruth": truth}
+
+
+def upload_truth(s3, hour: dt.datetime, name: str = "batch.jsonl", variant: str = VARIANT) -> str:
+    """Upload a ground-truth file for requests of ``hour``; moto stamps LastModified now. Returns its key
+    relative to the target's ground-truth root."""
+    relative = f"{hour:%Y/%m/%d/%H}/{name}"
+    key = f"evaluation/ground-truth/{ENDPOINT}/{variant}/{relative}"
+    s3.put_object(Bucket="fmft-evaluation", Key=key, Body=b'{"inferenceId": "a", "label": "pos"}\n')
+    return relative
+
+
+def this_hour() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def at(scheduled: dt.datetime, arn: str | None = None) -> dict:
+    return {**one_target(arn), "scheduledTime": planner.iso(scheduled)}
+
+
+def test_ground_truth_uploaded_in_the_window_and_the_capture_of_its_request_hours_become_two_manifests(aws):
+    s3, sagemaker = aws
+    hour = this_hour()
+    # A 6-hour window around now, [hour - 4 h, hour + 2 h): what is uploaded now is uploaded in it. The
+    # request hours looked back on are the 24 before its end, from hour - 22 h.
+    recent, older, too_old = hour - HOUR, hour - 20 * HOUR, hour - 30 * HOUR
+    uploaded = [upload_truth(s3, older, "c.jsonl"), upload_truth(s3, recent, "a.jsonl")]
+    uploaded.append(upload_truth(s3, recent, "b.jsonl"))
+    upload_truth(s3, too_old)  # a request older than the lookback
+    upload_truth(s3, recent, variant="other")  # another target's
+    for extra in (f"{recent:%Y/%m/%d/%H}/", "notes.txt", f"{recent:%Y/%m/%d}/xx/z.jsonl"):
+        s3.put_object(Bucket="fmft-evaluation", Key=f"evaluation/ground-truth/{ENDPOINT}/{VARIANT}/{extra}")
+    # Capture of the request hours, of the hour either side of each, and of hours no ground truth names.
+    for when in (
+        recent - HOUR,
+        recent,
+        recent + HOUR,
+        recent + 2 * HOUR,
+        older - HOUR,
+        older,
+        older + 2 * HOUR,
+    ):
+        capture(s3, f"{when:%Y/%m/%d/%H}")
+    capture(s3, f"{too_old:%Y/%m/%d/%H}")
+    counting = CountingS3(s3)
+
+    result = planner.plan(at(hour + 2 * HOUR), truth_settings(), counting, sagemaker)
+
+    [run] = result["runs"]
+    assert (run["hasGroundTruth"], run["groundTruthFiles"], run["hasData"]) == (True, 3, True)
+    assert input_names(run) == ["code", "launcher", "capture", "ground-truth", "ground-truth-capture"]
+    assert manifest(s3, run, "ground-truth") == [{"prefix": GROUND_TRUTH_ROOT}, *uploaded]
+    assert manifest(s3, run, "ground-truth-capture") == [
+        {"prefix": CAPTURE_ROOT},
+        *(
+            f"{h:%Y/%m/%d/%H}/10-00-000-abc.jsonl"
+            for h in (older - HOUR, older, recent - HOUR, recent, recent + HOUR)
+        ),
+    ]
+    # The window's own capture is the other manifest: hours hour - 4 h to hour + 1 h.
+    window = [
+        f"{h:%Y/%m/%d/%H}/10-00-000-abc.jsonl" for h in (recent - HOUR, recent, recent + HOUR, hour + HOUR)
+    ]
+    assert manifest(s3, run, "capture") == [{"prefix": CAPTURE_ROOT}, *window]
+    # One listing of the target's ground truth, however many of the 24 hours are empty.
+    truth_listings = [p for p in counting.prefixes if "/evaluation/ground-truth/" in p]
+    assert truth_listings == [GROUND_TRUTH_ROOT]
+    assert create_processing_job_problems(run, result["windowStart"], result["windowEnd"]) == []
+
+
+def test_ground_truth_uploaded_before_or_after_a_window_belongs_to_another_run(aws):
+    s3, sagemaker = aws
+    hour = this_hour()
+    upload_truth(s3, hour - HOUR)
+    capture(s3, f"{hour - HOUR:%Y/%m/%d/%H}")
+    # [hour - 6 h, hour) ended before the upload; [hour + 2 h, hour + 8 h) starts after it. Both look back
+    # far enough to name the request's hour.
+    for scheduled in (hour, hour + 8 * HOUR):
+        [run] = planner.plan(at(scheduled), truth_settings(), s3, sagemaker)["runs"]
+        assert (run["hasGroundTruth"], run["groundTruthFiles"]) == (False, 0)
+        assert not {"ground-truth", "ground-truth-capture"} & set(input_names(run))
+    [run] = planner.plan(at(hour + HOUR), truth_settings(), s3, sagemaker)["runs"]
+    assert run["groundTruthFiles"] == 1
+
+
+def test_ground_truth_alone_is_data_and_without_its_capture_the_job_reports_it_unmatched(aws):
+    s3, sagemaker = aws
+    hour = this_hour()
+    arn = model_package(sagemaker, "models", f"{PREPARED}baseline/baseline.json")
+    upload_truth(s3, hour - 10 * HOUR)  # no capture anywhere
+
+    [run] = planner.plan(at(hour + HOUR, arn), truth_settings(task="qa"), s3, sagemaker)["runs"]
+
+    assert run["hasData"] is True and run["hoursWithData"] == 0 and run["hasGroundTruth"] is True
+    assert input_names(run) == ["code", "launcher", "baseline", "ground-truth"]
+    assert create_processing_job_problems(run, "a", "b") == []
+
+
+def test_configured_ground_truth_with_nothing_uploaded_adds_nothing(aws):
+    s3, _ = aws
+    [run] = planner.plan(at(this_hour() + HOUR), truth_settings(), s3, sagemaker=None)["runs"]
+    assert (run["hasGroundTruth"], run["groundTruthFiles"], run["hasData"]) == (False, 0, False)
+    assert run["inputs"] == CODE_INPUTS
+    assert "Contents" not in s3.list_objects_v2(Bucket="fmft-evaluation")
+
+
+def test_capture_baseline_canary_and_ground_truth_are_seven_inputs_and_more_code_inputs_overflow(aws):
+    s3, sagemaker = aws
+    hour = this_hour()
+    arn = model_package(sagemaker, "models", f"{PREPARED}baseline/baseline.json")
+    upload_truth(s3, hour - HOUR)
+    for when in range(-5, 2):
+        capture(s3, f"{hour + when * HOUR:%Y/%m/%d/%H}")
+    settings = {**truth_settings(), "canary": CANARY}
+
+    [run] = planner.plan(at(hour + 2 * HOUR, arn), settings, s3, sagemaker)["runs"]
+
+    assert input_names(run) == [
+        "code",
+        "launcher",
+        "capture",
+        "baseline",
+        "canary",
+        "ground-truth",
+        "ground-truth-capture",
+    ]
+    assert create_processing_job_problems(run, "a", "b") == []
+    extras = [
+        planner.s3_input(f"extra{i}", "s3://artifacts/x", f"/opt/ml/processing/input/x{i}") for i in range(4)
+    ]
+    with pytest.raises(ValueError, match=r"11 processing inputs .* allows 10"):
+        planner.plan(
+            at(hour + 2 * HOUR, arn), {**settings, "codeInputs": [*CODE_INPUTS, *extras]}, s3, sagemaker
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"uri": "s3://fmft-evaluation/evaluation/ground-truth"}, "groundTruth.uri: got 's3://fmft-evalu"),
+        (
+            {"task": "perplexity"},
+            "groundTruth.task: got 'perplexity'; allowed: classification, summarization, qa",
+        ),
+        ({"lookbackHours": 0}, "groundTruth.lookbackHours: got 0; allowed: a whole number from 1 to 168"),
+        ({"lookbackHours": 169}, "groundTruth.lookbackHours: got 169"),
+        ({"lookbackHours": True}, "groundTruth.lookbackHours: got True"),
+    ],
+)
+def test_bad_ground_truth_settings_name_the_field(change, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        planner.plan(one_target(), truth_settings(**change), s3=None, sagemaker=None)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -471,6 +665,9 @@ class CountingS3:
         self.prefixes.append(f"s3://{params['Bucket']}/{params['Prefix']}")
         return self.s3.list_objects_v2(**params)
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
 
 def invocation_log(s3, hour: str) -> None:
     bucket, prefix = planner.split_s3_uri(LOGS)
@@ -504,12 +701,15 @@ def test_the_platforms_provisioned_models_are_runs_over_the_invocation_log_hours
     assert [r["endpointName"] for r in (claims, invoices)] == ["fmft-prod-claims-v2", "fmft-prod-invoices-v1"]
     assert claims["modelId"] == throughput("fmft-prod-claims-v2")["provisionedModelArn"]
     assert invoices["modelId"] == throughput("fmft-prod-invoices-v1")["provisionedModelArn"]
-    hours = [f"{LOGS}2026/11/29/05/", f"{LOGS}2026/11/29/09/"]
     for run in (claims, invoices):
         assert run["variantName"] == planner.BEDROCK_VARIANT == "bedrock"
-        assert run["hasData"] is True and run["hoursWithData"] == 2
-        assert [i["S3Input"]["S3Uri"] for i in run["inputs"][2:4]] == hours
-        assert run["inputs"][2]["S3Input"]["LocalPath"] == f"{planner.CAPTURE_PATH}/2026112905"
+        assert run["hasData"] is True and run["hoursWithData"] == 2 and run["captureFiles"] == 2
+        # Each model's own manifest of the account's hours (the job keeps its model's lines).
+        assert manifest(s3, run, "capture") == [
+            {"prefix": LOGS},
+            "2026/11/29/05/20261129T0512Z_abc.json.gz",
+            "2026/11/29/09/20261129T0512Z_abc.json.gz",
+        ]
         assert (run["hasCanary"], run["canary"], run["canarySkipped"]) == (False, None, None)
         name = run["endpointName"]
         assert (
@@ -525,7 +725,8 @@ def test_the_platforms_provisioned_models_are_runs_over_the_invocation_log_hours
     assert claims["baselineUri"] == baseline and claims["inputs"][-1] == planner.s3_input(
         "baseline", baseline, planner.BASELINE_PATH
     )
-    assert invoices["baselineUri"] is None and len(invoices["inputs"]) == 4  # the job reports BaselineMissing
+    assert invoices["baselineUri"] is None  # the job reports BaselineMissing
+    assert input_names(invoices) == ["code", "launcher", "capture"]
     assert len({endpoint["jobName"], claims["jobName"], invoices["jobName"]}) == 3
     # Both models read the same account-wide hours: each hour prefix is listed once.
     log_hours = [p for p in counting.prefixes if p.startswith(LOGS)]
@@ -555,6 +756,18 @@ def test_a_configured_canary_skips_provisioned_models_and_says_why(logs_bucket):
     assert (run["hasCanary"], run["canary"]) == (False, None)
     assert run["canarySkipped"] == planner.BEDROCK_NO_CANARY
     assert "canary" not in [i["InputName"] for i in run["inputs"]] and run["hasData"] is True
+
+
+def test_provisioned_models_get_no_ground_truth(logs_bucket):
+    s3, _ = logs_bucket
+    invocation_log(s3, "2026/11/29/09")
+    settings = {**bedrock_settings(), "groundTruth": truth_settings()["groundTruth"]}
+    counting = CountingS3(s3)
+    event = {**one_target(), "targets": []}
+    [run] = planner.plan(event, settings, counting, None, listed(["fmft-prod-claims-v2"]))["runs"]
+    assert (run["hasGroundTruth"], run["groundTruthFiles"]) == (False, 0)
+    assert input_names(run) == ["code", "launcher", "capture"]
+    assert not [p for p in counting.prefixes if "/ground-truth/" in p]
 
 
 def test_without_bedrock_settings_no_provisioned_model_is_listed(aws):

@@ -69,6 +69,10 @@ export interface CaptureMonitorProps {
    * the planned golden records to the variant and writes the answers, which the job scores for `task`.
    * @default - no canary
    */
+  readonly groundTruth?: {
+    /** Task whose metrics score the matched answers (training.evaluate). */
+    readonly task: string;
+  };
   readonly canary?: {
     readonly function: lambda.IFunction;
     readonly task: string;
@@ -192,6 +196,9 @@ export class CaptureMonitor extends Construct {
       '--model-id', '<model>',
       ...(props.answersAreJson ? ['--expect-json'] : []),
       ...(props.canary ? ['--canary', `${PROC}/input/canary`, '--canary-task', props.canary.task] : []),
+      ...(props.groundTruth
+        ? ['--ground-truth', `${PROC}/input/ground-truth`, '--ground-truth-capture', `${PROC}/input/ground-truth-capture`, '--ground-truth-task', props.groundTruth.task]
+        : []),
       // The report marks what the alarms will: the same thresholds.
       '--thresholds',
       ...[...THRESHOLD_METRICS.keys()].map((key) => `${key}=${props.thresholds[key]}`),
@@ -365,6 +372,13 @@ export class CaptureMonitor extends Construct {
     this.alarms = this.createAlarms();
   }
 
+  /** The canary's metrics exist with a canary, the ground truth's with ground truth. */
+  private qualitySourceConfigured(metricName: string): boolean {
+    if (metricName.startsWith('Canary')) return this.props.canary !== undefined;
+    if (metricName.startsWith('GroundTruth')) return this.props.groundTruth !== undefined;
+    return true;
+  }
+
   /** A monitor metric of one target. */
   metric(metricName: string, target: MonitorTarget, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     if (!MONITORING_METRICS.some((m) => m.name === metricName)) {
@@ -424,7 +438,7 @@ export class CaptureMonitor extends Construct {
       );
       for (const [key, metric] of THRESHOLD_METRICS) {
         if (metric.name === 'InvalidJsonRate' && !this.props.answersAreJson) continue;
-        if (metric.kind === 'quality' && !this.props.canary) continue;
+        if (metric.kind === 'quality' && !this.qualitySourceConfigured(metric.name)) continue;
         // Five-minute periods: the alarm fires within 5 minutes of the value landing, and keeps its state
         // (missing data ignored) until the next run reports.
         notify(
