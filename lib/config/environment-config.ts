@@ -580,6 +580,10 @@ function checkEnvironment(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: 
   if (c.monitoring.canary && c.network.natGateways === 0 && !c.network.interfaceEndpoints.includes('sagemaker-runtime')) {
     report(['monitoring', 'canary'], c.monitoring.canary, "the canary function calls the endpoints through the 'sagemaker-runtime' interface endpoint: add it to network.interfaceEndpoints, or omit the canary");
   }
+  const isolated = c.network.natGateways === 0;
+  if (c.monitoring.canary && isolated && c.network.interfaceEndpoints.includes('bedrock') && !c.network.interfaceEndpoints.includes('bedrock-runtime')) {
+    report(['monitoring', 'canary'], c.monitoring.canary, "the canary asks Bedrock provisioned models through the 'bedrock-runtime' interface endpoint: add it to network.interfaceEndpoints, or omit the canary");
+  }
   if (c.monitoring.modelMonitor.enabled && !MODEL_MONITOR_REGIONS.includes(c.primaryRegion)) {
     report(['monitoring', 'modelMonitor', 'enabled'], true, `Model Monitor's analyzer image is not known in primaryRegion ${c.primaryRegion}; allowed: false, or a primaryRegion of ${MODEL_MONITOR_REGIONS.join(', ')}`);
   }

@@ -9,7 +9,7 @@ import { platformMetricNamespace } from '../config/monitoring-metrics';
 import { environmentPrefix, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { INVOCATION_LOG_PREFIXES } from '../constructs/bedrock-invocation-logging';
-import { acknowledgeNag } from '../constructs/compliance';
+import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { MlServiceRole } from '../constructs/ml-service-role';
 import { CaptureMonitor } from '../constructs/monitoring/capture-monitor';
@@ -147,8 +147,9 @@ export class MonitoringStack extends Stack {
     if (m.groundTruth) buckets.evaluation.grantListObjects(planner.role, layout.evaluation.prefixes.groundTruth);
     if (bedrockReachable) {
       storage.invocationLogsBucket.grantListObjects(planner.role, INVOCATION_LOG_PREFIXES.records);
-      // Whether a run's baseline exists (the planner lists it; the job reads it).
-      buckets.evaluation.grantListObjects(planner.role, BEDROCK_REPORTS_PREFIX);
+      // Whether a run's baseline exists, and (for the canary) the test split it names.
+      if (m.canary) buckets.evaluation.grantReadObjects(planner.role, BEDROCK_REPORTS_PREFIX);
+      else buckets.evaluation.grantListObjects(planner.role, BEDROCK_REPORTS_PREFIX);
       planner.role.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['bedrock:ListProvisionedModelThroughputs'], resources: ['*'] }),
       );
@@ -183,6 +184,20 @@ export class MonitoringStack extends Stack {
       });
       buckets.trainingData.grantReadObjects(canary.role, m.canary.goldenSetKey ?? layout.trainingData.prefixes.processed);
       buckets.evaluation.grantWriteObjects(canary.role, outputPrefix);
+      if (bedrockReachable) {
+        // Bedrock provisioned models of this environment are asked through Converse (bedrock:InvokeModel).
+        const arn = (resource: string) => this.formatArn({ service: 'bedrock', resource, resourceName: '*' });
+        canary.role.grantPrincipal.addToPrincipalPolicy(
+          new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: [arn('provisioned-model'), arn('custom-model')] }),
+        );
+        canary.role.allowKeyUseVia(storage.bedrockCustomModelKey, 'bedrock', ['kms:Decrypt', 'kms:DescribeKey']);
+        const reason = 'Provisioned throughput and custom models are created per customization run with generated names; the canary only invokes them';
+        acknowledgeNag(
+          canary.role,
+          { id: iam5ResourceFinding(canary.role, arn('provisioned-model')), reason },
+          { id: iam5ResourceFinding(canary.role, arn('custom-model')), reason },
+        );
+      }
       const endpoints = [...new Set(targets.filter((t) => t.modelPackageArn).map((t) => t.endpointName))];
       if (endpoints.length) {
         canary.role.grantPrincipal.addToPrincipalPolicy(

@@ -152,7 +152,9 @@ describe('monitoring stack', () => {
     expect([describe.Resource].flat().sort()).toEqual([...new Set(prodConfig.serving.variants.map((v) => v.modelPackageArn))].sort());
     const list = st.find((s) => actionsOf(s).includes('s3:ListBucket'));
     expect(list.Condition).toEqual({ StringLike: { 's3:prefix': [`${STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture}*`] } });
-    expect(st.some((s) => actionsOf(s).includes('s3:GetObject'))).toBe(false);
+    // It reads only the baselines of Bedrock runs (the test split they name is the canary's golden set).
+    const reads = st.filter((s) => actionsOf(s).includes('s3:GetObject')).map((s) => JSON.stringify(s.Resource));
+    expect(reads).toEqual([expect.stringContaining('/evaluation/reports/bedrock/*')]);
     const fn = Object.values(tpl.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === 'training.monitor.plan.handler') as any;
     const settings = JSON.parse(
       fn.Properties.Environment.Variables.FMFT_MONITOR_SETTINGS['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''),
@@ -257,6 +259,7 @@ describe('quality canary', () => {
       container: prodConfig.serving.container,
       maxNewTokens: prodConfig.monitoring.canary!.maxNewTokens,
       'canary.$': '$.run.canary',
+      'modelId.$': '$.run.modelId',
     });
     expect(ask.Catch[0].Next).toBe(MONITOR_STATE_NAMES.targetFailed);
     expect(s[MONITOR_STATE_NAMES.monitor].Parameters.AppSpecification['ContainerArguments.$']).toContain(
@@ -274,6 +277,13 @@ describe('quality canary', () => {
     expect(writes.map((w) => JSON.stringify(w.Resource))).toEqual([expect.stringContaining(`/${STORAGE_LAYOUT.evaluation.prefixes.monitoring}*`)]);
     const reads = st.filter((x) => actionsOf(x).includes('s3:GetObject'));
     expect(reads.map((r) => JSON.stringify(r.Resource))).toEqual([expect.stringContaining(`/${STORAGE_LAYOUT.trainingData.prefixes.processed}*`)]);
+    // Bedrock provisioned models of the environment, through Converse, and their custom model key via Bedrock only.
+    const bedrock = st.find((x) => actionsOf(x).includes('bedrock:InvokeModel'));
+    expect(actionsOf(bedrock)).toEqual(['bedrock:InvokeModel']);
+    expect(JSON.stringify(bedrock.Resource)).toContain(':provisioned-model/*');
+    expect(JSON.stringify(bedrock.Resource)).toContain(':custom-model/*');
+    const key = st.find((x) => actionsOf(x).includes('kms:Decrypt') && x.Condition?.StringEquals?.['kms:ViaService']);
+    expect(key).toBeDefined();
   });
 
   test('the planner learns the canary settings; without a canary none of it exists', () => {
@@ -289,6 +299,11 @@ describe('quality canary', () => {
   test.each<[string, (c: any) => void, RegExp]>([
     ['a golden set outside the training data prefixes', (c) => (c.monitoring.canary.goldenSetKey = 'models/golden.jsonl'), /monitoring\.canary\.goldenSetKey: got "models\/golden\.jsonl"; allowed: a \.jsonl key under training-data\/processed\//],
     ['a canary without the runtime endpoint in isolated subnets', (c) => (c.network.interfaceEndpoints = c.network.interfaceEndpoints.filter((e: string) => e !== 'sagemaker-runtime')), /monitoring\.canary: .*'sagemaker-runtime' interface endpoint/],
+    [
+      'a canary without the Bedrock runtime endpoint while Bedrock is watched',
+      (c) => (c.network.interfaceEndpoints = c.network.interfaceEndpoints.filter((e: string) => e !== 'bedrock-runtime')),
+      /monitoring\.canary: .*'bedrock-runtime' interface endpoint/,
+    ],
     ['a perplexity canary', (c) => (c.monitoring.canary.task = 'perplexity'), /monitoring\.canary\.task: got "perplexity"; allowed: classification, summarization, qa/],
   ])('%s is refused at synth', (_name, change, message) => {
     expect(() => validateEnvironmentConfig(configWith(prodConfig, change))).toThrow(message);

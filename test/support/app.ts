@@ -91,5 +91,20 @@ export function synthesizeEnvironment(config: EnvironmentConfig): SynthesizedEnv
 /** A template with asset hashes replaced, so snapshots change only when the infrastructure does. */
 export function normalizedTemplate(template: Template): unknown {
   const text = JSON.stringify(template.toJSON());
-  return JSON.parse(text.replace(/[0-9a-f]{64}(\.zip|\.json)?/g, 'ASSET_HASH$1'));
+  return sortPolicyResources(JSON.parse(text.replace(/[0-9a-f]{64}(\.zip|\.json)?/g, 'ASSET_HASH$1')));
+}
+
+/**
+ * IAM orders a statement's resources by their text, and asset ARNs carry the asset's hash: a change to the
+ * training code can swap two of them. Sorted after the hashes are replaced, the order no longer moves.
+ */
+function sortPolicyResources(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortPolicyResources);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, sortPolicyResources(v)] as const);
+  const result = Object.fromEntries(entries) as Record<string, unknown>;
+  if ('Effect' in result && Array.isArray(result.Resource)) {
+    result.Resource = [...result.Resource].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  }
+  return result;
 }

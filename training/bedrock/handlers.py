@@ -287,7 +287,9 @@ def prepare(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
     """First state: check the input against the model table, then the data with the validator, profiling
     the training split in the same pass; write that profile (the monitor's baseline) to
     ``s3://<evaluationBucket>/<evaluationPrefix>baseline.json`` and return its URI as ``baselineUri`` (null
-    for continued pre-training)."""
+    for continued pre-training). The baseline also records its ``source``: the run's test split
+    (``testDataUri``, null without one), where the capture monitor's canary finds the golden set of the
+    run's provisioned model, and the run's name."""
     s3 = client("s3")
     cfg = settings()
     run = resolve_run(event.get("input") or {}, event["executionName"], cfg, s3)
@@ -296,7 +298,9 @@ def prepare(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
     run["baselineUri"] = None
     if profile is not None:
         key = f"{run['evaluationPrefix']}{BASELINE_FILE}"
-        body = json.dumps(profile.baseline_document(), ensure_ascii=False).encode()
+        source = {"testDataUri": run["testDataUri"], "run": run["provisionedModelName"]}
+        document = {**profile.baseline_document(), "source": source}
+        body = json.dumps(document, ensure_ascii=False).encode()
         s3.put_object(Bucket=cfg["evaluationBucket"], Key=key, Body=body, ContentType="application/json")
         run["baselineUri"] = f"s3://{cfg['evaluationBucket']}/{key}"
     return run

@@ -1,18 +1,20 @@
-"""The quality canary's Lambda: ask one served variant the golden prompts and write its answers for scoring.
+"""The quality canary's Lambda: ask one served variant or Bedrock provisioned model the golden prompts and
+write its answers for scoring.
 
 Lambda handler ``training.monitor.canary.handler``. Before a target's monitor job, the monitoring state
 machine calls it with::
 
     {"endpointName": "fmft-prod-llm", "variantName": "current", "container": "lmi" | "tgi",
-     "maxNewTokens": 256,
+     "modelId": "" | "arn:aws:bedrock:<region>:<account>:provisioned-model/<id>", "maxNewTokens": 256,
      "canary": {"goldenUri": "s3://.../test/test.jsonl", "predictionsBucket": "...",
                 "predictionsKey": "<run prefix>canary/predictions.jsonl", "records": 50,
                 "task": "classification" | "summarization" | "qa"}}
 
-(``canary`` is the run's object from ``plan.py``). It reads the first ``records`` usable records of the golden
-set, sends each prompt to the variant (InvokeEndpoint with TargetVariant, greedy decoding) and writes one
-line per record to ``predictionsBucket/predictionsKey``, in the format ``python -m training.evaluate <task>``
-reads, plus the client-side latency::
+(``canary`` is the run's object from ``plan.py``, ``modelId`` the run's: ``""`` for an endpoint run). It reads
+the first ``records`` usable records of the golden set, sends each prompt to the variant (InvokeEndpoint with
+TargetVariant, greedy decoding) or, with a ``modelId``, to that provisioned model (bedrock-runtime Converse;
+``container`` is then ignored) and writes one line per record to ``predictionsBucket/predictionsKey``, in the
+format ``python -m training.evaluate <task>`` reads, plus the client-side latency::
 
     {"label": "pos", "prediction": "pos", "latencyMs": 212.4}                   classification
     {"labels": ["a", "b"], "prediction": "a, b", "latencyMs": 250.0}           multi-label golden records
@@ -31,10 +33,16 @@ It returns ``{"records", "errors", "latencyP50Ms", "latencyP95Ms", "predictionsU
 - Requests: ``{"inputs": prompt, "parameters": {"max_new_tokens": N, "do_sample": false}}``, the text
   generation request of both LMI and TGI; responses are read by the capture monitor's ``response_answer``
   (``[{"generated_text"}]`` of TGI, ``{"generated_text"}`` of LMI, and the other shapes it knows).
-- A record whose request fails (after botocore's adaptive retries: a throttled record is an error too) or
-  whose response cannot be read is written with ``error`` (``"<Code>: <message>"``) and without a
-  prediction; nothing raises for one record. A golden set that cannot be read or holds no usable record is
-  one error line naming it, so the monitor job still has its input and reports an error rate of 1.
+- Bedrock: ``Converse(modelId, messages=[{"role": "user", "content": [{"text": turns}]}], system=[{"text":
+  system}] (only when the record has system text), inferenceConfig={"maxTokens": N, "temperature": 0.0})``:
+  the record's system text goes in ``system`` and the rest of its prompt (every turn before the last answer,
+  joined by newlines) is one user message. The answer is the text blocks of ``output.message.content``
+  (``response_answer`` again, as the monitor reads Converse invocation logs).
+- A record whose request fails (after botocore's adaptive retries: a throttled record is an error too; for
+  Bedrock also ModelNotReadyException, ValidationException...) or whose response cannot be read is written
+  with ``error`` (``"<Code>: <message>"``) and without a prediction; nothing raises for one record. A golden
+  set that cannot be read or holds no usable record is one error line naming it, so the monitor job still
+  has its input and reports an error rate of 1.
 - Latency: time.perf_counter around the call and the body read, in milliseconds; the percentiles are over
   the answered records (linear interpolation, as numpy.percentile).
 - Time: records are asked one at a time (latency without self-inflicted queueing); the handler stops asking
@@ -48,13 +56,15 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from training.data.formats import FieldError, to_conversation
 from training.monitor.capture import PayloadError, response_answer
-from training.monitor.profile import record_parts
+from training.monitor.profile import content_text, record_parts
 
 TASKS = ("classification", "summarization", "qa")
 CONTAINERS = ("lmi", "tgi")
@@ -67,6 +77,10 @@ REFERENCE_FIELDS = {"classification": "label", "summarization": "summary", "qa":
 # that SageMaker allows a real-time invocation) and the write.
 RESERVE_MS = 240_000
 _MAX_ERROR_CHARS = 500
+# The modelId of a Bedrock run: the provisioned model's ARN (plan.py's ListProvisionedModelThroughputs).
+_PROVISIONED_MODEL_ARN = re.compile(
+    r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:provisioned-model/[^/\s]+"
+)
 _MAX_LOGGED_SKIPS = 20
 
 
@@ -76,10 +90,13 @@ class CanaryInputError(ValueError):
 
 @dataclass
 class Golden:
-    """One golden record: the prompt to send and the reference fields of its predictions line."""
+    """One golden record: the prompt to send and the reference fields of its predictions line; for Converse
+    the prompt apart: its system text ("" when none) and the rest (the user message)."""
 
     prompt: str
     reference: dict[str, Any]
+    system: str = ""
+    turns: str = ""
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -143,7 +160,38 @@ def golden_example(record: Any, task: str) -> Golden:
         if not answer.strip():
             raise ValueError(f"no reference: neither {task} reference fields nor a last assistant turn")
         reference = {REFERENCE_FIELDS[task]: [answer] if task == "qa" else answer}
-    return Golden(parts.prompt, reference)
+    system, turns = converse_parts(record, parts.prompt)
+    return Golden(parts.prompt, reference, system, turns)
+
+
+def converse_parts(record: dict[str, Any], prompt: str) -> tuple[str, str]:
+    """(system text, the rest) of a golden record's ``prompt`` (``record_parts``'s: system text and every turn
+    before the last answer, joined by newlines), for Converse, which takes the system prompt apart. A record
+    with nothing but system text is sent whole as the user message."""
+    system: list[str]
+    turns: list[str]
+    messages = record.get("messages")
+    if isinstance(messages, list):
+        system, turns = [content_text(record.get("system"))], []
+        for message in messages:
+            if isinstance(message, dict):
+                text = content_text(message.get("content"))
+                (system if message.get("role") == "system" else turns).append(text)
+        last = messages[-1] if messages else None
+        if isinstance(last, dict) and last.get("role") == "assistant":
+            turns.pop()
+    elif isinstance(record.get("prompt"), str) and isinstance(record.get("completion"), str):
+        return "", prompt
+    else:
+        try:
+            conversation = to_conversation(record)
+        except FieldError:
+            return "", prompt
+        system, turns = [conversation.system or ""], [text for _, text in conversation.turns[:-1]]
+    rest = "\n".join(t for t in turns if t)
+    if not rest.strip():
+        return "", prompt
+    return "\n".join(t for t in system if t), rest
 
 
 def read_golden(lines: Iterable[bytes], task: str, limit: int) -> tuple[list[Golden], list[str]]:
@@ -169,8 +217,30 @@ def request_body(prompt: str, max_new_tokens: int) -> bytes:
     return json.dumps({"inputs": prompt, "parameters": parameters}, ensure_ascii=False).encode("utf-8")
 
 
+def converse_request(model_id: str, example: Golden, max_new_tokens: int) -> dict[str, Any]:
+    """The Converse request of one golden record: greedy, at most ``max_new_tokens`` tokens."""
+    request: dict[str, Any] = {
+        "modelId": model_id,
+        "messages": [{"role": "user", "content": [{"text": example.turns or example.prompt}]}],
+        "inferenceConfig": {"maxTokens": max_new_tokens, "temperature": 0.0},
+    }
+    if example.system:
+        request["system"] = [{"text": example.system}]
+    return request
+
+
 def _error(code: Any, message: Any) -> str:
     return f"{code}: {message}"[:_MAX_ERROR_CHARS]
+
+
+def _failure(exc: Exception) -> str:
+    """``"<Code>: <message>"`` of a request that failed after the retries."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        detail = exc.response.get("Error", {})
+        return _error(detail.get("Code", "ClientError"), detail.get("Message", exc))
+    return _error(type(exc).__name__, exc)  # timeouts and connection errors
 
 
 def ask(runtime: Any, endpoint: str, variant: str, body: bytes) -> tuple[str | None, float, str | None]:
@@ -187,16 +257,32 @@ def ask(runtime: Any, endpoint: str, variant: str, body: bytes) -> tuple[str | N
             Body=body,
         )
         payload = response["Body"].read()
-    except ClientError as exc:
-        detail = exc.response.get("Error", {})
-        return None, _ms(start), _error(detail.get("Code", "ClientError"), detail.get("Message", exc))
-    except BotoCoreError as exc:  # timeouts and connection errors, after the retries
-        return None, _ms(start), _error(type(exc).__name__, exc)
+    except (ClientError, BotoCoreError) as exc:
+        return None, _ms(start), _failure(exc)
     latency = _ms(start)
     try:
         answer, _ = response_answer(json.loads(payload))
     except (ValueError, PayloadError) as exc:  # not JSON, or a shape no container returns
         return None, latency, _error("UnreadableResponse", f"{exc}; body starts {payload[:80]!r}")
+    return answer, latency, None
+
+
+def ask_bedrock(runtime: Any, request: dict[str, Any]) -> tuple[str | None, float, str | None]:
+    """``ask`` for a Bedrock provisioned model: one Converse request (``converse_request``)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    start = time.perf_counter()
+    try:
+        response = runtime.converse(**request)
+    except (ClientError, BotoCoreError) as exc:
+        return None, _ms(start), _failure(exc)
+    latency = _ms(start)
+    try:
+        answer, _ = response_answer(
+            {"output": response.get("output"), "stopReason": response.get("stopReason")}
+        )
+    except PayloadError as exc:  # no output.message
+        return None, latency, _error("UnreadableResponse", exc)
     return answer, latency, None
 
 
@@ -213,7 +299,10 @@ def _checked(event: Any) -> dict[str, Any]:
     for name in ("endpointName", "variantName"):
         if not isinstance(event.get(name), str) or not event[name]:
             raise fail(name, event.get(name), "a name")
-    if event.get("container") not in CONTAINERS:
+    model_id = event.get("modelId", "")
+    if not isinstance(model_id, str) or (model_id and not _PROVISIONED_MODEL_ARN.fullmatch(model_id)):
+        raise fail("modelId", model_id, "'' (an endpoint) or a Bedrock provisioned model ARN")
+    if not model_id and event.get("container") not in CONTAINERS:  # Converse needs no container
         raise fail("container", event.get("container"), " or ".join(CONTAINERS))
     tokens = event.get("maxNewTokens")
     if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= MAX_NEW_TOKENS:
@@ -231,7 +320,7 @@ def _checked(event: Any) -> dict[str, Any]:
         raise fail("canary.records", records, f"a whole number from 1 to {MAX_RECORDS}")
     if canary.get("task") not in TASKS:
         raise fail("canary.task", canary.get("task"), ", ".join(TASKS))
-    return event
+    return {**event, "modelId": model_id}
 
 
 def _lines(s3: Any, uri: str) -> Iterator[bytes]:
@@ -272,8 +361,12 @@ def run_canary(
             unsent = len(golden) - index
             print(f"stopped asking: under {RESERVE_MS} ms of the invocation left; {unsent} records unsent")
             break
-        body = request_body(example.prompt, event["maxNewTokens"])
-        answer, latency, error = ask(runtime, event["endpointName"], event["variantName"], body)
+        if event["modelId"]:
+            request = converse_request(event["modelId"], example, event["maxNewTokens"])
+            answer, latency, error = ask_bedrock(runtime, request)
+        else:
+            body = request_body(example.prompt, event["maxNewTokens"])
+            answer, latency, error = ask(runtime, event["endpointName"], event["variantName"], body)
         if error is None:
             latencies.append(latency)
             lines.append({**example.reference, "prediction": answer, "latencyMs": latency})
@@ -305,10 +398,11 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from botocore.config import Config
 
     # Throttling is retried (adaptive: the client also slows down); a record still throttled is an error.
-    # SageMaker allows a real-time invocation 60 s, so the read timeout is a little above it.
+    # SageMaker allows a real-time invocation 60 s, so the read timeout is a little above it; a Converse
+    # call gets the same, so RESERVE_MS covers both.
     invoke = Config(retries={"max_attempts": 3, "mode": "adaptive"}, read_timeout=70, connect_timeout=10)
     storage = Config(retries={"max_attempts": 10, "mode": "adaptive"})
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return run_canary(
-        event, boto3.client("s3", config=storage), boto3.client("sagemaker-runtime", config=invoke), remaining
-    )
+    bedrock = isinstance(event, dict) and bool(event.get("modelId"))
+    runtime = boto3.client("bedrock-runtime" if bedrock else "sagemaker-runtime", config=invoke)
+    return run_canary(event, boto3.client("s3", config=storage), runtime, remaining)

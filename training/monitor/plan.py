@@ -38,9 +38,11 @@ name starts with ``<namePrefix>-`` (the platform's own, as the throughput guard 
 (``""`` for endpoint runs: the state machine always passes ``--model-id $.run.modelId``). Bedrock writes the
 invocation logs of every model of the account and region under ``<invocationLogsUri>yyyy/mm/dd/hh/``, so each
 Bedrock job reads the same hours and keeps its own model's lines. Its baseline is the one the customization
-workflow's prepare step wrote, ``<reportsUri><provisionedModelName>/baseline.json``, when it exists. The
-canary asks SageMaker endpoints only: a Bedrock run has none (``canarySkipped`` says so when one is
-configured).
+workflow's prepare step wrote, ``<reportsUri><provisionedModelName>/baseline.json``, when it exists (looked
+for, with ListObjectsV2, only when there are invocation logs to read or a canary to score). The canary asks
+them too (the canary function calls Converse with the run's ``modelId``): the golden set is ``goldenSetUri``,
+else the run's own test split, which that baseline records as ``source.testDataUri`` (the planner reads the
+object with GetObject, so it needs s3:GetObject on ``reportsUri``), else none (``canarySkipped`` says why).
 
 Ground truth (``groundTruth`` in the settings: ``{"uri": "s3://<evaluation bucket>/evaluation/ground-truth/",
 "task": "classification" | "summarization" | "qa", "lookbackHours": 1..168}``; absent or null: off). The
@@ -97,9 +99,6 @@ OUTPUT_PATH = f"{PROCESSING_ROOT}/output/monitor"
 # (lib/constructs/monitoring/capture-monitor.ts) is the same.
 BEDROCK_VARIANT = "bedrock"
 BEDROCK_BASELINE_FILE = "baseline.json"
-BEDROCK_NO_CANARY = (
-    "a Bedrock provisioned model: the canary asks SageMaker endpoint variants only (not supported yet)"
-)
 # ProcessingJobName: letters and digits with single hyphens, at most 63 characters (botocore's model).
 _JOB_NAME_MAX = 63
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -272,6 +271,43 @@ def golden_set(
             "(the pipeline's layout), so its test split is unknown"
         )
     return baseline[: -len(BASELINE_SUFFIX)] + TEST_SPLIT_SUFFIX, None
+
+
+def bedrock_golden_set(
+    s3: Any, configured: str | None, baseline: str | None, expected: str
+) -> tuple[str | None, str | None]:
+    """(golden set URI, None), or (None, why there is none), for a Bedrock provisioned model: the configured
+    set, else the test split its run's ``baseline`` (found at ``expected``, or None) records as
+    ``source.testDataUri`` (training/bedrock/handlers.py's ``prepare`` writes it)."""
+    if configured:
+        return configured, None
+    if not baseline:
+        return None, (
+            f"no goldenSetUri configured and the provisioned model has no {expected} (the customization "
+            "workflow's prepare step writes it, with where the run's test split is, except for continued "
+            "pre-training)"
+        )
+    bucket, key = split_s3_uri(baseline)
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    try:
+        document = json.loads(body)
+    except ValueError:  # not UTF-8 or not JSON
+        return None, f"no goldenSetUri configured and the baseline {baseline} is not JSON"
+    source = document.get("source") if isinstance(document, dict) else None
+    test = source.get("testDataUri") if isinstance(source, dict) else None
+    if test is None:
+        return None, (
+            f"no goldenSetUri configured and the baseline {baseline} names no test split "
+            "(source.testDataUri: the run had none, or its baseline was written before it was recorded)"
+        )
+    try:
+        split_s3_uri(test)
+    except ValueError:
+        return (
+            None,
+            f"no goldenSetUri configured and the baseline {baseline} has source.testDataUri {test!r:.200}",
+        )
+    return test, None
 
 
 def bedrock_settings(config: dict[str, Any]) -> dict[str, str] | None:
@@ -518,8 +554,9 @@ def plan(
                     truth_inputs.append(
                         manifest_input("ground-truth-capture", uri, GROUND_TRUTH_CAPTURE_PATH)
                     )
-        if bedrock_target:  # no canary: the baseline is needed only with invocation logs to read
-            found = bool(capture_keys) and _object_exists(s3, target["bedrockBaseline"])
+        if bedrock_target:  # the baseline is needed with invocation logs to read or a canary to score
+            needs_baseline = bool(capture_keys) or canary is not None
+            found = needs_baseline and _object_exists(s3, target["bedrockBaseline"])
             baseline = target["bedrockBaseline"] if found else None
         else:
             # The registry is asked only when a job may run: capture to read, a canary or ground truth
@@ -528,7 +565,9 @@ def plan(
             baseline = baseline_uri(sagemaker, target.get("modelPackageArn")) if needs_baseline else None
         golden, skipped = None, None
         if canary and bedrock_target:
-            skipped = BEDROCK_NO_CANARY
+            golden, skipped = bedrock_golden_set(
+                s3, canary["goldenSetUri"], baseline, target["bedrockBaseline"]
+            )
         elif canary:
             golden, skipped = golden_set(
                 canary["goldenSetUri"], baseline, bool(target.get("modelPackageArn"))

@@ -27,8 +27,14 @@ the same function, so their lengths compare; they are not the model's token coun
       "scripts": {"LATIN": 1200, "CYRILLIC": 30, "NONE": 4},   # dominant writing system of each prompt
       "vocabulary": {"words": {"the": 9120, ...},              # top words (lower-cased letter runs)
                      "totalWords": 51234, "coverage": 0.97},    # share of prompt words the top list covers
-      "labels": {"counts": {"pos": 800, "neg": 434}, "multiLabel": false}   # or null
+      "labels": {"counts": {"pos": 800, "neg": 434}, "multiLabel": false},  # or null
+      "source": {"testDataUri": "s3://.../test.jsonl", "run": "fmft-prod-claims-v2"}  # optional
     }
+
+``source`` is written only by the Bedrock customization workflow's ``prepare`` (training/bedrock/handlers.py):
+the run's held-out test split (null when the run has none), which the capture monitor's planner uses as the
+canary's golden set of that run's provisioned model, and the run's name. Readers ignore top-level keys they
+do not know (``load_baseline`` reads only ``schemaVersion``, ``lengths``, ``vocabulary`` and ``labels``).
 
 The edges are about ten quantiles of the data, chosen among fixed fine bins (``FINE_CUTS``) whose counts are
 kept exactly, so the baseline is one pass. ``labels`` is present only when every record had a label (a

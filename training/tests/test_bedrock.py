@@ -148,6 +148,10 @@ def test_prepare_finds_the_splits_of_a_dataset_and_validates_them(s3):
     assert run["hyperParameters"]["epochCount"] == "2"
     assert (run["provision"], run["evaluate"], run["dataFormat"]) == (True, True, "bedrock-conversation")
     assert run["evaluationJobName"].startswith("fmft-dev-run-1-eval-") and len(run["evaluationJobName"]) <= 63
+    # The baseline records where the run's test split is: the monitor's canary asks the provisioned model it.
+    bucket, key = run["baselineUri"][len("s3://") :].split("/", 1)
+    document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert document["source"] == {"testDataUri": f"s3://{BUCKET}/{root}test.jsonl", "run": "fmft-dev-run-1"}
 
 
 def stored_baseline(s3, uri: str, tmp_path) -> Baseline:
@@ -175,6 +179,10 @@ def test_prepare_writes_the_baseline_of_the_training_split_beside_the_runs_repor
     assert document["lengths"]["completionTokens"]["sample"] == [6] * 10
     assert document["scripts"] == {"LATIN": 10}
     assert document["vocabulary"]["words"]["invoice"] == 10 and document["labels"] is None
+    # No test split: the source says so (the monitor's canary then needs a configured golden set), and
+    # load_baseline, as every reader, ignores the key.
+    assert document["source"] == {"testDataUri": None, "run": "fmft-dev-run-b"}
+    assert baseline.vocabulary and baseline.labels is None
 
 
 def claude_record(i: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The quality canary: the Lambda that asks a served variant the golden prompts (against a moto server, whose
-sagemaker-runtime returns the answers a test queues; a botocore Stubber for endpoint errors), and the monitor
-job that scores the answers with training.evaluate's own code."""
+sagemaker-runtime returns the answers a test queues; a botocore Stubber for endpoint errors and for Bedrock's
+Converse), and the monitor job that scores the answers with training.evaluate's own code."""
 
 from __future__ import annotations
 
@@ -305,6 +305,170 @@ def test_the_handler_imports_with_the_lambda_package_and_the_standard_library_on
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(tmp_path / "training" / "monitor" / "canary.py")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bedrock provisioned models (moto's bedrock-runtime has InvokeModel only: Converse goes through botocore's
+# Stubber, which checks each expected request, and the client validates it against the service model)
+
+MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef012345"
+
+
+def bedrock_event(task: str, records: int = 10) -> dict[str, Any]:
+    return {
+        **event(task, records),
+        "endpointName": "fmft-prod-claims-v2",
+        "variantName": "bedrock",
+        "modelId": MODEL_ARN,
+    }
+
+
+def reply(*texts: str) -> dict[str, Any]:
+    """A Converse response holding these text blocks."""
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": t} for t in texts]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 12, "outputTokens": 3, "totalTokens": 15},
+        "metrics": {"latencyMs": 140},
+    }
+
+
+def converse(text: str, system: str | None = None, tokens: int = 16) -> dict[str, Any]:
+    """The request the canary must send for one golden record."""
+    request: dict[str, Any] = {
+        "modelId": MODEL_ARN,
+        "messages": [{"role": "user", "content": [{"text": text}]}],
+        "inferenceConfig": {"maxTokens": tokens, "temperature": 0.0},
+    }
+    if system is not None:
+        request["system"] = [{"text": system}]
+    return request
+
+
+def test_a_provisioned_model_is_asked_through_converse_with_the_system_text_apart(aws):
+    s3, _, _, _ = aws
+    put_golden(
+        s3,
+        [
+            # The Bedrock conversation format of a run's test split: system blocks, content blocks.
+            {
+                "schemaVersion": "bedrock-conversation-2024",
+                "system": [{"text": "You answer questions about invoices."}],
+                "messages": [
+                    {"role": "user", "content": [{"text": "What is the total of invoice 7?"}]},
+                    {"role": "assistant", "content": [{"text": "70 euros"}]},
+                ],
+            },
+            chat("Answer briefly.", "Capital of Italy?", "Rome"),  # a system message of its own
+            {  # several turns before the answer: one user message, joined as the endpoint's prompt
+                "messages": [
+                    {"role": "user", "content": "Who wrote it?"},
+                    {"role": "assistant", "content": "Which book?"},
+                    {"role": "user", "content": "Dune."},
+                    {"role": "assistant", "content": "Frank Herbert"},
+                ]
+            },
+            {"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]},
+            {"instruction": "Name the capital.", "input": "Spain", "output": "Madrid", "system": "Be terse."},
+        ],
+    )
+    runtime = boto3.client("bedrock-runtime", region_name="us-east-1")
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "converse",
+            reply("70 ", "euros"),
+            converse("What is the total of invoice 7?", "You answer questions about invoices."),
+        )
+        stub.add_response("converse", reply("Rome"), converse("Capital of Italy?", "Answer briefly."))
+        stub.add_response("converse", reply("Frank Herbert"), converse("Who wrote it?\nWhich book?\nDune."))
+        stub.add_response(
+            "converse", reply("France"), converse("Paris is in France.\n\nQuestion: Where is Paris?")
+        )
+        stub.add_response("converse", reply("Madrid"), converse("Name the capital.\n\nSpain", "Be terse."))
+        result = canary.run_canary(bedrock_event("qa"), s3, runtime)
+        stub.assert_no_pending_responses()
+    lines = written(s3)
+    assert [{k: v for k, v in line.items() if k != "latencyMs"} for line in lines] == [
+        {"answers": ["70 euros"], "prediction": "70 \neuros"},  # text blocks joined as the monitor reads them
+        {"answers": ["Rome"], "prediction": "Rome"},
+        {"answers": ["Frank Herbert"], "prediction": "Frank Herbert"},
+        {"answers": ["France"], "prediction": "France"},
+        {"answers": ["Madrid"], "prediction": "Madrid"},
+    ]
+    latencies = [line["latencyMs"] for line in lines]
+    assert all(isinstance(v, float) and v > 0 for v in latencies)
+    assert result["records"] == 5 and result["errors"] == 0 and result["skipped"] == 0
+    assert result["latencyP50Ms"] == pytest.approx(float(np.percentile(latencies, 50)), abs=1e-3)
+
+
+def test_converse_errors_are_error_records_with_their_latency_like_an_endpoints(aws):
+    s3, _, _, _ = aws
+    put_golden(s3, [chat(None, f"q{i}", "yes") for i in range(5)])
+    runtime = boto3.client("bedrock-runtime", region_name="us-east-1")
+    with Stubber(runtime) as stub:
+        for code, message, status in [
+            ("ThrottlingException", "Too many requests, please wait before trying again.", 429),
+            ("ModelNotReadyException", "The model is not ready to serve inference requests.", 429),
+            ("ValidationException", "The provided model identifier is invalid.", 400),
+            ("ModelTimeoutException", "Model has timed out in processing the request.", 408),
+        ]:
+            stub.add_client_error("converse", code, message, http_status_code=status)
+        stub.add_response("converse", reply("yes"), converse("q4", tokens=8))
+        result = canary.run_canary({**bedrock_event("classification"), "maxNewTokens": 8}, s3, runtime)
+        stub.assert_no_pending_responses()
+    lines = written(s3)
+    assert [line.get("error") for line in lines] == [
+        "ThrottlingException: Too many requests, please wait before trying again.",
+        "ModelNotReadyException: The model is not ready to serve inference requests.",
+        "ValidationException: The provided model identifier is invalid.",
+        "ModelTimeoutException: Model has timed out in processing the request.",
+        None,
+    ]
+    assert [("prediction" in line, line["label"]) for line in lines] == [(False, "yes")] * 4 + [(True, "yes")]
+    assert all(line["latencyMs"] > 0 for line in lines)
+    assert result["errors"] == 4 and result["latencyP50Ms"] == result["latencyP95Ms"] == lines[4]["latencyMs"]
+
+
+def test_a_converse_reply_without_a_message_is_unreadable_not_a_failure():
+    # Botocore's model makes output a union that holds message, so only a service change could send this.
+    class Runtime:
+        def converse(self, **_: Any) -> dict[str, Any]:
+            return {"output": {}, "stopReason": "end_turn"}
+
+    answer, latency, error = canary.ask_bedrock(Runtime(), converse("q"))
+    assert answer is None and latency >= 0 and error is not None
+    assert error.startswith("UnreadableResponse: ")
+
+
+def test_the_handler_asks_bedrock_with_a_model_id_and_needs_no_container(aws, monkeypatch):
+    s3, _, _, _ = aws
+    put_golden(s3, [chat(None, "q", "a")])
+    runtime = boto3.client("bedrock-runtime", region_name="us-east-1")
+    stub = Stubber(runtime)
+    stub.add_response("converse", reply("a"), converse("q"))
+    made: list[str] = []
+    real = boto3.client
+
+    def client(service: str, **kw: Any) -> Any:
+        made.append(service)
+        return runtime if service == "bedrock-runtime" else real(service, **kw)
+
+    monkeypatch.setattr(boto3, "client", client)
+    with stub:
+        result = canary.handler({**bedrock_event("qa"), "container": None})
+    stub.assert_no_pending_responses()
+    assert "sagemaker-runtime" not in made and "bedrock-runtime" in made
+    assert result["errors"] == 0 and written(s3)[0]["prediction"] == "a"
+    for model_id, message in [
+        (None, "modelId: got None; allowed: '' (an endpoint) or a Bedrock provisioned model ARN"),
+        ("amazon.nova-micro-v1:0", "modelId: got 'amazon.nova-micro-v1:0'"),
+        ("arn:aws:bedrock:us-east-1:123456789012:custom-model/x", "modelId: got 'arn:aws:bedrock"),
+    ]:
+        with pytest.raises(canary.CanaryInputError, match=re.escape(message)):
+            canary.handler({**bedrock_event("qa"), "modelId": model_id})
+    # An endpoint run ("" or, from an older state machine, no modelId) still needs its container.
+    with pytest.raises(canary.CanaryInputError, match="container: got None"):
+        canary.handler({**event("qa"), "modelId": "", "container": None})
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -742,20 +742,131 @@ def test_a_provisioned_model_without_invocation_logs_in_the_window_needs_no_job(
     assert run["hasData"] is False and run["baselineUri"] is None and run["inputs"] == CODE_INPUTS
 
 
-def test_a_configured_canary_skips_provisioned_models_and_says_why(logs_bucket):
+CLAIMS_BASELINE = f"{REPORTS}fmft-prod-claims-v2/baseline.json"
+CLAIMS_TEST = f"{PREPARED}test.jsonl"
+
+
+def put_bedrock_baseline(s3, source: Any = ..., body: bytes | None = None) -> None:
+    """The claims run's baseline.json as the customization workflow's prepare writes it: a profile with the
+    run's ``source`` (left out when ``...``: a baseline written before it was recorded)."""
+    document: dict[str, Any] = {"schemaVersion": 1, "records": 10}
+    if source is not ...:
+        document["source"] = source
+    key = planner.split_s3_uri(CLAIMS_BASELINE)[1]
+    s3.put_object(Bucket="fmft-evaluation", Key=key, Body=body or json.dumps(document).encode())
+
+
+class GettingS3(CountingS3):
+    """CountingS3 that also counts the objects read with GetObject."""
+
+    def __init__(self, s3: Any) -> None:
+        super().__init__(s3)
+        self.read: list[str] = []
+
+    def get_object(self, **params: Any) -> dict[str, Any]:
+        self.read.append(f"s3://{params['Bucket']}/{params['Key']}")
+        return self.s3.get_object(**params)
+
+
+def test_a_provisioned_model_is_asked_its_runs_test_split_which_its_baseline_records(logs_bucket):
     s3, sagemaker = logs_bucket
     invocation_log(s3, "2026/11/29/09")
+    put_bedrock_baseline(s3, {"testDataUri": CLAIMS_TEST, "run": "fmft-prod-claims-v2"})
     arn = model_package(sagemaker, "models", f"{PREPARED}baseline/baseline.json")
     settings = {**bedrock_settings(), "canary": CANARY}
+    getting = GettingS3(s3)
 
-    endpoint, run = planner.plan(one_target(arn), settings, s3, sagemaker, listed(["fmft-prod-claims-v2"]))[
-        "runs"
-    ]
+    endpoint, run = planner.plan(
+        one_target(arn), settings, getting, sagemaker, listed(["fmft-prod-claims-v2"])
+    )["runs"]
 
     assert endpoint["hasCanary"] is True and endpoint["modelId"] == ""
-    assert (run["hasCanary"], run["canary"]) == (False, None)
-    assert run["canarySkipped"] == planner.BEDROCK_NO_CANARY
-    assert "canary" not in [i["InputName"] for i in run["inputs"]] and run["hasData"] is True
+    assert run["modelId"] == throughput("fmft-prod-claims-v2")["provisionedModelArn"]
+    prefix = run["metricsKey"][: -len("metrics.json")]
+    assert (run["hasCanary"], run["canarySkipped"], run["hasData"]) == (True, None, True)
+    # The same object as an endpoint run's: the canary function tells them apart by the run's modelId.
+    assert run["canary"] == {
+        "goldenUri": CLAIMS_TEST,
+        "predictionsBucket": "fmft-evaluation",
+        "predictionsKey": f"{prefix}canary/predictions.jsonl",
+        "records": 20,
+        "task": "summarization",
+    }
+    assert input_names(run) == ["code", "launcher", "capture", "baseline", "canary"]
+    assert run["baselineUri"] == CLAIMS_BASELINE
+    assert run["inputs"][-1] == planner.s3_input(
+        "canary", f"s3://fmft-evaluation/{prefix}canary/", planner.CANARY_PATH
+    )
+    assert create_processing_job_problems(run, "a", "b") == []
+    assert getting.read == [CLAIMS_BASELINE]  # the one object the planner reads
+
+    # Without invocation logs in the window the job still runs, to score the canary.
+    s3.delete_object(
+        Bucket="fmft-records", Key=f"{planner.split_s3_uri(LOGS)[1]}2026/11/29/09/20261129T0512Z_abc.json.gz"
+    )
+    event = {**one_target(), "targets": []}
+    [run] = planner.plan(event, settings, s3, None, listed(["fmft-prod-claims-v2"]))["runs"]
+    assert (run["hasData"], run["hoursWithData"], run["hasCanary"]) == (True, 0, True)
+    assert input_names(run) == ["code", "launcher", "baseline", "canary"]
+    assert create_processing_job_problems(run, "a", "b") == []
+
+
+def test_a_configured_golden_set_is_asked_of_provisioned_models_without_reading_the_baseline(logs_bucket):
+    s3, _ = logs_bucket
+    put_bedrock_baseline(s3, {"testDataUri": CLAIMS_TEST, "run": "fmft-prod-claims-v2"})
+    golden = "s3://fmft-data/training-data/processed/golden/claims.jsonl"
+    settings = {**bedrock_settings(), "canary": {**CANARY, "goldenSetUri": golden}}
+    getting = GettingS3(s3)
+    event = {**one_target(), "targets": []}
+
+    [run] = planner.plan(event, settings, getting, None, listed(["fmft-prod-claims-v2"]))["runs"]
+
+    assert run["hasCanary"] is True and run["canary"]["goldenUri"] == golden and getting.read == []
+    assert input_names(run) == ["code", "launcher", "baseline", "canary"]
+
+
+@pytest.mark.parametrize(
+    ("baseline", "why"),
+    [
+        (None, f"no goldenSetUri configured and the provisioned model has no {CLAIMS_BASELINE}"),
+        ({"testDataUri": None, "run": "fmft-prod-claims-v2"}, "names no test split (source.testDataUri"),
+        (..., "names no test split (source.testDataUri"),  # written before the source was recorded
+        ({"testDataUri": "test.jsonl", "run": "x"}, "has source.testDataUri 'test.jsonl'"),
+        (b"<html>", "is not JSON"),
+    ],
+)
+def test_without_a_golden_set_a_provisioned_model_gets_no_canary_and_says_why(logs_bucket, baseline, why):
+    s3, _ = logs_bucket
+    if isinstance(baseline, bytes):
+        put_bedrock_baseline(s3, body=baseline)
+    elif baseline is not None:
+        put_bedrock_baseline(s3, baseline)
+    settings = {**bedrock_settings(), "canary": CANARY}
+    event = {**one_target(), "targets": []}
+
+    [run] = planner.plan(event, settings, s3, None, listed(["fmft-prod-claims-v2"]))["runs"]
+
+    assert (run["hasCanary"], run["canary"]) == (False, None) and why in run["canarySkipped"]
+    assert run["hasData"] is False and run["inputs"] == CODE_INPUTS  # nothing to read, nothing to score
+    invocation_log(s3, "2026/11/29/09")
+    [run] = planner.plan(event, settings, s3, None, listed(["fmft-prod-claims-v2"]))["runs"]
+    assert run["hasData"] is True and run["hasCanary"] is False and why in run["canarySkipped"]
+    assert "canary" not in input_names(run)
+
+
+def test_a_provisioned_models_inputs_are_counted_too(logs_bucket):
+    s3, _ = logs_bucket
+    invocation_log(s3, "2026/11/29/09")
+    put_bedrock_baseline(s3, {"testDataUri": CLAIMS_TEST, "run": "fmft-prod-claims-v2"})
+    extras = [
+        planner.s3_input(f"extra{i}", "s3://artifacts/x", f"/opt/ml/processing/input/x{i}") for i in range(6)
+    ]
+    settings = {**bedrock_settings(), "canary": CANARY, "codeInputs": [*CODE_INPUTS, *extras]}
+    event = {**one_target(), "targets": []}
+    with pytest.raises(
+        ValueError, match=r"11 processing inputs for fmft-prod-claims-v2/bedrock; .* allows 10"
+    ):
+        planner.plan(event, settings, s3, None, listed(["fmft-prod-claims-v2"]))
 
 
 def test_provisioned_models_get_no_ground_truth(logs_bucket):

@@ -292,6 +292,8 @@ export class CaptureMonitor extends Construct {
         payload: sfn.TaskInput.fromObject({
           endpointName: sfn.JsonPath.stringAt('$.run.endpointName'),
           variantName: sfn.JsonPath.stringAt('$.run.variantName'),
+          // A Bedrock provisioned model's ARN ('' for endpoints): the canary then asks it through Converse.
+          modelId: sfn.JsonPath.stringAt('$.run.modelId'),
           container: props.canary.container,
           maxNewTokens: props.canary.maxNewTokens,
           canary: sfn.JsonPath.objectAt('$.run.canary'),
