@@ -18,6 +18,7 @@ import {
 } from './schema-kit';
 import { MODEL_MONITOR_REGIONS } from './model-monitor-images';
 import { MonitoringMetric, THRESHOLD_METRICS } from './monitoring-metrics';
+import { scheduleExpressionProblem } from './schedules';
 import { STORAGE_LAYOUT } from './storage-layout';
 
 /**
@@ -265,6 +266,17 @@ const trainingSchema = strictObject({
   useSpot: yesNo().describe('managed spot capacity for training; checkpoints make interruptions safe'),
   maxRuntimeHours: wholeNumber(1, 120, 'a whole number of hours from 1 to 120').describe('longest a training job may run, in hours (1 to 120); with spot it may wait as long again'),
   qualityGate: qualityGateSchema.describe('the metric gate between evaluation and registration: an evaluation task, a metric path and exactly one of minimum and maximum'),
+  retraining: strictObject({
+    schedule: stringWhere(scheduleExpressionProblem, 'an EventBridge Scheduler expression').describe(
+      'when to start the pipeline on the data that has arrived (EventBridge Scheduler, UTC): cron(<6 fields>) or rate(<n> minutes|hours|days)',
+    ),
+    parameters: z
+      .record(z.string(), z.string({ error: 'allowed: a string value' }), { error: 'allowed: an object of pipeline parameter names and values' })
+      .optional()
+      .describe('pipeline parameter values of every scheduled execution (names checked against the pipeline at synth); omit for the defaults'),
+  })
+    .optional()
+    .describe('retrain on a schedule; omit for none'),
   explain: strictObject({
     samples: wholeNumber(1, 64).describe('test prompts explained per pipeline execution'),
     method: oneOf(['occlusion', 'integrated-gradients'] as const).describe('occlusion (exact; cost grows with prompt length) or integrated-gradients'),

@@ -37,6 +37,8 @@ const dev: EnvironmentConfig = {
     maxRuntimeHours: 24,
     qualityGate: { task: 'perplexity', metricPath: 'generation_metrics.perplexity.value', maximum: 20 },
     explain: { samples: 8, method: 'occlusion' },
+    // Every Monday 03:00 UTC, on the raw data that has arrived under training-data/raw/.
+    retraining: { schedule: 'cron(0 3 ? * MON *)' },
   },
   bedrock: {
     defaults: {

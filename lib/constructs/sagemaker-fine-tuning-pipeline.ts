@@ -41,6 +41,8 @@ export class SageMakerFineTuningPipeline extends Construct {
   readonly pipeline: sagemaker.CfnPipeline;
   readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
   readonly failureRule: events.Rule;
+  /** Names of the pipeline's parameters (what a trigger may set). */
+  readonly parameterNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: SageMakerFineTuningPipelineProps) {
     super(scope, id);
@@ -58,6 +60,8 @@ export class SageMakerFineTuningPipeline extends Construct {
       code: props.code.jobCode,
       modelPackageGroupName: groupName,
     });
+
+    this.parameterNames = definition.Parameters.map((p) => String(p.Name));
 
     this.modelPackageGroup = new sagemaker.CfnModelPackageGroup(this, 'ModelPackageGroup', {
       modelPackageGroupName: groupName,

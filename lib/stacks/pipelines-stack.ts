@@ -7,10 +7,14 @@ import { servingImage } from '../config/serving-images';
 import { EnvironmentConfig } from '../config/environment-config';
 import { resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
+import { acknowledgeNag } from '../constructs/compliance';
+import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { MlBucket } from '../constructs/ml-bucket';
+import { RetrainingSchedule } from '../constructs/pipelines/retraining-schedule';
 import { JobImage } from '../constructs/job-image';
 import { SageMakerFineTuningPipeline } from '../constructs/sagemaker-fine-tuning-pipeline';
 import { TrainingCodeAsset } from '../constructs/training-code-asset';
+import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
 import { addOutputs } from './outputs';
 import { SecurityStack } from './security-stack';
@@ -26,6 +30,8 @@ export interface PipelinesStackProps extends StackProps {
 /** The SageMaker fine-tuning pipeline of the environment, its job code and its failure alerts. */
 export class PipelinesStack extends Stack {
   readonly fineTuning: SageMakerFineTuningPipeline;
+  /** Starts the pipeline on `training.retraining.schedule`, when configured. */
+  readonly retraining?: RetrainingSchedule;
   /** The job image built from training/Dockerfile; undefined when the config names both images. */
   readonly jobImage?: JobImage;
   /** The jobs' Python code archive. */
@@ -107,6 +113,25 @@ export class PipelinesStack extends Stack {
         tuning: t.tuning,
       },
     });
+    if (t.retraining) {
+      const deadLetters = new DeadLetterQueue(this, 'TriggerDeadLetters', {
+        key: environmentKey(this, 'TriggersKey', config, 'pipeline-triggers', 'Dead letters of the pipeline triggers').key,
+        topic: security.alerts.topic,
+        sources: 'the retraining schedule',
+      }).queue;
+      acknowledgeNag(deadLetters, {
+        id: 'AwsSolutions::AwsSolutions-SQS3',
+        reason: "This queue is the dead-letter queue of the retraining schedule (the schedule target's DeadLetterConfig), a use the rule does not look for",
+      });
+      this.retraining = new RetrainingSchedule(this, 'RetrainingSchedule', {
+        scheduleName: resourceName(config, 'retraining'),
+        expression: t.retraining.schedule,
+        pipelineName: this.fineTuning.pipeline.pipelineName!,
+        pipelineParameterNames: this.fineTuning.parameterNames,
+        parameters: t.retraining.parameters,
+        deadLetterQueue: deadLetters,
+      });
+    }
     addOutputs(this, {
       PipelineName: { value: this.fineTuning.pipeline.pipelineName, description: 'The fine-tuning pipeline (aws sagemaker start-pipeline-execution --pipeline-name)' },
       ModelPackageGroupName: { value: this.fineTuning.modelPackageGroup.modelPackageGroupName!, description: 'Registered versions wait here for approval' },

@@ -38,10 +38,10 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 7 stacks, 6 named buckets, 9 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
-    // 2 state machines, 1 schedule, 1 dashboard, 1 Glue database, 1 Athena workgroup, 1 named log group
+    // 7 stacks, 6 named buckets, 10 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
+    // 2 state machines, 2 schedules, 1 dashboard, 1 Glue database, 1 Athena workgroup, 1 named log group
     // (Bedrock invocations).
-    expect(devNames).toHaveLength(33);
+    expect(devNames).toHaveLength(35);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 
