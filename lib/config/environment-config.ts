@@ -19,7 +19,7 @@ import {
 import { MODEL_MONITOR_REGIONS } from './model-monitor-images';
 import { MonitoringMetric, THRESHOLD_METRICS } from './monitoring-metrics';
 import { scheduleExpressionProblem } from './schedules';
-import { STORAGE_LAYOUT } from './storage-layout';
+import { datasetFolderProblem, STORAGE_LAYOUT } from './storage-layout';
 
 /**
  * The one definition of every per-environment setting: the zod schema below gives both the TypeScript types
@@ -42,6 +42,8 @@ export const INTERFACE_ENDPOINT_NAMES = [
   'kms',
   'bedrock',
   'bedrock-runtime',
+  'sns',
+  'sqs',
 ] as const;
 export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINT_NAMES)[number];
 
@@ -251,6 +253,37 @@ function checkTuning(t: z.infer<typeof tuningSchema>, report: Report): void {
   checkRange('perDeviceTrainBatchSize', t.perDeviceTrainBatchSize);
 }
 
+const pipelineParameters = z.record(z.string(), z.string({ error: 'allowed: a string value' }), {
+  error: 'allowed: an object of pipeline parameter names and values',
+});
+
+interface RetrainingInput {
+  schedule?: string;
+  parameters?: Record<string, string>;
+  datasets?: Record<string, unknown>;
+  onNewData?: unknown;
+  onDrift?: { dataset: string };
+}
+
+/** Cross-field rules of `training.retraining`: a trigger at least, and names that exist. */
+function checkRetraining(r: RetrainingInput, report: Report): void {
+  if (r.schedule === undefined && r.onNewData === undefined && r.onDrift === undefined) {
+    report([], r, 'set at least one of schedule, onNewData, onDrift (or omit retraining)');
+  }
+  if (r.parameters !== undefined && r.schedule === undefined) report(['parameters'], r.parameters, 'applies to scheduled runs only; set schedule too');
+  const datasets = Object.keys(r.datasets ?? {});
+  for (const name of datasets) {
+    const problem = datasetFolderProblem(name);
+    if (problem) report(['datasets', name], name, `not a dataset folder name; ${problem}`);
+  }
+  if ((r.onNewData !== undefined || r.onDrift !== undefined) && datasets.length === 0) {
+    report(['datasets'], r.datasets, 'onNewData and onDrift need at least one dataset');
+  }
+  if (r.onDrift && datasets.length > 0 && !datasets.includes(r.onDrift.dataset)) {
+    report(['onDrift', 'dataset'], r.onDrift.dataset, `not in retraining.datasets; allowed: ${datasets.join(', ')}`);
+  }
+}
+
 const trainingSchema = strictObject({
   baseModels: z
     .array(matching(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'a Hugging Face id such as org/model'), { error: 'allowed: a list of Hugging Face model ids' })
@@ -267,16 +300,45 @@ const trainingSchema = strictObject({
   maxRuntimeHours: wholeNumber(1, 120, 'a whole number of hours from 1 to 120').describe('longest a training job may run, in hours (1 to 120); with spot it may wait as long again'),
   qualityGate: qualityGateSchema.describe('the metric gate between evaluation and registration: an evaluation task, a metric path and exactly one of minimum and maximum'),
   retraining: strictObject({
-    schedule: stringWhere(scheduleExpressionProblem, 'an EventBridge Scheduler expression').describe(
-      'when to start the pipeline on the data that has arrived (EventBridge Scheduler, UTC): cron(<6 fields>) or rate(<n> minutes|hours|days)',
-    ),
-    parameters: z
-      .record(z.string(), z.string({ error: 'allowed: a string value' }), { error: 'allowed: an object of pipeline parameter names and values' })
+    schedule: stringWhere(scheduleExpressionProblem, 'an EventBridge Scheduler expression')
+      .optional()
+      .describe(
+        'when to start the pipeline on all the data under training-data/raw/ (EventBridge Scheduler, UTC): cron(<6 fields>) or rate(<n> minutes|hours|days); omit for no schedule',
+      ),
+    parameters: pipelineParameters
       .optional()
       .describe('pipeline parameter values of every scheduled execution (names checked against the pipeline at synth); omit for the defaults'),
+    datasets: z
+      .record(z.string(), strictObject({ parameters: pipelineParameters.optional().describe('pipeline parameter values of this dataset\'s runs') }), {
+        error: 'allowed: an object of dataset names and their settings',
+      })
+      .optional()
+      .describe(
+        'datasets that new data and drift retrain: each is the folder training-data/raw/<name>/ (lowercase letters, digits, single hyphens; at most 40 characters) and its runs get InputDataUri set to it',
+      ),
+    onNewData: strictObject({
+      quietMinutes: wholeNumber(1, 1440, 'a whole number of minutes from 1 to 1440').describe(
+        'minutes without a new object under a dataset\'s folder before its run starts, so a burst of uploads gives one run',
+      ),
+    })
+      .optional()
+      .describe('start a run of a dataset when objects land under training-data/raw/<dataset>/ (never two at once per dataset); omit for none'),
+    onDrift: strictObject({
+      dataset: z.string({ error: 'allowed: a dataset name' }).describe('the dataset (of retraining.datasets) a drift alarm retrains'),
+      metrics: z
+        .array(oneOf([...THRESHOLD_METRICS.values()].map((m) => m.name) as [string, ...string[]]), { error: 'allowed: a list of monitoring metric names' })
+        .min(1, { error: 'list at least one metric' })
+        .describe('capture-monitor metrics whose alarms (any served variant) start a run when they enter ALARM'),
+    })
+      .optional()
+      .describe('opt-in: the capture monitor\'s alarms start a run of one dataset; omit for none'),
+    maxWaitHours: wholeNumber(1, 672, 'a whole number of hours from 1 to 672')
+      .optional()
+      .describe('how long new data waits for a running execution of its dataset before the trigger gives up (dead-letter queue and alarm); default 48'),
   })
+    .superRefine((r, ctx) => checkRetraining(r, reporter(ctx)))
     .optional()
-    .describe('retrain on a schedule; omit for none'),
+    .describe('retrain without anyone at a console: on a schedule, on new data, on drift; omit for none'),
   explain: strictObject({
     samples: wholeNumber(1, 64).describe('test prompts explained per pipeline execution'),
     method: oneOf(['occlusion', 'integrated-gradients'] as const).describe('occlusion (exact; cost grows with prompt length) or integrated-gradients'),
@@ -501,7 +563,7 @@ const monitoringSchema = strictObject({
   ),
   instanceType: instanceType('processing').describe('instance type of the monitor\'s processing job: any the SageMaker API accepts for processing'),
   answersAreJson: yesNo().describe('the served task answers in JSON: the monitor reports the share of answers that are not valid JSON'),
-  logRetentionDays: logRetentionDays().describe('days to keep the logs of the monitor\'s state machine and planner function'),
+  logRetentionDays: logRetentionDays().describe('days to keep the logs of the monitor\'s state machine and functions, and of the retraining trigger'),
   captureRetentionDays: wholeNumber(1, 3650).describe('days captured requests and responses are kept in S3 (and queryable in Athena) before they expire'),
   thresholds: strictObject(
     Object.fromEntries([...THRESHOLD_METRICS].map(([key, metric]) => [key, monitorThreshold(metric).describe(`alarm ${metric.alarmBelow ? 'below' : 'above'} this: ${metric.description} (${metric.name})`)])),

@@ -37,8 +37,8 @@ const dev: EnvironmentConfig = {
     maxRuntimeHours: 24,
     qualityGate: { task: 'perplexity', metricPath: 'generation_metrics.perplexity.value', maximum: 20 },
     explain: { samples: 8, method: 'occlusion' },
-    // Every Monday 03:00 UTC, on the raw data that has arrived under training-data/raw/.
-    retraining: { schedule: 'cron(0 3 ? * MON *)' },
+    // Every Monday 03:00 UTC on all the raw data, and half an hour after uploads to training-data/raw/my-dataset/ stop.
+    retraining: { schedule: 'cron(0 3 ? * MON *)', datasets: { 'my-dataset': {} }, onNewData: { quietMinutes: 30 } },
   },
   bedrock: {
     defaults: {
@@ -118,6 +118,8 @@ const prod: EnvironmentConfig = {
     trainingInstanceType: 'ml.g5.12xlarge',
     processingInstanceType: 'ml.m5.2xlarge',
     endpointInstanceType: 'ml.g5.2xlarge',
+    // As dev, and prompts drifting away from the training data (length, vocabulary) retrain on my-dataset too.
+    retraining: { ...dev.training.retraining!, onDrift: { dataset: 'my-dataset', metrics: ['PromptTokensPsi', 'OutOfVocabularyRate'] } },
   },
   bedrock: {
     ...dev.bedrock,

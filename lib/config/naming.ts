@@ -17,3 +17,8 @@ export function resourceName(config: EnvironmentConfig, purpose: string): string
 export function keyAlias(config: EnvironmentConfig, purpose: string): string {
   return `${config.storage.bucketNamePrefix}/${config.name}/${purpose}`;
 }
+
+/** The monitoring stack's rule that sends drift alarms to the retraining trigger (the trigger's queue admits it by name). */
+export function driftRetrainingRuleName(config: EnvironmentConfig): string {
+  return resourceName(config, 'drift-retraining');
+}

@@ -16,3 +16,15 @@ export type MlBucketKind = keyof typeof STORAGE_LAYOUT;
 export function objectsUnder(prefix: string): string {
   return `${prefix}*`;
 }
+
+/** Folders of datasets under the raw prefix (`raw/<dataset>/`) that retraining triggers know by name. */
+export const DATASET_FOLDER = {
+  pattern: new RegExp(layout.buckets.trainingData.datasetFolder.pattern),
+  maxLength: layout.buckets.trainingData.datasetFolder.maxLength,
+  allowed: layout.buckets.trainingData.datasetFolder.allowed,
+} as const;
+
+/** Why `name` cannot be a dataset folder, or undefined. */
+export function datasetFolderProblem(name: string): string | undefined {
+  return DATASET_FOLDER.pattern.test(name) && name.length <= DATASET_FOLDER.maxLength ? undefined : `allowed: ${DATASET_FOLDER.allowed}`;
+}

@@ -122,6 +122,17 @@ export class MlServiceRole extends Construct implements iam.IGrantable {
     if (queue.encryptionMasterKey) this.allowKeyUseVia(queue.encryptionMasterKey, 'sqs', ['kms:GenerateDataKey', 'kms:Decrypt']);
   }
 
+  /** Receive and delete the messages of one queue (a Lambda event source), and decrypt them through SQS only. */
+  allowConsumeMessages(queue: sqs.IQueue): void {
+    this.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+        resources: [queue.queueArn],
+      }),
+    );
+    if (queue.encryptionMasterKey) this.allowKeyUseVia(queue.encryptionMasterKey, 'sqs', ['kms:Decrypt']);
+  }
+
   /** sns:Publish on one topic, and use of its key through SNS only (no wildcard key actions). */
   allowPublish(topic: sns.ITopic): void {
     this.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));

@@ -19,6 +19,8 @@ const INTERFACE_ENDPOINT_SERVICES: Record<InterfaceEndpointName, ec2.InterfaceVp
   kms: ec2.InterfaceVpcEndpointAwsService.KMS,
   bedrock: ec2.InterfaceVpcEndpointAwsService.BEDROCK,
   'bedrock-runtime': ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,
+  sns: ec2.InterfaceVpcEndpointAwsService.SNS,
+  sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
 };
 
 /** Workloads that get their own security group. */

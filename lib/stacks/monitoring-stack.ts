@@ -1,12 +1,14 @@
 import * as path from 'path';
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
 import { modelMonitorAnalyzerImage } from '../config/model-monitor-images';
 import { platformMetricNamespace } from '../config/monitoring-metrics';
-import { environmentPrefix, resourceName } from '../config/naming';
+import { driftRetrainingRuleName, environmentPrefix, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { INVOCATION_LOG_PREFIXES } from '../constructs/bedrock-invocation-logging';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
@@ -16,6 +18,7 @@ import { CaptureMonitor } from '../constructs/monitoring/capture-monitor';
 import { DataQualitySchedule } from '../constructs/monitoring/data-quality-schedule';
 import { MonitoringDashboard } from '../constructs/monitoring/monitoring-dashboard';
 import { PredictionAudit } from '../constructs/monitoring/prediction-audit';
+import { requestTarget, RetrainingTrigger } from '../constructs/pipelines/retraining-trigger';
 import { PlatformFunction } from '../constructs/platform-function';
 import { pythonHandlersCode } from '../constructs/python-handlers-code';
 import { jobCodeInputs } from '../pipeline/job-code';
@@ -45,6 +48,8 @@ export interface MonitoringStackProps extends StackProps {
  */
 export class MonitoringStack extends Stack {
   readonly monitor: CaptureMonitor;
+  /** Drift alarms that start a retraining run (`training.retraining.onDrift`), when a served variant has them. */
+  readonly driftRetraining?: events.Rule;
   readonly dashboard: MonitoringDashboard;
   /** Every captured prediction and Bedrock invocation, queryable in Athena. */
   readonly audit: PredictionAudit;
@@ -240,6 +245,8 @@ export class MonitoringStack extends Stack {
       logRetention: retention,
       tags: { [OWNER_TAG_KEY]: config.name },
     });
+    const drift = config.training.retraining?.onDrift;
+    if (drift && pipelines.retrainingTrigger) this.driftRetraining = this.addDriftRetraining(config, drift, pipelines.retrainingTrigger, deadLetters);
     this.dashboard = new MonitoringDashboard(this, 'Dashboard', {
       dashboardName: resourceName(config, 'monitoring'),
       monitor: this.monitor,
@@ -282,5 +289,45 @@ export class MonitoringStack extends Stack {
       PredictionAuditDatabase: { value: this.audit.databaseName, description: 'Glue database with the data_capture and bedrock_invocations tables' },
       MonitoringDashboardName: { value: this.dashboard.dashboard.dashboardName, description: 'Drift, answer health, traffic and latency per served variant' },
     });
+  }
+
+  /**
+   * Opt-in: when an alarm of a configured metric of any served variant enters ALARM, ask the retraining
+   * trigger (another stack's queue, imported: the queue admits this rule by name) for a run of the dataset.
+   */
+  private addDriftRetraining(
+    config: EnvironmentConfig,
+    drift: NonNullable<NonNullable<EnvironmentConfig['training']['retraining']>['onDrift']>,
+    trigger: RetrainingTrigger,
+    deadLetters: sqs.IQueue,
+  ): events.Rule | undefined {
+    // Keys are <endpoint>/<variant>/<metric>; Bedrock's (two parts) retrain through their own workflow.
+    const alarms = [...this.monitor.alarms]
+      .filter(([key]) => key.split('/').length === 3 && drift.metrics.includes(key.split('/')[2]))
+      .map(([, alarm]) => alarm);
+    if (alarms.length === 0) return undefined;
+    const rule = new events.Rule(this, 'DriftRetraining', {
+      ruleName: driftRetrainingRuleName(config),
+      description: `Drift alarms (${drift.metrics.join(', ')}) ask for a run of ${drift.dataset}`,
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        resources: alarms.map((a) => a.alarmArn),
+        detail: { state: { value: ['ALARM'] } },
+      },
+    });
+    rule.addTarget(
+      requestTarget(
+        trigger.queue.queueArn,
+        deadLetters,
+        events.RuleTargetInput.fromObject({
+          trigger: 'drift',
+          dataset: drift.dataset,
+          alarm: events.EventField.fromPath('$.detail.alarmName'),
+          time: events.EventField.time,
+        }),
+      ),
+    );
+    return rule;
   }
 }

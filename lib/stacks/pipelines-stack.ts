@@ -1,16 +1,20 @@
 import * as path from 'path';
-import { Stack, StackProps } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import metricsContract from '../../training/contracts/training-metrics.json';
 import { huggingFaceTrainingImage } from '../config/container-images';
 import { servingImage } from '../config/serving-images';
 import { EnvironmentConfig } from '../config/environment-config';
-import { resourceName } from '../config/naming';
+import { driftRetrainingRuleName, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { acknowledgeNag } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { MlBucket } from '../constructs/ml-bucket';
 import { RetrainingSchedule } from '../constructs/pipelines/retraining-schedule';
+import { RetrainingTrigger } from '../constructs/pipelines/retraining-trigger';
+import { pythonHandlersCode } from '../constructs/python-handlers-code';
+import { FINE_TUNING_PARAMETER_NAMES } from '../pipeline/fine-tuning-pipeline';
 import { JobImage } from '../constructs/job-image';
 import { SageMakerFineTuningPipeline } from '../constructs/sagemaker-fine-tuning-pipeline';
 import { TrainingCodeAsset } from '../constructs/training-code-asset';
@@ -32,6 +36,8 @@ export class PipelinesStack extends Stack {
   readonly fineTuning: SageMakerFineTuningPipeline;
   /** Starts the pipeline on `training.retraining.schedule`, when configured. */
   readonly retraining?: RetrainingSchedule;
+  /** Starts the pipeline on a dataset's new data or on drift, when `training.retraining` asks for either. */
+  readonly retrainingTrigger?: RetrainingTrigger;
   /** The job image built from training/Dockerfile; undefined when the config names both images. */
   readonly jobImage?: JobImage;
   /** The jobs' Python code archive. */
@@ -113,28 +119,66 @@ export class PipelinesStack extends Stack {
         tuning: t.tuning,
       },
     });
-    if (t.retraining) {
+    const r = t.retraining;
+    if (r) {
+      const key = environmentKey(this, 'TriggersKey', config, 'pipeline-triggers', 'Retraining requests and their dead letters', {
+        allowCloudWatchLogs: true,
+      }).key;
       const deadLetters = new DeadLetterQueue(this, 'TriggerDeadLetters', {
-        key: environmentKey(this, 'TriggersKey', config, 'pipeline-triggers', 'Dead letters of the pipeline triggers').key,
+        key,
         topic: security.alerts.topic,
-        sources: 'the retraining schedule',
+        sources: 'the retraining schedule and trigger',
       }).queue;
-      acknowledgeNag(deadLetters, {
-        id: 'AwsSolutions::AwsSolutions-SQS3',
-        reason: "This queue is the dead-letter queue of the retraining schedule (the schedule target's DeadLetterConfig), a use the rule does not look for",
-      });
-      this.retraining = new RetrainingSchedule(this, 'RetrainingSchedule', {
-        scheduleName: resourceName(config, 'retraining'),
-        expression: t.retraining.schedule,
-        pipelineName: this.fineTuning.pipeline.pipelineName!,
-        pipelineParameterNames: this.fineTuning.parameterNames,
-        parameters: t.retraining.parameters,
-        deadLetterQueue: deadLetters,
-      });
+      const triggered = r.onNewData !== undefined || r.onDrift !== undefined;
+      if (!triggered) {
+        // With the trigger, the request queue's redrive policy names this queue, which the rule does see.
+        acknowledgeNag(deadLetters, {
+          id: 'AwsSolutions::AwsSolutions-SQS3',
+          reason: "This queue is the dead-letter queue of the retraining schedule (the schedule target's DeadLetterConfig), a use the rule does not look for",
+        });
+      }
+      if (r.schedule) {
+        this.retraining = new RetrainingSchedule(this, 'RetrainingSchedule', {
+          scheduleName: resourceName(config, 'retraining'),
+          expression: r.schedule,
+          pipelineName: this.fineTuning.pipeline.pipelineName!,
+          pipelineParameterNames: this.fineTuning.parameterNames,
+          parameters: r.parameters,
+          deadLetterQueue: deadLetters,
+        });
+      }
+      if (triggered) {
+        this.retrainingTrigger = new RetrainingTrigger(this, 'RetrainingTrigger', {
+          pipelineName: this.fineTuning.pipeline.pipelineName!,
+          pipelineParameterNames: this.fineTuning.parameterNames,
+          inputParameterName: FINE_TUNING_PARAMETER_NAMES.inputDataUri,
+          bucket: buckets.trainingData,
+          rawPrefix: layout.trainingData.prefixes.raw,
+          datasets: r.datasets ?? {},
+          quietPeriod: r.onNewData ? Duration.minutes(r.onNewData.quietMinutes) : undefined,
+          newDataRuleName: resourceName(config, 'new-training-data'),
+          driftRuleName: r.onDrift ? driftRetrainingRuleName(config) : undefined,
+          maxWait: r.maxWaitHours === undefined ? undefined : Duration.hours(r.maxWaitHours),
+          code: pythonHandlersCode(trainingDir),
+          placement: { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] },
+          key,
+          logRetention: config.monitoring.logRetentionDays as logs.RetentionDays,
+          topic: security.alerts.topic,
+          deadLetterQueue: deadLetters,
+        });
+      }
     }
     addOutputs(this, {
       PipelineName: { value: this.fineTuning.pipeline.pipelineName, description: 'The fine-tuning pipeline (aws sagemaker start-pipeline-execution --pipeline-name)' },
       ModelPackageGroupName: { value: this.fineTuning.modelPackageGroup.modelPackageGroupName!, description: 'Registered versions wait here for approval' },
+      ...(this.retrainingTrigger
+        ? {
+            RetrainingTriggerFunctionName: {
+              value: this.retrainingTrigger.handler.fn.functionName,
+              description: 'Starts runs on new data and drift; its FMFT_RETRAIN_SETTINGS feed python -m training.triggers.retrain',
+            },
+          }
+        : {}),
     });
   }
 }

@@ -21,6 +21,8 @@ const ENDPOINT_SERVICE: Record<string, string> = {
   kms: 'com.amazonaws.us-east-1.kms',
   bedrock: 'com.amazonaws.us-east-1.bedrock',
   'bedrock-runtime': 'com.amazonaws.us-east-1.bedrock-runtime',
+  sns: 'com.amazonaws.us-east-1.sns',
+  sqs: 'com.amazonaws.us-east-1.sqs',
 };
 
 const logicalId = (stack: Stack, c: IConstruct) => stack.getLogicalId(c.node.defaultChild as any);

@@ -1,8 +1,11 @@
+import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ENVIRONMENTS } from '../../lib/config/environments';
+import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
+import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
 import { validateEnvironmentConfig } from '../../lib/config/validate';
 import { FINE_TUNING_PARAMETER_NAMES } from '../../lib/pipeline/fine-tuning-pipeline';
 import { configWith, synthesizeEnvironment } from '../support/app';
+import { MotoServer, startMoto } from '../support/moto';
 
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
 const tpl = Template.fromStack(dev.platform.pipelines);
@@ -65,5 +68,253 @@ describe('retraining on a schedule', () => {
   test('without training.retraining there is no schedule', () => {
     const none = synthesizeEnvironment(configWith(ENVIRONMENTS.dev, (c) => delete c.training.retraining));
     Template.fromStack(none.platform.pipelines).resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+});
+
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving.json');
+const prodServing = synthesizeEnvironment(loadEnvironmentConfig('prod', FIXTURE));
+const prodPipelines = Template.fromStack(prodServing.platform.pipelines);
+const prodMonitoring = Template.fromStack(prodServing.platform.monitoring);
+
+/** The only resource of `type` in `template` whose logical id starts with `prefix`. */
+function only(template: Template, type: string, prefix: string): any {
+  const found = Object.entries(template.findResources(type)).filter(([id]) => id.startsWith(prefix));
+  expect(found.map(([id]) => id)).toHaveLength(1);
+  return found[0][1];
+}
+const statementsOf = (template: Template, prefix: string): any[] => only(template, 'AWS::IAM::ManagedPolicy', prefix).Properties.PolicyDocument.Statement;
+const actionsOf = (s: any): string[] => [s.Action].flat();
+const retrainSettings = (template: Template): any => {
+  const fn = only(template, 'AWS::Lambda::Function', 'RetrainingTriggerHandler');
+  const value = fn.Properties.Environment.Variables.FMFT_RETRAIN_SETTINGS;
+  const parts: unknown[] = typeof value === 'string' ? [value] : value['Fn::Join'][1];
+  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : '<token>')).join(''));
+};
+
+describe('retraining on new data', () => {
+  test('objects created under training-data/raw/ in the data bucket go to the request queue, retried, with a dead-letter queue', () => {
+    const rule = only(tpl, 'AWS::Events::Rule', 'RetrainingTriggerNewData');
+    expect(rule.Properties.Name).toBe('fmft-dev-new-training-data');
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: { bucket: { name: [expect.anything()] }, object: { key: [{ prefix: STORAGE_LAYOUT.trainingData.prefixes.raw }] } },
+    });
+    const [target] = rule.Properties.Targets;
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^RetrainingTriggerRequests/), 'Arn'] });
+    expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 });
+    expect(target.DeadLetterConfig.Arn['Fn::GetAtt'][0]).toMatch(/^TriggerDeadLetters/);
+    expect(target.Input ?? target.InputTransformer).toBeUndefined();
+  });
+
+  test('the request queue is KMS-encrypted, TLS-only, and hands a request that failed five times to the alarmed dead-letter queue', () => {
+    const queue = only(tpl, 'AWS::SQS::Queue', 'RetrainingTriggerRequests');
+    expect(queue.Properties.KmsMasterKeyId['Fn::GetAtt'][0]).toMatch(/^TriggersKey/);
+    expect(queue.Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [expect.stringMatching(/^TriggerDeadLetters/), 'Arn'] }, maxReceiveCount: 5 });
+    // Lambda's advice for SQS sources: a visibility timeout of at least six times the function timeout.
+    const fn = only(tpl, 'AWS::Lambda::Function', 'RetrainingTriggerHandler');
+    expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties.Timeout);
+    const alarm = only(tpl, 'AWS::CloudWatch::Alarm', 'TriggerDeadLetters');
+    expect(alarm.Properties.AlarmActions).toHaveLength(1);
+  });
+
+  test("EventBridge may send to the queue from this environment's two rules only", () => {
+    const policy = only(prodPipelines, 'AWS::SQS::QueuePolicy', 'RetrainingTriggerRequests');
+    const allows = policy.Properties.PolicyDocument.Statement.filter((s: any) => s.Effect === 'Allow');
+    expect(allows).toHaveLength(1);
+    expect(allows[0].Principal).toEqual({ Service: 'events.amazonaws.com' });
+    expect(allows[0].Action).toBe('sqs:SendMessage');
+    const sources = JSON.stringify(allows[0].Condition.ArnEquals['aws:SourceArn']);
+    expect(sources).toMatch(/:rule\/fmft-prod-new-training-data"/);
+    expect(sources).toMatch(/:rule\/fmft-prod-drift-retraining"/);
+    expect(allows[0].Condition.StringEquals).toBeUndefined();
+  });
+
+  test('the function gets the datasets, the quiet period and the data parameter; batches report partial failures', () => {
+    const fn = only(tpl, 'AWS::Lambda::Function', 'RetrainingTriggerHandler');
+    expect(fn.Properties.Handler).toBe('training.triggers.retrain.handler');
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(2);
+    expect(fn.Properties.VpcConfig).toBeDefined();
+    const settings = retrainSettings(tpl);
+    expect(settings).toMatchObject({
+      rawPrefix: STORAGE_LAYOUT.trainingData.prefixes.raw,
+      inputParameter: FINE_TUNING_PARAMETER_NAMES.inputDataUri,
+      datasets: ENVIRONMENTS.dev.training.retraining!.datasets,
+      quietSeconds: ENVIRONMENTS.dev.training.retraining!.onNewData!.quietMinutes * 60,
+      maxWaitHours: 48,
+    });
+    tpl.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: Match.stringLikeRegexp('^RetrainingTriggerHandler') },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 60,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+  });
+
+  test('its role may start and list executions of this pipeline only, list only the raw prefix, and publish only to the alerts topic', () => {
+    const statements = statementsOf(tpl, 'RetrainingTriggerHandlerRole');
+    const sagemaker = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('sagemaker:')));
+    expect(sagemaker).toHaveLength(1);
+    expect(actionsOf(sagemaker[0]).sort()).toEqual(['sagemaker:ListPipelineExecutions', 'sagemaker:StartPipelineExecution']);
+    expect(JSON.stringify(sagemaker[0].Resource)).toMatch(/:pipeline\/fmft-dev-fine-tuning"\]\]\}$/);
+    const list = statements.filter((s) => actionsOf(s).includes('s3:ListBucket'));
+    expect(list).toHaveLength(1);
+    expect(JSON.stringify(list[0].Condition)).toContain(`${STORAGE_LAYOUT.trainingData.prefixes.raw}*`);
+    expect(statements.some((s) => actionsOf(s).some((a) => a === 's3:GetObject' || a === 's3:PutObject'))).toBe(false);
+    const publish = statements.filter((s) => actionsOf(s).includes('sns:Publish'));
+    expect(publish).toHaveLength(1);
+    expect(statements.flatMap(actionsOf).filter((a) => a.endsWith('*') && !a.startsWith('xray:'))).toEqual([]);
+  });
+
+  test('a schedule alone builds no trigger; the dead-letter queue then serves the schedule only', () => {
+    const scheduleOnly = synthesizeEnvironment(configWith(ENVIRONMENTS.dev, (c) => (c.training.retraining = { schedule: 'rate(7 days)' })));
+    const template = Template.fromStack(scheduleOnly.platform.pipelines);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    template.resourceCountIs('AWS::Events::Rule', 1); // the pipeline's failure rule
+    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+  });
+
+  test.each([
+    ['no trigger', {}, /training\.retraining: got .*; set at least one of schedule, onNewData, onDrift/],
+    ['parameters without a schedule', { parameters: { Epochs: '1' }, datasets: { a: {} }, onNewData: { quietMinutes: 5 } }, /training\.retraining\.parameters: .*applies to scheduled runs only/],
+    ['a dataset name that cannot be a folder', { datasets: { My_Data: {} }, onNewData: { quietMinutes: 5 } }, /training\.retraining\.datasets\.My_Data: got "My_Data"; not a dataset folder name; allowed: lowercase letters, digits and single hyphens, at most 40 characters/],
+    ['new data without datasets', { onNewData: { quietMinutes: 5 } }, /training\.retraining\.datasets: .*onNewData and onDrift need at least one dataset/],
+    ['drift on an unknown dataset', { datasets: { a: {} }, onDrift: { dataset: 'b', metrics: ['PromptTokensPsi'] } }, /training\.retraining\.onDrift\.dataset: got "b"; not in retraining\.datasets; allowed: a/],
+    ['drift on an unknown metric', { datasets: { a: {} }, onDrift: { dataset: 'a', metrics: ['Psi'] } }, /training\.retraining\.onDrift\.metrics\[0\]: got "Psi"; allowed: .*PromptTokensPsi/],
+    ['a quiet period of zero', { datasets: { a: {} }, onNewData: { quietMinutes: 0 } }, /training\.retraining\.onNewData\.quietMinutes: got 0; allowed: a whole number of minutes from 1 to 1440/],
+  ])('%s is refused at synth, naming the key', (_name, retraining, message) => {
+    expect(() => validateEnvironmentConfig(configWith(ENVIRONMENTS.dev, (c) => (c.training.retraining = retraining)))).toThrow(message);
+  });
+
+  test.each([
+    [FINE_TUNING_PARAMETER_NAMES.inputDataUri, /datasets\.a\.parameters\.InputDataUri: set by the trigger to the dataset's folder; remove it/],
+    ['Epochz', /datasets\.a\.parameters\.Epochz: not a parameter of the pipeline; allowed: BaseModel, InputDataUri/],
+  ])('a dataset parameter %s is refused at synth', (name, message) => {
+    const config = configWith(ENVIRONMENTS.dev, (c) => (c.training.retraining = { datasets: { a: { parameters: { [name]: 'x' } } }, onNewData: { quietMinutes: 5 } }));
+    expect(() => synthesizeEnvironment(config)).toThrow(message);
+  });
+});
+
+describe('retraining on drift (opt-in)', () => {
+  test('alarms of the configured metrics, of every served variant, entering ALARM send a drift request for the dataset', () => {
+    const rule = only(prodMonitoring, 'AWS::Events::Rule', 'DriftRetraining');
+    expect(rule.Properties.Name).toBe('fmft-prod-drift-retraining');
+    const drift = loadEnvironmentConfig('prod', FIXTURE).training.retraining!.onDrift!;
+    const watched = [...prodServing.platform.monitoring.monitor.alarms].filter(([key]) => key.split('/').length === 3 && drift.metrics.includes(key.split('/')[2]));
+    const variants = new Set(watched.map(([key]) => key.split('/').slice(0, 2).join('/')));
+    expect(variants.size).toBeGreaterThan(1);
+    expect(rule.Properties.EventPattern.resources).toHaveLength(watched.length);
+    expect(rule.Properties.EventPattern.detail).toEqual({ state: { value: ['ALARM'] } });
+    const [target] = rule.Properties.Targets;
+    expect(target.InputTransformer.InputTemplate).toBe(`{"trigger":"drift","dataset":"${drift.dataset}","alarm":<detail-alarmName>,"time":<time>}`);
+    expect(JSON.stringify(target.Arn)).toContain('RetrainingTriggerRequests');
+  });
+
+  test('without onDrift there is no drift rule', () => {
+    Template.fromStack(dev.platform.monitoring).resourceCountIs('AWS::Events::Rule', 0);
+  });
+});
+
+describe('the synthesized rules, loaded into a local EventBridge (moto) that delivers to SQS', () => {
+  // The rules' patterns and input transformers run as written; tokens (bucket name, alarm ARNs) become
+  // concrete names, and the target is a moto queue standing in for the request queue.
+  let moto: MotoServer;
+  beforeAll(async () => {
+    moto = await startMoto();
+  });
+  afterAll(() => moto?.stop());
+
+  async function call(service: 'events' | 'sqs', target: string, body: unknown): Promise<any> {
+    const prefix = service === 'events' ? 'AWSEvents' : 'AmazonSQS';
+    const response = await fetch(moto.endpoint, {
+      method: 'POST',
+      headers: {
+        'Content-Type': service === 'events' ? 'application/x-amz-json-1.1' : 'application/x-amz-json-1.0',
+        'X-Amz-Target': `${prefix}.${target}`,
+        Authorization: `AWS4-HMAC-SHA256 Credential=testing/20261129/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+      },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${target}: ${text}`);
+    return text ? JSON.parse(text) : {};
+  }
+
+  /** Replace CloudFormation tokens: Fn::GetAtt [id, Arn] of an alarm -> its ARN by logical id; anything else -> `name`. */
+  function resolve(value: any, name: string): any {
+    if (Array.isArray(value)) return value.map((v) => resolve(v, name));
+    if (value && typeof value === 'object') {
+      const att = value['Fn::GetAtt'];
+      if (att) return `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${att[0]}`;
+      if (value['Fn::GetStackOutput'] || value.Ref || value['Fn::Join'] || value['Fn::ImportValue']) return name;
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, name)]));
+    }
+    return value;
+  }
+
+  async function load(rule: any, queueName: string): Promise<string> {
+    const { QueueUrl } = await call('sqs', 'CreateQueue', { QueueName: queueName });
+    const { Attributes } = await call('sqs', 'GetQueueAttributes', { QueueUrl, AttributeNames: ['QueueArn'] });
+    await call('events', 'PutRule', { Name: rule.Properties.Name, EventPattern: JSON.stringify(resolve(rule.Properties.EventPattern, 'data-bucket')) });
+    const [target] = rule.Properties.Targets;
+    await call('events', 'PutTargets', {
+      Rule: rule.Properties.Name,
+      Targets: [{ Id: 'requests', Arn: Attributes.QueueArn, ...(target.InputTransformer ? { InputTransformer: target.InputTransformer } : {}) }],
+    });
+    return QueueUrl;
+  }
+
+  async function received(queueUrl: string): Promise<any[]> {
+    const { Messages } = await call('sqs', 'ReceiveMessage', { QueueUrl: queueUrl, MaxNumberOfMessages: 10 });
+    return (Messages ?? []).map((m: any) => JSON.parse(m.Body));
+  }
+
+  const entry = (source: string, detailType: string, detail: unknown, resources: string[] = []) => ({
+    Source: source,
+    DetailType: detailType,
+    Detail: JSON.stringify(detail),
+    Resources: resources,
+    Time: Date.parse('2026-11-29T10:00:00Z') / 1000, // the JSON protocol's timestamps are epoch seconds
+  });
+
+  test('objects created under raw/ in the data bucket arrive as S3 events; other prefixes and buckets do not', async () => {
+    const queue = await load(only(prodPipelines, 'AWS::Events::Rule', 'RetrainingTriggerNewData'), 'new-data');
+    const created = (bucket: string, key: string) => entry('aws.s3', 'Object Created', { bucket: { name: bucket }, object: { key, size: 1 } });
+    await call('events', 'PutEvents', {
+      Entries: [
+        created('data-bucket', 'training-data/raw/my-dataset/a.jsonl'),
+        created('data-bucket', 'training-data/processed/my-dataset/train.jsonl'),
+        created('other-bucket', 'training-data/raw/my-dataset/b.jsonl'),
+        entry('aws.s3', 'Object Deleted', { bucket: { name: 'data-bucket' }, object: { key: 'training-data/raw/my-dataset/c.jsonl' } }),
+      ],
+    });
+    const messages = await received(queue);
+    expect(messages.map((m) => [m.source, m.detail.object.key])).toEqual([['aws.s3', 'training-data/raw/my-dataset/a.jsonl']]);
+  });
+
+  test("a watched alarm entering ALARM arrives as the drift request the trigger reads; OK and others' alarms do not", async () => {
+    const rule = only(prodMonitoring, 'AWS::Events::Rule', 'DriftRetraining');
+    // moto inserts string values into a JSON input template without quotes, where EventBridge inserts the
+    // JSON value (InputTransformer, EventBridge API reference: "valid JSON with variables in quotes or out"):
+    // moto matches and delivers the event; the template is then applied here as EventBridge documents it.
+    const [target] = rule.Properties.Targets;
+    const queue = await load({ Properties: { ...rule.Properties, Targets: [{ ...target, InputTransformer: undefined }] } }, 'drift');
+    const watched = resolve(rule.Properties.EventPattern.resources[0], '');
+    const change = (arn: string, state: string) =>
+      entry('aws.cloudwatch', 'CloudWatch Alarm State Change', { alarmName: arn.split(':').pop(), state: { value: state } }, [arn]);
+    await call('events', 'PutEvents', {
+      Entries: [change(watched, 'ALARM'), change(watched, 'OK'), change('arn:aws:cloudwatch:us-east-1:123456789012:alarm:other', 'ALARM')],
+    });
+    const events = await received(queue);
+    expect(events.map((e) => [e.resources, e.detail.state.value])).toEqual([[[watched], 'ALARM']]);
+    const { InputPathsMap, InputTemplate } = target.InputTransformer;
+    const at = (event: any, jsonPath: string) => jsonPath.replace(/^\$\./, '').split('.').reduce((v, k) => v?.[k], event);
+    const rendered = Object.entries(InputPathsMap as Record<string, string>).reduce(
+      (text, [name, jsonPath]) => text.split(`<${name}>`).join(JSON.stringify(at(events[0], jsonPath))),
+      InputTemplate as string,
+    );
+    const drift = loadEnvironmentConfig('prod', FIXTURE).training.retraining!.onDrift!;
+    expect(JSON.parse(rendered)).toEqual({ trigger: 'drift', dataset: drift.dataset, alarm: watched.split(':').pop(), time: '2026-11-29T10:00:00Z' });
   });
 });

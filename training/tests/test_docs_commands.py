@@ -18,6 +18,7 @@ from training.evaluate.__main__ import COMMANDS as EVALUATE_COMMANDS
 from training.explain.__main__ import ExplainArgs
 from training.monitor.__main__ import COMMANDS as MONITOR_COMMANDS
 from training.train.args import parse_config
+from training.triggers.retrain import RetrainArgs
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = [
@@ -103,6 +104,8 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
         parse_into(MonitorBenchArgs, args, prog=module)
     elif module == "training.explain":
         parse_into(ExplainArgs, args, prog=module)
+    elif module == "training.triggers.retrain":
+        parse_into(RetrainArgs, args, prog=module)
     elif module in ("training.train", "training.train.launch"):
         if "--help" in args:
             return

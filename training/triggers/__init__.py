@@ -1,0 +1,1 @@
+"""Triggers that start the fine-tuning pipeline without anyone at a console (new data, drift)."""
