@@ -196,7 +196,26 @@ const qualityGateSchema = strictObject({
   maxDisparity: numberWhere((n) => n > 0 && n <= 1, 'a number > 0 and <= 1 (the largest demographic parity or equal opportunity difference, or per-group metric gap)')
     .optional()
     .describe('register only when fairness_metrics.max_disparity.value is at most this (needs protectedAttributes)'),
+  againstProduction: strictObject({
+    margin: numberWhere((n) => n >= 0, 'a number >= 0, in the units of metricPath').describe(
+      'how much the gate metric must improve on the production version at the confidence interval\'s worse end (0: significantly better)',
+    ),
+    confidence: numberWhere((n) => n >= 0.5 && n < 1, 'a number from 0.5 up to (not including) 1').describe('two-sided confidence of the paired bootstrap interval, e.g. 0.95'),
+    guards: z
+      .record(z.string(), numberWhere((n) => n >= 0, 'a tolerance >= 0'), { error: 'allowed: an object of <section>.<metric> names and tolerances' })
+      .optional()
+      .describe('metrics that may get worse than production by at most the tolerance, e.g. {"fairness_metrics.max_disparity": 0.02}'),
+  })
+    .optional()
+    .describe(
+      'register only a candidate that beats the production version (served in this environment, else the latest approved) on the same test split; omit for the absolute gate alone',
+    ),
 }).superRefine((g, ctx) => {
+  for (const key of Object.keys(g.againstProduction?.guards ?? {})) {
+    if (!/^[a-z_]+\.[A-Za-z0-9_]+$/.test(key)) {
+      ctx.addIssue({ code: 'custom', path: ['againstProduction', 'guards', key], input: key, message: 'allowed: <section>.<metric> as in evaluation.json, e.g. fairness_metrics.max_disparity' });
+    }
+  }
   if ((g.minimum === undefined) === (g.maximum === undefined)) {
     ctx.addIssue({ code: 'custom', input: { minimum: g.minimum, maximum: g.maximum }, message: 'set exactly one of minimum and maximum, a finite number' });
   }

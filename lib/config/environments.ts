@@ -35,7 +35,13 @@ const dev: EnvironmentConfig = {
     endpointInstanceType: 'ml.g5.xlarge',
     useSpot: true,
     maxRuntimeHours: 24,
-    qualityGate: { task: 'perplexity', metricPath: 'generation_metrics.perplexity.value', maximum: 20 },
+    // Below 20, and better than the version in production by more than nothing, with 95% confidence.
+    qualityGate: {
+      task: 'perplexity',
+      metricPath: 'generation_metrics.perplexity.value',
+      maximum: 20,
+      againstProduction: { margin: 0, confidence: 0.95, guards: { 'fairness_metrics.max_disparity': 0.02 } },
+    },
     explain: { samples: 8, method: 'occlusion' },
     // Every Monday 03:00 UTC on all the raw data, and half an hour after uploads to training-data/raw/my-dataset/ stop.
     retraining: { schedule: 'cron(0 3 ? * MON *)', datasets: { 'my-dataset': {} }, onNewData: { quietMinutes: 30 } },

@@ -35,6 +35,8 @@ export interface PlatformFunctionProps {
   /** Concurrent executions kept for (and limited to) this function. */
   readonly reservedConcurrency: number;
   readonly environment?: Record<string, string>;
+  /** A fixed name, for grants that must name the function before it exists (e.g. in another stack). @default - generated */
+  readonly functionName?: string;
 }
 
 /**
@@ -65,6 +67,7 @@ export class PlatformFunction extends Construct {
     this.role.allowSendMessages(props.deadLetterQueue);
 
     this.fn = new lambda.Function(this, 'Function', {
+      functionName: props.functionName,
       runtime: props.runtime ?? PLATFORM_PYTHON_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       code: props.code,

@@ -44,6 +44,11 @@ export class SageMakerFineTuningPipeline extends Construct {
   /** Names of the pipeline's parameters (what a trigger may set). */
   readonly parameterNames: readonly string[];
 
+  /** The model package group a pipeline of this name registers into. */
+  static modelPackageGroupNameFor(pipelineName: string): string {
+    return `${pipelineName}-models`;
+  }
+
   constructor(scope: Construct, id: string, props: SageMakerFineTuningPipelineProps) {
     super(scope, id);
     if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$/.test(props.pipelineName)) {
@@ -51,7 +56,7 @@ export class SageMakerFineTuningPipeline extends Construct {
         `Invalid SageMakerFineTuningPipeline props:\n- pipelineName must be letters, digits and hyphens, at most 256, got '${props.pipelineName}'`,
       );
     }
-    const groupName = `${props.pipelineName}-models`;
+    const groupName = SageMakerFineTuningPipeline.modelPackageGroupNameFor(props.pipelineName);
     // Built here so a bad definition fails synth with the builder's list of problems.
     const definition = buildFineTuningPipeline({
       ...props.definition,

@@ -26,6 +26,7 @@ import {
   greaterThanOrEqualTo,
   IntegerParameter,
   Join,
+  LambdaStep,
   lessThanOrEqualTo,
   MetricDefinition,
   Parameter,
@@ -54,6 +55,7 @@ export const FINE_TUNING_STEP_NAMES = {
   qualityGate: 'CheckModelQuality',
   register: 'RegisterModel',
   explain: 'ExplainModel',
+  findChampion: 'FindProductionVersion',
   fail: 'ModelQualityTooLow',
 } as const;
 
@@ -70,6 +72,26 @@ export const FINE_TUNING_PARAMETER_NAMES = {
 
 /** The property file the quality gate reads. */
 export const EVALUATION_PROPERTY_FILE = 'EvaluationReport';
+
+/** Where evaluation.json says whether the candidate beat the production version (1) or not (0). */
+export const CHAMPION_BETTER_PATH = 'champion_comparison.better.value';
+/** What `training.registry.champion.handler` returns (the Lambda step's outputs). */
+export const CHAMPION_OUTPUTS = ['hasChampion', 'championModelDataUrl', 'championModelPackageArn', 'championSource', 'reason'] as const;
+
+/**
+ * Compare the candidate with the production version before registering it (the evaluation step evaluates
+ * both on the same test split; `training/evaluate/paired.py`).
+ */
+export interface ChampionComparisonOptions {
+  /** `training.registry.champion.handler`: finds the production version (served, else latest approved). */
+  readonly functionArn: string;
+  /** The primary metric (the quality gate's) must improve by more than this at the interval's worse end. */
+  readonly margin: number;
+  /** Two-sided confidence of the paired bootstrap interval. */
+  readonly confidence: number;
+  /** `section.metric` -> how much worse it may get (point estimate). @default none */
+  readonly guards?: Readonly<Record<string, number>>;
+}
 
 /** Retries for capacity shortages, quota limits, throttling and service faults. */
 export const DEFAULT_JOB_RETRY_POLICIES: readonly RetryPolicy[] = [
@@ -247,6 +269,8 @@ export interface FineTuningPipelineProps {
   /** Tune hyperparameters instead of one training job. @default a single training job */
   readonly tuning?: HyperparameterTuningOptions;
   readonly evaluation: EvaluationOptions;
+  /** Register only a candidate that beats the production version. @default - the quality gate alone */
+  readonly champion?: ChampionComparisonOptions;
   /** Explain a sample of test prompts after evaluation; the report is the version's explainability. @default none */
   readonly explain?: ExplainOptions;
   /** @default format to chat, 80/10/10 split, seed 42 */
@@ -431,11 +455,35 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     Object.assign(lineage, { hp_num_train_epochs: epochs.asString(), hp_learning_rate: learningRate.asString(), hp_lora_r: loraRank.asString() });
   }
 
-  // ---- 3. evaluate on the test split (training/evaluate: `model` unpacks model.tar.gz, predicts, scores)
+  // ---- 3. evaluate on the test split (training/evaluate: `model` unpacks model.tar.gz, predicts, scores),
+  //         and, with `champion`, the production version on the same records (paired comparison)
   const ev = props.evaluation;
   const reportDir = `${PROC}/output/evaluation`;
+  const champion = props.champion;
+  const findChampion = champion
+    ? new LambdaStep(names.findChampion, {
+        description: 'Find the production version: the served one, else the latest approved',
+        functionArn: champion.functionArn,
+        arguments: { modelPackageGroupName: props.modelPackageGroupName, candidateModelUri: modelArtifactsUri },
+        outputs: CHAMPION_OUTPUTS,
+      })
+    : undefined;
+  const championArgs = findChampion
+    ? [
+        // The directory: the registered archive keeps its own file name.
+        '--champion-model', `${PROC}/input/champion`,
+        '--champion-present', findChampion.output('hasChampion'),
+        '--champion-name', findChampion.output('championModelPackageArn'),
+        '--primary-metric', ev.metricPath.replace(/\.value$/, ''),
+        '--margin', String(champion!.margin),
+        '--confidence', String(champion!.confidence),
+        ...(Object.keys(champion!.guards ?? {}).length
+          ? ['--guards', ...Object.entries(champion!.guards!).map(([k, v]) => `${k}=${v}`)]
+          : []),
+      ]
+    : [];
   const evaluate = new ProcessingStep(names.evaluate, {
-    description: `Evaluate the model on the test split (${ev.task})`,
+    description: `Evaluate the model on the test split (${ev.task})${champion ? ', and the production version on the same records' : ''}`,
     retryPolicies,
     propertyFiles: [{ name: EVALUATION_PROPERTY_FILE, outputName: 'evaluation', filePath: 'evaluation.json' }],
     arguments: processingJob(props, {
@@ -452,8 +500,15 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
         '--device', ev.device ?? 'cpu',
         '--max-new-tokens', String(ev.maxNewTokens ?? 64),
         ...attributeArgs,
+        ...championArgs,
       ],
-      inputs: [s3ProcessingInput('model', modelArtifactsUri, `${PROC}/input/model`), s3ProcessingInput('test', prepare.outputUri('test'), `${PROC}/input/test`)],
+      inputs: [
+        s3ProcessingInput('model', modelArtifactsUri, `${PROC}/input/model`),
+        s3ProcessingInput('test', prepare.outputUri('test'), `${PROC}/input/test`),
+        // Without a production version the function names the candidate's own archive (an input must point
+        // at something); --champion-present false keeps the job from reading it.
+        ...(findChampion ? [s3ProcessingInput('champion', findChampion.output('championModelDataUrl'), `${PROC}/input/champion`)] : []),
+      ],
       outputs: [
         {
           OutputName: 'evaluation',
@@ -496,6 +551,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
   const evaluationJson = new Join('/', [evaluate.outputUri('evaluation'), 'evaluation.json']);
   const metric = evaluate.jsonGet(EVALUATION_PROPERTY_FILE, ev.metricPath);
   const disparity = ev.maxDisparity !== undefined ? evaluate.jsonGet(EVALUATION_PROPERTY_FILE, MAX_DISPARITY_PATH) : undefined;
+  const beatsChampion = findChampion ? evaluate.jsonGet(EVALUATION_PROPERTY_FILE, CHAMPION_BETTER_PATH) : undefined;
   const atLeast = ev.minimum !== undefined;
   const threshold = (atLeast ? ev.minimum : ev.maximum) as number;
   const register = new RegisterModelStep(names.register, {
@@ -505,7 +561,14 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       ModelPackageGroupName: props.modelPackageGroupName,
       ModelPackageDescription: new Join(' ', ['Fine-tuned by pipeline execution', executionId]),
       ModelApprovalStatus: 'PendingManualApproval',
-      CustomerMetadataProperties: lineage,
+      CustomerMetadataProperties: findChampion
+        ? {
+            ...lineage,
+            // The comparison this version won, beside its evaluation.json.
+            champion_model_package: findChampion.output('championModelPackageArn'),
+            champion_comparison: new Join('/', [evaluate.outputUri('evaluation'), 'comparison.json']),
+          }
+        : lineage,
       InferenceSpecification: {
         Containers: [{ Image: props.inference.imageUri, ModelDataUrl: modelArtifactsUri }],
         SupportedContentTypes: ['application/json'],
@@ -539,19 +602,26 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
       atLeast ? '(minimum' : '(maximum',
       `${threshold})`,
       ...(disparity ? [';', MAX_DISPARITY_PATH, '=', disparity, `(maximum ${ev.maxDisparity})`] : []),
+      ...(beatsChampion
+        ? [';', 'better than the production version', findChampion!.output('championModelPackageArn'), '=', beatsChampion, '(1 yes, 0 no: comparison.json beside evaluation.json)']
+        : []),
     ]),
   });
   const gate = new ConditionStep(names.qualityGate, {
-    description: `${ev.metricPath} ${atLeast ? '>=' : '<='} ${threshold}${disparity ? ` and ${MAX_DISPARITY_PATH} <= ${ev.maxDisparity}` : ''}`,
+    description: `${ev.metricPath} ${atLeast ? '>=' : '<='} ${threshold}${disparity ? ` and ${MAX_DISPARITY_PATH} <= ${ev.maxDisparity}` : ''}${beatsChampion ? ' and better than the production version' : ''}`,
     conditions: [
       atLeast ? greaterThanOrEqualTo(metric, threshold) : lessThanOrEqualTo(metric, threshold),
       ...(disparity ? [lessThanOrEqualTo(disparity, ev.maxDisparity as number)] : []),
+      ...(beatsChampion ? [greaterThanOrEqualTo(beatsChampion, 1)] : []),
     ],
     ifSteps: [register],
     elseSteps: [fail],
   });
 
-  return buildPipelineDefinition({ parameters, steps: [prepare, trainingStep, evaluate, ...(explain ? [explain] : []), gate] });
+  return buildPipelineDefinition({
+    parameters,
+    steps: [prepare, trainingStep, ...(findChampion ? [findChampion] : []), evaluate, ...(explain ? [explain] : []), gate],
+  });
 }
 
 // ---------------------------------------------------------------- helpers
@@ -569,7 +639,7 @@ interface ProcessingJobSpec {
   readonly runtime: number;
   /** `python -m <module> <args...>`, started from the code archive by the launcher. */
   readonly module: string;
-  readonly args: readonly string[];
+  readonly args: readonly StringValue[];
   /** Data inputs; the code and the launcher are added. */
   readonly inputs: NonNullable<ProcessingJobArguments['ProcessingInputs']>;
   readonly outputs: NonNullable<ProcessingJobArguments['ProcessingOutputConfig']>['Outputs'];
@@ -635,6 +705,16 @@ function validateProps(props: FineTuningPipelineProps): void {
   }
   if (ev.maxDisparity !== undefined && attributes.length === 0) {
     problems.push('evaluation.maxDisparity needs evaluation.protectedAttributes (without them the disparity is 0 and the gate always passes)');
+  }
+  const c = props.champion;
+  if (c) {
+    requireText('champion.functionArn', c.functionArn);
+    if (known(c.margin) && !(Number.isFinite(c.margin) && c.margin >= 0)) problems.push(`champion.margin must be a number >= 0, got ${c.margin}`);
+    if (known(c.confidence) && !(c.confidence >= 0.5 && c.confidence < 1)) problems.push(`champion.confidence must be from 0.5 up to (not including) 1, got ${c.confidence}`);
+    for (const [key, tolerance] of Object.entries(c.guards ?? {})) {
+      if (!/^[a-z_]+\.[A-Za-z0-9_]+$/.test(key)) problems.push(`champion.guards: '${key}' must be <section>.<metric> as in evaluation.json`);
+      if (!(Number.isFinite(tolerance) && tolerance >= 0)) problems.push(`champion.guards.${key} must be a tolerance >= 0, got ${tolerance}`);
+    }
   }
   if (props.explain && (!Number.isInteger(props.explain.samples) || props.explain.samples < 1 || props.explain.samples > 64)) {
     problems.push(`explain.samples must be a whole number from 1 to 64, got ${props.explain.samples}`);

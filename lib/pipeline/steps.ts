@@ -7,6 +7,7 @@
 import { Token } from 'aws-cdk-lib';
 import { Condition } from './conditions';
 import {
+  AnyValue,
   BooleanValue,
   IntegerValue,
   Join,
@@ -260,7 +261,7 @@ export interface RegisterModelArguments {
 
 // ---------------------------------------------------------------- steps
 
-export type StepType = 'Processing' | 'Training' | 'Tuning' | 'Condition' | 'RegisterModel' | 'Fail';
+export type StepType = 'Processing' | 'Training' | 'Tuning' | 'Condition' | 'RegisterModel' | 'Fail' | 'Lambda';
 
 /** Step name rule of the definition schema (`StepName`). */
 export const STEP_NAME_PATTERN = /^[A-Za-z0-9\-_]{1,64}$/;
@@ -526,6 +527,54 @@ export class RegisterModelStep extends RetryableStep {
 
   protected renderArguments(ctx: RenderContext): unknown {
     return renderValue(this.arguments, ctx);
+  }
+}
+
+export interface LambdaStepProps extends StepProps {
+  /** The function the orchestrator invokes (synchronously; at most 10 minutes). */
+  readonly functionArn: string;
+  /** The function's event; may hold pipeline expressions. */
+  readonly arguments: Readonly<Record<string, AnyValue>>;
+  /** Keys of the function's returned object that later steps read (all declared String). */
+  readonly outputs: readonly string[];
+}
+
+/** Invokes a Lambda function; later steps read the keys it returns through `output(name)`. */
+export class LambdaStep extends Step {
+  public readonly type = 'Lambda' as const;
+
+  constructor(
+    name: string,
+    private readonly lambdaProps: LambdaStepProps,
+  ) {
+    super(name, lambdaProps);
+  }
+
+  /** A value the function returned. */
+  public output(name: string): StepProperty<'String'> {
+    if (!this.lambdaProps.outputs.includes(name)) {
+      throw new Error(`Lambda step '${this.name}' declares no output '${name}' (outputs: ${this.lambdaProps.outputs.join(', ') || 'none'})`);
+    }
+    return new StepProperty(this.name, `OutputParameters['${name}']`);
+  }
+
+  public problems(): string[] {
+    const problems = super.problems();
+    if (this.lambdaProps.outputs.length === 0) problems.push('declares no outputs: a Lambda step is read through them');
+    if (new Set(this.lambdaProps.outputs).size !== this.lambdaProps.outputs.length) problems.push('declares an output twice');
+    return problems;
+  }
+
+  protected renderArguments(ctx: RenderContext): unknown {
+    return renderValue(this.lambdaProps.arguments, ctx);
+  }
+
+  protected renderExtras(ctx: RenderContext): Record<string, unknown> {
+    return {
+      ...super.renderExtras(ctx),
+      FunctionArn: renderValue(this.lambdaProps.functionArn, ctx),
+      OutputParameters: this.lambdaProps.outputs.map((OutputName) => ({ OutputName, OutputType: 'String' })),
+    };
   }
 }
 

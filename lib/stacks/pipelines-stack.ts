@@ -11,6 +11,7 @@ import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { acknowledgeNag } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { MlBucket } from '../constructs/ml-bucket';
+import { ChampionFinder, servedVersions } from '../constructs/pipelines/champion-finder';
 import { RetrainingSchedule } from '../constructs/pipelines/retraining-schedule';
 import { RetrainingTrigger } from '../constructs/pipelines/retraining-trigger';
 import { pythonHandlersCode } from '../constructs/python-handlers-code';
@@ -40,6 +41,8 @@ export class PipelinesStack extends Stack {
   readonly retrainingTrigger?: RetrainingTrigger;
   /** The job image built from training/Dockerfile; undefined when the config names both images. */
   readonly jobImage?: JobImage;
+  /** Finds the production version the pipeline compares each candidate with (`qualityGate.againstProduction`). */
+  readonly championFinder?: ChampionFinder;
   /** The jobs' Python code archive. */
   readonly code: TrainingCodeAsset;
   /** Image of processing jobs (evaluation, data preparation): the job image or the configured one. */
@@ -74,6 +77,26 @@ export class PipelinesStack extends Stack {
     this.code = new TrainingCodeAsset(this, 'TrainingCode', { sourceDirectory: trainingDir });
     this.processingImageUri = jobImageUri(t.images?.processing);
     const baseModel = t.baseModels[0];
+    const handlersCode = pythonHandlersCode(trainingDir);
+    const lambdaPlacement = { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] };
+    const functionsKey = environmentKey(this, 'FunctionsKey', config, 'pipeline-functions', 'Logs and environment of the pipeline\'s functions', {
+      allowCloudWatchLogs: true,
+    }).key;
+    const modelPackageGroupName = SageMakerFineTuningPipeline.modelPackageGroupNameFor(resourceName(config, 'fine-tuning'));
+    const gate = t.qualityGate;
+    if (gate.againstProduction) {
+      this.championFinder = new ChampionFinder(this, 'ChampionFinder', {
+        code: handlersCode,
+        placement: lambdaPlacement,
+        key: functionsKey,
+        logRetention: config.monitoring.logRetentionDays as logs.RetentionDays,
+        deadLetterQueue: security.alerts.undeliveredAlerts,
+        modelPackageGroupName,
+        functionName: resourceName(config, 'find-production-version'),
+        servedModelPackageArns: servedVersions(config),
+      });
+      this.championFinder.grantInvoke(roles.pipeline);
+    }
 
     this.fineTuning = new SageMakerFineTuningPipeline(this, 'FineTuningPipeline', {
       pipelineName: resourceName(config, 'fine-tuning'),
@@ -115,6 +138,10 @@ export class PipelinesStack extends Stack {
         spot: t.useSpot,
         metricDefinitions: metricsContract.metrics.map((m) => ({ name: m.name, regex: m.regex })),
         evaluation: t.qualityGate,
+        champion:
+          gate.againstProduction && this.championFinder
+            ? { functionArn: this.championFinder.handler.fn.functionArn, ...gate.againstProduction }
+            : undefined,
         explain: t.explain,
         tuning: t.tuning,
       },
@@ -159,8 +186,8 @@ export class PipelinesStack extends Stack {
           newDataRuleName: resourceName(config, 'new-training-data'),
           driftRuleName: r.onDrift ? driftRetrainingRuleName(config) : undefined,
           maxWait: r.maxWaitHours === undefined ? undefined : Duration.hours(r.maxWaitHours),
-          code: pythonHandlersCode(trainingDir),
-          placement: { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] },
+          code: handlersCode,
+          placement: lambdaPlacement,
           key,
           logRetention: config.monitoring.logRetentionDays as logs.RetentionDays,
           topic: security.alerts.topic,

@@ -13,13 +13,14 @@ function physicalNames(stage: typeof dev): string[] {
     for (const r of Object.values(template.Resources) as any[]) {
       const p = r.Properties ?? {};
       if (r.Type === 'AWS::S3::Bucket' && p.BucketName !== undefined) names.push(JSON.stringify(p.BucketName));
-      if (['AWS::Scheduler::Schedule', 'AWS::Athena::WorkGroup'].includes(r.Type) && p.Name !== undefined) names.push(JSON.stringify(p.Name));
+      if (['AWS::Scheduler::Schedule', 'AWS::Athena::WorkGroup', 'AWS::Events::Rule'].includes(r.Type) && p.Name !== undefined) names.push(JSON.stringify(p.Name));
       if (r.Type === 'AWS::Glue::Database') names.push(JSON.stringify(p.DatabaseInput.Name));
       for (const key of ['AliasName', 'RepositoryName', 'DashboardName']) {
         if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
       }
       if (p.Budget?.BudgetName) names.push(p.Budget.BudgetName);
       if (r.Type === 'AWS::Logs::LogGroup' && p.LogGroupName !== undefined) names.push(JSON.stringify(p.LogGroupName));
+      if (r.Type === 'AWS::Lambda::Function' && p.FunctionName !== undefined) names.push(JSON.stringify(p.FunctionName));
       for (const key of ['PipelineName', 'ModelPackageGroupName', 'StateMachineName']) {
         if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
       }
@@ -38,10 +39,11 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 7 stacks, 6 named buckets, 10 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
+    // 7 stacks, 6 named buckets, 11 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
     // 2 state machines, 2 schedules, 1 dashboard, 1 Glue database, 1 Athena workgroup, 1 named log group
-    // (Bedrock invocations).
-    expect(devNames).toHaveLength(35);
+    // (Bedrock invocations), 2 named rules (Bedrock dataset landed, new training data), 1 named function (the
+    // pipeline's production-version finder).
+    expect(devNames).toHaveLength(39);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 

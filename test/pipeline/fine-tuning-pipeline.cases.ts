@@ -4,7 +4,7 @@ import {
   DEFAULT_JOB_RETRY_POLICIES,
   FINE_TUNING_STEP_NAMES as N,
 } from '../../lib/pipeline/fine-tuning-pipeline';
-import { MAX_DISPARITY_PATH } from '../../lib/pipeline/fine-tuning-pipeline';
+import { CHAMPION_BETTER_PATH, CHAMPION_OUTPUTS, MAX_DISPARITY_PATH } from '../../lib/pipeline/fine-tuning-pipeline';
 import { allSteps, baseProps, tuningOptions } from './fixtures';
 
 const props = baseProps();
@@ -274,6 +274,48 @@ describe('steps and data flow', () => {
     ['a bound of zero', { protectedAttributes: ['a'], maxDisparity: 0 }, /evaluation\.maxDisparity must be a number > 0, got 0/],
   ])('%s is refused', (_name, change, message) => {
     expect(() => buildFineTuningPipeline({ ...props, evaluation: { ...props.evaluation, ...change } })).toThrow(message);
+  });
+
+  test('against production: a Lambda step finds the version, evaluation scores both on the same records, the gate requires better, the version names what it beat', () => {
+    const functionArn = 'arn:aws:lambda:us-east-1:111122223333:function:find';
+    const def: any = buildFineTuningPipeline({ ...props, champion: { functionArn, margin: 0.5, confidence: 0.9, guards: { 'fairness_metrics.max_disparity': 0.02 } } });
+    expect(def.Steps.map((s: any) => s.Name)).toEqual([N.prepareData, N.train, N.findChampion, N.evaluate, N.qualityGate]);
+    const find = step(def, N.findChampion);
+    expect(find).toEqual({
+      Name: N.findChampion,
+      Type: 'Lambda',
+      Description: expect.any(String),
+      FunctionArn: functionArn,
+      Arguments: { modelPackageGroupName: 'fine-tuning-dev', candidateModelUri: { Get: 'Steps.FineTune.ModelArtifacts.S3ModelArtifacts' } },
+      OutputParameters: CHAMPION_OUTPUTS.map((OutputName) => ({ OutputName, OutputType: 'String' })),
+    });
+    const output = (name: string) => ({ Get: `Steps.${N.findChampion}.OutputParameters['${name}']` });
+    const evaluate = step(def, N.evaluate).Arguments;
+    const args: any[] = evaluate.AppSpecification.ContainerArguments;
+    expect(args.slice(args.indexOf('--champion-model'))).toEqual([
+      '--champion-model', '/opt/ml/processing/input/champion',
+      '--champion-present', output('hasChampion'),
+      '--champion-name', output('championModelPackageArn'),
+      '--primary-metric', 'generation_metrics.perplexity',
+      '--margin', '0.5',
+      '--confidence', '0.9',
+      '--guards', 'fairness_metrics.max_disparity=0.02',
+    ]);
+    const inputs = Object.fromEntries(evaluate.ProcessingInputs.map((i: any) => [i.InputName, i.S3Input]));
+    expect(inputs.champion).toMatchObject({ S3Uri: output('championModelDataUrl'), LocalPath: '/opt/ml/processing/input/champion' });
+    expect(evaluate.NetworkConfig.EnableNetworkIsolation).toBe(true);
+    const gate = step(def, N.qualityGate);
+    const better = { 'Std:JsonGet': { PropertyFile: { Get: 'Steps.EvaluateModel.PropertyFiles.EvaluationReport' }, Path: CHAMPION_BETTER_PATH } };
+    expect(gate.Arguments.Conditions).toContainEqual({ Type: 'GreaterThanOrEqualTo', LeftValue: better, RightValue: 1 });
+    expect(step(def, N.fail).Arguments.ErrorMessage['Std:Join'].Values).toEqual(expect.arrayContaining(['better than the production version', output('championModelPackageArn'), better]));
+    const metadata = gate.Arguments.IfSteps[0].Arguments.CustomerMetadataProperties;
+    expect(metadata.champion_model_package).toEqual(output('championModelPackageArn'));
+    expect(metadata.champion_comparison).toEqual({
+      'Std:Join': { On: '/', Values: [{ Get: "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri" }, 'comparison.json'] },
+    });
+    // Without the option nothing of this is there.
+    expect(step(trainingDef, N.findChampion)).toBeUndefined();
+    expect(step(trainingDef, N.evaluate).Arguments.AppSpecification.ContainerArguments).not.toContain('--champion-model');
   });
 
   test('a minimum threshold gates with GreaterThanOrEqualTo', () => {

@@ -10,6 +10,10 @@ const build = (change: (p: any) => void) => () => {
 describe('FineTuningPipeline props validation (one rule per test)', () => {
   const rules: [string, (p: any) => void, RegExp][] = [
     ['role ARN empty', (p) => (p.trainingRoleArn = ''), /trainingRoleArn must not be empty/],
+    ['champion margin', (p) => (p.champion = { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:f', margin: -0.1, confidence: 0.95 }), /champion.margin must be a number >= 0, got -0.1/],
+    ['champion confidence', (p) => (p.champion = { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:f', margin: 0, confidence: 1 }), /champion.confidence must be from 0.5 up to \(not including\) 1, got 1/],
+    ['champion guard name', (p) => (p.champion = { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:f', margin: 0, confidence: 0.9, guards: { max_disparity: 0.1 } }), /champion.guards: 'max_disparity' must be <section>.<metric>/],
+    ['champion function', (p) => (p.champion = { functionArn: '', margin: 0, confidence: 0.9 }), /champion.functionArn must not be empty/],
     ['role ARN not a role', (p) => (p.processingRoleArn = 'arn:aws:iam::111122223333:user/x'), /processingRoleArn must be an IAM role ARN/],
     ['image empty', (p) => (p.trainingImageUri = ''), /trainingImageUri must not be empty/],
     ['no inference instance types', (p) => (p.inference = { ...p.inference, instanceTypes: [] }), /inference.instanceTypes must not be empty/],

@@ -11,6 +11,11 @@ describe('generated definitions validate against the published schema plus overl
     'training, spot, perplexity gate (maximum)': () => buildFineTuningPipeline(baseProps()),
     'training, on-demand': () => buildFineTuningPipeline({ ...baseProps(), spot: false }),
     'tuning, spot': () => buildFineTuningPipeline({ ...baseProps(), tuning: tuningOptions }),
+    'compared with the production version (Lambda step)': () =>
+      buildFineTuningPipeline({
+        ...baseProps(),
+        champion: { functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:find', margin: 0, confidence: 0.95, guards: { 'fairness_metrics.max_disparity': 0.02 } },
+      }),
     'classification gate (minimum)': () =>
       buildFineTuningPipeline({
         ...baseProps(),

@@ -41,6 +41,8 @@ ORCHESTRATOR_FILLED: dict[str, dict[str, str]] = {
 NO_REQUEST_STEPS: dict[str, str] = {
     "Condition": "evaluated by the orchestrator; the steps in its IfSteps and ElseSteps are checked",
     "Fail": "ends the execution with an error message",
+    "Lambda": "invokes a function with the Arguments as its event, a contract of the function's own "
+    "(training/registry/champion.py checks its event and its tests check its requests)",
 }
 
 _PARAMETER_TYPES = {"Integer": int, "Float": float, "Boolean": bool, "String": str}

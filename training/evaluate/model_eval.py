@@ -20,7 +20,7 @@ from training.data.io import AtomicOutputs, Problem, dumps_record, read_records,
 from training.evaluate import metric_names as names
 from training.evaluate.fairness import GroupCollector, attribute_spec, fairness_section, group_key
 from training.evaluate.metrics import bootstrap_std
-from training.evaluate.report import entry
+from training.evaluate.report import RECORDS_KEY, entry
 from training.evaluate.tasks import (
     GROUP_FIELD_HELP,
     PROTECTED_ATTRIBUTES_HELP,
@@ -150,6 +150,19 @@ def perplexity_report(
     report[names.FAIRNESS] = fairness_section(examples.attributes, examples.groups, disparities, details)
     if all_groups:
         report[names.PER_GROUP] = all_groups
+    # Per text (windows summed), by its index in the test file: what a champion comparison pairs up.
+    per_text: dict[int, list[float]] = {}
+    for x in losses:
+        acc = per_text.setdefault(int(x.index), [0.0, 0.0])
+        acc[0] += float(x.nll)
+        acc[1] += float(x.tokens)
+    order = sorted(per_text)
+    report[RECORDS_KEY] = {
+        "kind": "perplexity",
+        "texts": order,
+        "nll": [per_text[i][0] for i in order],
+        "tokens": [per_text[i][1] for i in order],
+    }
     return report
 
 

@@ -242,10 +242,21 @@ def render_html(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+RECORDS_KEY = "_records"
+"""Report key of the per-record data a champion comparison pairs up (training/evaluate/paired.py);
+``write_report`` writes it to records.json, never into evaluation.json."""
+RECORDS_FILE = "records.json"
+
+
 def write_report(report: dict[str, Any], output_dir: Path) -> None:
-    """evaluation.json, evaluation.csv and evaluation.html, all or none."""
+    """evaluation.json, evaluation.csv, evaluation.html (and records.json, when the report carries per-record
+    data), all or none."""
+    report = dict(report)
+    records = report.pop(RECORDS_KEY, None)
     with AtomicOutputs() as out:
         out.open(output_dir / "evaluation.json").write(json.dumps(report, indent=2, allow_nan=False) + "\n")
+        if records is not None:
+            out.open(output_dir / RECORDS_FILE).write(json.dumps(records, allow_nan=False) + "\n")
         out.open(output_dir / "evaluation.csv").write(to_csv(report_rows(report), CSV_COLUMNS))
         out.open(output_dir / "evaluation.html").write(render_html(report))
 

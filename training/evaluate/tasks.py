@@ -34,7 +34,7 @@ from training.evaluate.fairness import (
     group_indices,
     group_key,
 )
-from training.evaluate.report import entry, write_report
+from training.evaluate.report import RECORDS_KEY, entry, write_report
 
 PROTECTED_ATTRIBUTES_HELP = (
     "Fields whose groups fairness compares, e.g. gender age_band, read from each record's 'metadata' "
@@ -258,6 +258,13 @@ def classification_report(
             for attribute, groups in examples.groups.items()
             for g, idx in group_indices(groups).items()
         }
+    report[RECORDS_KEY] = {
+        "kind": "classification",
+        "section": section,
+        "multilabel": multilabel,
+        "references": list(y_true),
+        "predictions": list(y_pred),
+    }
     return report
 
 
@@ -290,6 +297,12 @@ def per_example_report(
     report[names.FAIRNESS] = fairness_section(examples.attributes, examples.groups, disparities)
     if per_group:
         report[names.PER_GROUP] = per_group
+    report[RECORDS_KEY] = {
+        "kind": "mean",
+        "section": section,
+        "references": list(examples.references),
+        "scores": {k: [float(x) for x in a] for k, a in arrays.items()},
+    }
     return report
 
 

@@ -21,6 +21,8 @@ seconds. The gate value is ``fairness_metrics.max_disparity.value`` (``training/
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 import sys
 import tempfile
@@ -32,6 +34,7 @@ from typing import Any
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.formats import FieldError, to_conversation
 from training.data.io import AtomicOutputs, Problem, dumps_record, read_records
+from training.evaluate import paired
 from training.evaluate.fairness import GroupCollector, attribute_spec
 from training.evaluate.model_eval import PerplexityArgs, PredictArgs, run_perplexity, run_predict
 from training.evaluate.tasks import (
@@ -89,6 +92,52 @@ class ModelArgs:
     device: str = field(default="cpu", metadata={"help": "torch device, e.g. cuda"})
     max_new_tokens: int = field(default=64, metadata={"help": "Tokens generated per record (not perplexity)"})
     protected_attributes: list[str] | None = field(default=None, metadata={"help": PROTECTED_ATTRIBUTES_HELP})
+    champion_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "The production version's model.tar.gz or directory: the same test records are evaluated "
+            "with it and paired with the candidate's (comparison.json, and champion_comparison in "
+            "evaluation.json); default: no comparison"
+        },
+    )
+    champion_present: str = field(
+        default="true",
+        metadata={
+            "help": "false: there is no production version (--champion-model is then not read) and the "
+            "candidate passes the comparison",
+            "choices": ("true", "false"),
+        },
+    )
+    champion_name: str = field(
+        default="", metadata={"help": "What the champion is, for the report (e.g. its ARN)"}
+    )
+    primary_metric: str | None = field(
+        default=None,
+        metadata={
+            "help": "section.metric the candidate must improve, e.g. generation_metrics.perplexity "
+            "(default: the task's headline metric)"
+        },
+    )
+    margin: float = field(
+        default=0.0,
+        metadata={"help": "Improvement the primary metric must exceed at the interval's worse end"},
+    )
+    confidence: float = field(default=0.95, metadata={"help": "Two-sided confidence of the paired bootstrap"})
+    guards: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "section.metric=tolerance: may get worse by at most the tolerance (point estimate)"
+        },
+    )
+    bootstrap_rounds: int = field(default=1000, metadata={"help": "Paired bootstrap resamples"})
+
+
+HEADLINE_METRIC = {
+    "perplexity": "generation_metrics.perplexity",
+    "classification": "multiclass_classification_metrics.accuracy",
+    "summarization": "summarization_metrics.rougeL",
+    "qa": "question_answering_metrics.token_f1",
+}
 
 
 def _error(message: str) -> int:
@@ -194,43 +243,158 @@ def run_model(args: ModelArgs) -> int:
             problems = attribute_problems(data, args.protected_attributes)
             if problems:
                 return _report(problems, output)
-        try:
-            model_dir = model_directory(model, work_dir)
-        except ArchiveError as exc:
-            return _error(f"--model {exc}")
-        if not any((model_dir / name).is_file() for name in ("config.json", "adapter_config.json")):
-            where = "the archive" if model_dir != model else "the directory"
-            return _error(f"--model {model}: not a model: {where} has no config.json or adapter_config.json")
-        if args.task == "perplexity":
-            return run_perplexity(
-                PerplexityArgs(
-                    model_dir=str(model_dir),
-                    data=str(data),
-                    output_dir=str(output),
-                    device=args.device,
-                    protected_attributes=args.protected_attributes,
-                )
-            )
-        args_type, run_task, _ = PREDICTION_TASKS[args.task]
-        predictions = work_dir / "predictions.jsonl"
-        status = run_predict(
-            PredictArgs(
-                model_dir=str(model_dir),
-                input=str(test),
-                output=str(predictions),
-                max_new_tokens=args.max_new_tokens,
-                device=args.device,
-            )
-        )
-        if status:
+        guards = _parse_guards(args.guards)
+        if isinstance(guards, str):
+            return _error(guards)
+        if args.champion_model is not None:
+            problem = _comparison_problem(args)
+            if problem:
+                return _error(problem)
+        status = _evaluate_one(args, model, data, test, output, work_dir)
+        if status or args.champion_model is None:
             return status
-        return run_task(
-            args_type(
-                predictions=str(predictions),
-                output_dir=str(output),
-                protected_attributes=args.protected_attributes,
-            )
-        )
+        return _compare_with_champion(args, data, test, output, work_dir, guards)
     finally:
         if not args.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _evaluate_one(args: ModelArgs, model: Path, data: Path, test: Path, output: Path, work_dir: Path) -> int:
+    """Evaluate one model archive or directory on the test records into ``output``."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        model_dir = model_directory(model, work_dir)
+    except ArchiveError as exc:
+        return _error(f"--model {exc}")
+    if not any((model_dir / name).is_file() for name in ("config.json", "adapter_config.json")):
+        where = "the archive" if model_dir != model else "the directory"
+        return _error(f"--model {model}: not a model: {where} has no config.json or adapter_config.json")
+    if args.task == "perplexity":
+        return run_perplexity(
+            PerplexityArgs(
+                model_dir=str(model_dir),
+                data=str(data),
+                output_dir=str(output),
+                device=args.device,
+                protected_attributes=args.protected_attributes,
+            )
+        )
+    args_type, run_task, _ = PREDICTION_TASKS[args.task]
+    predictions = work_dir / "predictions.jsonl"
+    status = run_predict(
+        PredictArgs(
+            model_dir=str(model_dir),
+            input=str(test),
+            output=str(predictions),
+            max_new_tokens=args.max_new_tokens,
+            device=args.device,
+        )
+    )
+    if status:
+        return status
+    return run_task(
+        args_type(
+            predictions=str(predictions),
+            output_dir=str(output),
+            protected_attributes=args.protected_attributes,
+        )
+    )
+
+
+def _comparison_problem(args: ModelArgs) -> str | None:
+    """What is wrong with the comparison options (checked before any model is loaded)."""
+    if args.primary_metric is not None and "." not in args.primary_metric:
+        example = HEADLINE_METRIC[args.task]
+        return f"--primary-metric {args.primary_metric!r}: allowed: section.metric, e.g. {example}"
+    if not 0.5 <= args.confidence < 1:
+        return f"--confidence {args.confidence}: allowed: 0.5 <= confidence < 1"
+    if args.bootstrap_rounds < 100:
+        return f"--bootstrap-rounds {args.bootstrap_rounds}: allowed: at least 100"
+    if not math.isfinite(args.margin) or args.margin < 0:
+        return f"--margin {args.margin}: allowed: a number >= 0 (in the primary metric's units)"
+    return None
+
+
+def _parse_guards(guards: list[str] | None) -> dict[str, float] | str:
+    parsed: dict[str, float] = {}
+    for text in guards or []:
+        key, sep, value = text.partition("=")
+        try:
+            tolerance = float(value)
+        except ValueError:
+            tolerance = float("nan")
+        if not sep or not key or "." not in key or not math.isfinite(tolerance) or tolerance < 0:
+            example = "fairness_metrics.max_disparity=0.02"
+            return f"--guards {text!r}: allowed: section.metric=<tolerance >= 0>, e.g. {example}"
+        parsed[key] = tolerance
+    return parsed
+
+
+def _compare_with_champion(
+    args: ModelArgs, data: Path, test: Path, output: Path, work_dir: Path, guards: dict[str, float]
+) -> int:
+    """Evaluate the champion on the same records, pair the two runs, decide, and record the result."""
+    primary = args.primary_metric or HEADLINE_METRIC[args.task]
+    candidate_report = json.loads((output / "evaluation.json").read_text(encoding="utf-8"))
+    metrics = None
+    if args.champion_present == "false":
+        decision = paired.no_champion(args.champion_name or "none registered and approved")
+    else:
+        champion = _archive_in(Path(args.champion_model))
+        if not champion.exists():
+            return _error(f"--champion-model {champion}: no such file or directory")
+        champion_output = work_dir / "champion-evaluation"
+        status = _evaluate_one(args, champion, data, test, champion_output, work_dir / "champion")
+        if status:
+            print("error: the champion could not be evaluated (above); nothing compared", file=sys.stderr)
+            return status
+        champion_report = json.loads((champion_output / "evaluation.json").read_text(encoding="utf-8"))
+        try:
+            metrics = paired.paired_bootstrap(
+                _records(output),
+                _records(champion_output),
+                rounds=args.bootstrap_rounds,
+                confidence=args.confidence,
+            )
+            decision = paired.decide(
+                metrics, primary, args.margin, guards, (candidate_report, champion_report)
+            )
+        except ValueError as exc:  # PairingError, or a confidence/rounds out of range
+            return _error(str(exc))
+    comparison = {
+        "champion": args.champion_name or None,
+        "champion_present": args.champion_present == "true",
+        "primary_metric": primary,
+        "margin": args.margin,
+        "confidence": args.confidence,
+        "bootstrap_rounds": args.bootstrap_rounds,
+        "metrics": metrics or {},
+        **decision,
+    }
+    candidate_report[paired.SECTION] = paired.gate_section(decision, metrics, primary)
+    with AtomicOutputs() as out:
+        out.open(output / paired.COMPARISON_FILE).write(
+            json.dumps(comparison, indent=2, allow_nan=False) + "\n"
+        )
+        out.open(output / "evaluation.json").write(
+            json.dumps(candidate_report, indent=2, allow_nan=False) + "\n"
+        )
+    verdict = "better than" if decision["better"] else "NOT better than"
+    print(f"candidate is {verdict} the champion: " + "; ".join(decision["reasons"]))
+    return 0
+
+
+def _archive_in(path: Path) -> Path:
+    """``path``, or the one model archive in the directory ``path`` (a processing input holds the registered
+    version's ModelDataUrl object under its own file name)."""
+    if not path.is_dir() or any((path / n).is_file() for n in ("config.json", "adapter_config.json")):
+        return path
+    archives = [p for p in path.iterdir() if p.is_file() and p.name.endswith((".tar.gz", ".tgz"))]
+    return archives[0] if len(archives) == 1 else path
+
+
+def _records(output: Path) -> dict[str, Any]:
+    path = output / paired.RECORDS_FILE
+    if not path.exists():
+        raise paired.PairingError(f"{path}: missing (the task wrote no per-record data)")
+    return json.loads(path.read_text(encoding="utf-8"))

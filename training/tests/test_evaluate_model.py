@@ -53,7 +53,12 @@ def test_perplexity_of_a_model_archive_matches_the_model_directory(
     common = ["--task", "perplexity", "--data", data]
     assert evaluate(*common, "--model", model_archive, "--output-dir", out) == 0
     assert list(scratch.iterdir()) == []  # the temporary work dir (extracted model) is removed
-    assert {p.name for p in out.iterdir()} == {"evaluation.json", "evaluation.csv", "evaluation.html"}
+    assert {p.name for p in out.iterdir()} == {
+        "evaluation.json",
+        "evaluation.csv",
+        "evaluation.html",
+        "records.json",
+    }
     # What the pipeline's quality gate reads: generation_metrics.perplexity.value
     value = report(out)[names.GENERATION][names.PERPLEXITY]["value"]
     assert value > 1
