@@ -9,6 +9,7 @@ import { PipelinesStack } from './stacks/pipelines-stack';
 import { RegistryStack } from './stacks/registry-stack';
 import { SecurityStack } from './stacks/security-stack';
 import { StorageStack } from './stacks/storage-stack';
+import { TrainingStack } from './stacks/training-stack';
 
 export interface FineTuningPlatformProps {
   /** A validated environment config (see `loadEnvironmentConfig`). */
@@ -22,6 +23,8 @@ export interface FineTuningPlatform {
   readonly network: NetworkStack;
   readonly storage: StorageStack;
   readonly security: SecurityStack;
+  /** Job image, job code and job settings. */
+  readonly training: TrainingStack;
   readonly pipelines: PipelinesStack;
   readonly bedrock: BedrockStack;
   readonly registry: RegistryStack;
@@ -30,7 +33,7 @@ export interface FineTuningPlatform {
   /** Watches whatever is served (nothing yet when there are no endpoints). */
   readonly monitoring: MonitoringStack;
   /** Every stack above, in deployment order. */
-  readonly stacks: readonly (NetworkStack | StorageStack | SecurityStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack | MonitoringStack)[];
+  readonly stacks: readonly (NetworkStack | StorageStack | SecurityStack | TrainingStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack | MonitoringStack)[];
 }
 
 /**
@@ -58,18 +61,24 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
     network,
     storage,
   });
+  const training = new TrainingStack(stage, name('training'), {
+    ...common('training', 'Job image, job code and job settings'),
+    storage,
+    security,
+  });
   const pipelines = new PipelinesStack(stage, name('pipelines'), {
-    ...common('pipelines', 'SageMaker fine-tuning pipeline'),
+    ...common('pipelines', 'SageMaker fine-tuning pipeline and its retraining triggers'),
     network,
     storage,
     security,
+    training,
   });
   const bedrock = new BedrockStack(stage, name('bedrock'), {
     ...common('bedrock', 'Bedrock customization, invocation logging and throughput guard'),
     network,
     storage,
     security,
-    pipelines,
+    training,
   });
   const registry = new RegistryStack(stage, name('registry'), {
     ...common('registry', 'Model approval workflow (staging deployment) and endpoint operations'),
@@ -93,15 +102,18 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
     network,
     storage,
     security,
+    training,
     pipelines,
     endpoints,
   });
+  // The job image and code are the training stack's assets: published with it, before any stack runs them.
+  for (const user of [pipelines, bedrock, monitoring]) user.addStackDependency(training, 'runs the job image and code of the training stack');
   // Deployed after the endpoints it watches, so a new variant is served before its alarms expect reports.
   if (endpoints) monitoring.addStackDependency(endpoints);
 
-  const stacks = [network, storage, security, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring];
+  const stacks = [network, storage, security, training, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring];
   for (const stack of stacks) {
     for (const [key, value] of Object.entries(config.tags)) Tags.of(stack).add(key, value);
   }
-  return { network, storage, security, pipelines, bedrock, registry, endpoints, monitoring, stacks };
+  return { network, storage, security, training, pipelines, bedrock, registry, endpoints, monitoring, stacks };
 }

@@ -97,9 +97,10 @@ export class SageMakerFineTuningPipeline extends Construct {
         },
       },
     });
+    const execution = events.EventField.fromPath('$.detail.pipelineExecutionArn');
     const message = events.RuleTargetInput.fromText(
-      `SageMaker pipeline ${props.pipelineName} failed: execution ${events.EventField.fromPath('$.detail.pipelineExecutionArn')}. ` +
-        'Open it in SageMaker Studio or run `aws sagemaker list-pipeline-execution-steps --pipeline-execution-arn <arn>` for the failed step and its reason.',
+      `SageMaker pipeline ${props.pipelineName} failed: execution ${execution}. ` +
+        `Open it in SageMaker Studio or run \`aws sagemaker list-pipeline-execution-steps --pipeline-execution-arn ${execution}\` for the failed step and its reason.`,
     );
     // Not targets.SnsTopic: it would add this rule's ARN to the topic's policy in the security stack, which
     // already lets EventBridge in this account publish (PlatformAlerts), and make that stack depend on this.

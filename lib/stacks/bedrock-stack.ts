@@ -20,7 +20,7 @@ import { ThroughputGuard } from '../constructs/throughput-guard';
 import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
 import { addOutputs } from './outputs';
-import { PipelinesStack } from './pipelines-stack';
+import { TrainingStack } from './training-stack';
 import { SecurityStack } from './security-stack';
 import { StorageStack } from './storage-stack';
 
@@ -30,7 +30,8 @@ export interface BedrockStackProps extends StackProps {
   readonly storage: StorageStack;
   readonly security: SecurityStack;
   /** Supplies the evaluation job's image and code. */
-  readonly pipelines: PipelinesStack;
+  /** The job image and code its evaluation job runs. */
+  readonly training: TrainingStack;
 }
 
 /** Tag on everything the customization workflow creates, naming the environment that owns it. */
@@ -52,7 +53,7 @@ export class BedrockStack extends Stack {
 
   constructor(scope: Construct, id: string, props: BedrockStackProps) {
     super(scope, id, props);
-    const { config, network, storage, security, pipelines } = props;
+    const { config, network, storage, security, training } = props;
     const b = config.bedrock;
     const layout = STORAGE_LAYOUT;
     const { buckets } = storage;
@@ -140,9 +141,9 @@ export class BedrockStack extends Stack {
         securityGroupIds: [net.securityGroups.training.securityGroupId],
       },
       evaluation: {
-        imageUri: pipelines.processingImageUri,
+        imageUri: training.jobs.processingImageUri,
         role: security.roles.processing.role,
-        code: pipelines.code.jobCode,
+        code: training.code.jobCode,
         bucketName: buckets.evaluation.bucket.bucketName,
         instanceType: config.training.processingInstanceType,
         placement: {

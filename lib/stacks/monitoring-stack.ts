@@ -28,6 +28,7 @@ import { NetworkStack } from './network-stack';
 import { BEDROCK_REPORTS_PREFIX, OWNER_TAG_KEY } from './bedrock-stack';
 import { addOutputs } from './outputs';
 import { PipelinesStack } from './pipelines-stack';
+import { TrainingStack } from './training-stack';
 import { SecurityStack } from './security-stack';
 import { StorageStack } from './storage-stack';
 
@@ -37,7 +38,10 @@ export interface MonitoringStackProps extends StackProps {
   readonly storage: StorageStack;
   readonly security: SecurityStack;
   /** Supplies the monitor job's image and code. */
+  /** The retraining trigger drift alarms may ask. */
   readonly pipelines: PipelinesStack;
+  /** The job image and code the monitor's jobs run. */
+  readonly training: TrainingStack;
   /** What is served; absent: nothing yet, and the monitor reports nothing. */
   readonly endpoints?: EndpointsStack;
 }
@@ -60,7 +64,7 @@ export class MonitoringStack extends Stack {
 
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id, props);
-    const { config, network, storage, security, pipelines } = props;
+    const { config, network, storage, security, pipelines, training } = props;
     const m = config.monitoring;
     const layout = STORAGE_LAYOUT;
     const { buckets } = storage;
@@ -105,7 +109,7 @@ export class MonitoringStack extends Stack {
       buckets.evaluation.grantReadObjects(this.jobRole, BEDROCK_REPORTS_PREFIX);
     }
 
-    const code = pipelines.code.jobCode;
+    const code = training.code.jobCode;
     const handlersCode = pythonHandlersCode(path.join(__dirname, '..', '..', 'training'));
     const lambdaPlacement = { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] };
     const planner = new PlatformFunction(this, 'Planner', {
@@ -221,7 +225,7 @@ export class MonitoringStack extends Stack {
       targets,
       intervalHours: m.intervalHours,
       job: {
-        imageUri: pipelines.processingImageUri,
+        imageUri: training.jobs.processingImageUri,
         role: this.jobRole.role,
         code,
         instanceType: m.instanceType,

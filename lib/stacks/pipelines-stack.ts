@@ -3,7 +3,6 @@ import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import metricsContract from '../../training/contracts/training-metrics.json';
-import { huggingFaceTrainingImage } from '../config/container-images';
 import { servingImage } from '../config/serving-images';
 import { EnvironmentConfig } from '../config/environment-config';
 import { driftRetrainingRuleName, resourceName } from '../config/naming';
@@ -16,50 +15,47 @@ import { RetrainingSchedule } from '../constructs/pipelines/retraining-schedule'
 import { RetrainingTrigger } from '../constructs/pipelines/retraining-trigger';
 import { pythonHandlersCode } from '../constructs/python-handlers-code';
 import { FINE_TUNING_PARAMETER_NAMES } from '../pipeline/fine-tuning-pipeline';
-import { JobImage } from '../constructs/job-image';
 import { SageMakerFineTuningPipeline } from '../constructs/sagemaker-fine-tuning-pipeline';
-import { TrainingCodeAsset } from '../constructs/training-code-asset';
 import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
 import { addOutputs } from './outputs';
 import { SecurityStack } from './security-stack';
 import { StorageStack } from './storage-stack';
+import { TrainingStack } from './training-stack';
 
 export interface PipelinesStackProps extends StackProps {
   readonly config: EnvironmentConfig;
   readonly network: NetworkStack;
   readonly storage: StorageStack;
   readonly security: SecurityStack;
+  /** The job image, code and job settings the pipeline's steps run. */
+  readonly training: TrainingStack;
 }
 
-/** The SageMaker fine-tuning pipeline of the environment, its job code and its failure alerts. */
+/**
+ * The orchestration of fine-tuning: the SageMaker pipeline (running the training stack's image and code),
+ * its failure alerts, the retraining schedule and trigger, and the function that finds the production
+ * version a candidate must beat.
+ */
 export class PipelinesStack extends Stack {
   readonly fineTuning: SageMakerFineTuningPipeline;
   /** Starts the pipeline on `training.retraining.schedule`, when configured. */
   readonly retraining?: RetrainingSchedule;
   /** Starts the pipeline on a dataset's new data or on drift, when `training.retraining` asks for either. */
   readonly retrainingTrigger?: RetrainingTrigger;
-  /** The job image built from training/Dockerfile; undefined when the config names both images. */
-  readonly jobImage?: JobImage;
   /** Finds the production version the pipeline compares each candidate with (`qualityGate.againstProduction`). */
   readonly championFinder?: ChampionFinder;
-  /** The jobs' Python code archive. */
-  readonly code: TrainingCodeAsset;
-  /** Image of processing jobs (evaluation, data preparation): the job image or the configured one. */
-  readonly processingImageUri: string;
 
   constructor(scope: Construct, id: string, props: PipelinesStackProps) {
     super(scope, id, props);
-    const { config, network, storage, security } = props;
+    const { config, network, storage, security, training } = props;
+    const jobs = training.jobs;
     const { roles } = security;
     const { buckets } = storage;
     const layout = STORAGE_LAYOUT;
     const net = network.network;
     const t = config.training;
 
-    // Base models are staged in S3: network isolation keeps jobs off the Hugging Face hub.
-    buckets.modelArtifacts.grantReadObjects(roles.training, layout.modelArtifacts.prefixes.base);
-    buckets.modelArtifacts.grantReadObjects(roles.processing, layout.modelArtifacts.prefixes.base);
     // The execution reads evaluation.json for the quality gate, and creates grants on the data key for
     // the jobs' encrypted volumes.
     buckets.evaluation.grantReadObjects(roles.pipeline, layout.evaluation.prefixes.reports);
@@ -67,15 +63,6 @@ export class PipelinesStack extends Stack {
 
     const uri = (bucket: MlBucket, prefix: string) => bucket.bucket.s3UrlForObject(prefix);
     const trainingDir = path.join(__dirname, '..', '..', 'training');
-    // The job image is built only where the config does not name one for both job kinds.
-    const needsJobImage = !(t.images?.training && t.images?.processing);
-    if (needsJobImage) {
-      this.jobImage = new JobImage(this, 'JobImage', { directory: trainingDir, baseImage: huggingFaceTrainingImage(this.region) });
-      this.jobImage.grantPull(roles.training, roles.processing);
-    }
-    const jobImageUri = (override?: string): string => override ?? this.jobImage!.imageUri;
-    this.code = new TrainingCodeAsset(this, 'TrainingCode', { sourceDirectory: trainingDir });
-    this.processingImageUri = jobImageUri(t.images?.processing);
     const baseModel = t.baseModels[0];
     const handlersCode = pythonHandlersCode(trainingDir);
     const lambdaPlacement = { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] };
@@ -103,13 +90,13 @@ export class PipelinesStack extends Stack {
       pipelineRole: roles.pipeline,
       trainingRole: roles.training,
       processingRole: roles.processing,
-      code: this.code,
+      code: training.code,
       failureTopic: security.alerts.topic,
       failureDeadLetterQueue: security.alerts.undeliveredAlerts,
       retainModelPackageGroup: config.storage.retainOnDelete,
       definition: {
-        trainingImageUri: jobImageUri(t.images?.training),
-        processingImageUri: this.processingImageUri,
+        trainingImageUri: jobs.trainingImageUri,
+        processingImageUri: jobs.processingImageUri,
         // Registered versions name the serving container the endpoints stack runs them in.
         inference: { imageUri: config.serving.imageUri ?? servingImage(config.serving.container, this.region), instanceTypes: [t.endpointInstanceType] },
         trainingNetwork: {
@@ -131,11 +118,11 @@ export class PipelinesStack extends Stack {
         },
         defaults: {
           baseModelUri: uri(buckets.modelArtifacts, `${layout.modelArtifacts.prefixes.base}${baseModel}/`),
-          instanceType: t.trainingInstanceType,
+          instanceType: jobs.trainingInstanceType,
         },
-        processingInstanceType: t.processingInstanceType,
-        trainingMaxRuntimeSeconds: t.maxRuntimeHours * 3600,
-        spot: t.useSpot,
+        processingInstanceType: jobs.processingInstanceType,
+        trainingMaxRuntimeSeconds: jobs.maxRuntimeSeconds,
+        spot: jobs.spot,
         metricDefinitions: metricsContract.metrics.map((m) => ({ name: m.name, regex: m.regex })),
         evaluation: t.qualityGate,
         champion:
@@ -143,7 +130,7 @@ export class PipelinesStack extends Stack {
             ? { functionArn: this.championFinder.handler.fn.functionArn, ...gate.againstProduction }
             : undefined,
         explain: t.explain,
-        tuning: t.tuning,
+        tuning: jobs.tuning,
       },
     });
     const r = t.retraining;

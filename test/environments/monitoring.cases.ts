@@ -160,7 +160,7 @@ describe('monitoring stack', () => {
       fn.Properties.Environment.Variables.FMFT_MONITOR_SETTINGS['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''),
     );
     expect(settings).toMatchObject({ intervalHours: 1, jobNamePrefix: 'fmft-prod' });
-    expect(settings.codeInputs.map((i: any) => i.S3Input.LocalPath)).toEqual(jobCodeInputs(prod.platform.pipelines.code.jobCode).map((i) => i.S3Input.LocalPath));
+    expect(settings.codeInputs.map((i: any) => i.S3Input.LocalPath)).toEqual(jobCodeInputs(prod.platform.training.code.jobCode).map((i) => i.S3Input.LocalPath));
   });
 
   test('the schedule starts a run ten minutes past every interval with the scheduled time, through a role scoped to it', () => {

@@ -103,7 +103,7 @@ describe('pipelines stack', () => {
 
 describe('job image', () => {
   const body = JSON.stringify(Object.values(tpl.findResources('AWS::SageMaker::Pipeline'))[0].Properties);
-  const image = dev.platform.pipelines.jobImage!;
+  const image = dev.platform.training.jobImage!;
 
   test('training and processing jobs run the image built from training/Dockerfile on the region DLC', () => {
     const definition = deployedDefinition();
@@ -119,7 +119,7 @@ describe('job image', () => {
   });
 
   test('the image builds FROM the pinned DLC of the stack region, for linux/amd64', () => {
-    const assets = JSON.parse(fs.readFileSync(path.join(dev.outdir, `${dev.platform.pipelines.artifactId}.assets.json`), 'utf8'));
+    const assets = JSON.parse(fs.readFileSync(path.join(dev.outdir, `${dev.platform.training.artifactId}.assets.json`), 'utf8'));
     const docker = assets.dockerImages[image.asset.assetHash];
     expect(docker.source.dockerBuildArgs.BASE_IMAGE).toBe(
       '763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:2.9.0-transformers5.3.0-gpu-py312-cu130-ubuntu22.04',
@@ -140,7 +140,7 @@ describe('job image', () => {
     const own = '111122223333.dkr.ecr.us-east-1.amazonaws.com/fmft/jobs:1.0.0';
     const config = { ...ENVIRONMENTS.dev, training: { ...ENVIRONMENTS.dev.training, images: { training: own, processing: own } } };
     const stage = synthesizeEnvironment(config);
-    expect(stage.platform.pipelines.jobImage).toBeUndefined();
+    expect(stage.platform.training.jobImage).toBeUndefined();
     const text = JSON.stringify(stage.templates.pipelines.toJSON());
     expect(text).toContain(own);
     expect(text).not.toContain('container-assets-');

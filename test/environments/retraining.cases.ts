@@ -5,6 +5,7 @@ import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
 import { validateEnvironmentConfig } from '../../lib/config/validate';
 import { FINE_TUNING_PARAMETER_NAMES } from '../../lib/pipeline/fine-tuning-pipeline';
 import { configWith, synthesizeEnvironment } from '../support/app';
+import { eventEntry, LocalEventBridge, renderInput } from '../support/eventbridge';
 import { MotoServer, startMoto } from '../support/moto';
 
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
@@ -220,101 +221,43 @@ describe('the synthesized rules, loaded into a local EventBridge (moto) that del
   // The rules' patterns and input transformers run as written; tokens (bucket name, alarm ARNs) become
   // concrete names, and the target is a moto queue standing in for the request queue.
   let moto: MotoServer;
+  let bus: LocalEventBridge;
   beforeAll(async () => {
     moto = await startMoto();
+    bus = new LocalEventBridge(moto);
   });
   afterAll(() => moto?.stop());
 
-  async function call(service: 'events' | 'sqs', target: string, body: unknown): Promise<any> {
-    const prefix = service === 'events' ? 'AWSEvents' : 'AmazonSQS';
-    const response = await fetch(moto.endpoint, {
-      method: 'POST',
-      headers: {
-        'Content-Type': service === 'events' ? 'application/x-amz-json-1.1' : 'application/x-amz-json-1.0',
-        'X-Amz-Target': `${prefix}.${target}`,
-        Authorization: `AWS4-HMAC-SHA256 Credential=testing/20261129/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
-      },
-      body: JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${target}: ${text}`);
-    return text ? JSON.parse(text) : {};
-  }
-
-  /** Replace CloudFormation tokens: Fn::GetAtt [id, Arn] of an alarm -> its ARN by logical id; anything else -> `name`. */
-  function resolve(value: any, name: string): any {
-    if (Array.isArray(value)) return value.map((v) => resolve(v, name));
-    if (value && typeof value === 'object') {
-      const att = value['Fn::GetAtt'];
-      if (att) return `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${att[0]}`;
-      if (value['Fn::GetStackOutput'] || value.Ref || value['Fn::Join'] || value['Fn::ImportValue']) return name;
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, name)]));
-    }
-    return value;
-  }
-
-  async function load(rule: any, queueName: string): Promise<string> {
-    const { QueueUrl } = await call('sqs', 'CreateQueue', { QueueName: queueName });
-    const { Attributes } = await call('sqs', 'GetQueueAttributes', { QueueUrl, AttributeNames: ['QueueArn'] });
-    await call('events', 'PutRule', { Name: rule.Properties.Name, EventPattern: JSON.stringify(resolve(rule.Properties.EventPattern, 'data-bucket')) });
-    const [target] = rule.Properties.Targets;
-    await call('events', 'PutTargets', {
-      Rule: rule.Properties.Name,
-      Targets: [{ Id: 'requests', Arn: Attributes.QueueArn, ...(target.InputTransformer ? { InputTransformer: target.InputTransformer } : {}) }],
-    });
-    return QueueUrl;
-  }
-
-  async function received(queueUrl: string): Promise<any[]> {
-    const { Messages } = await call('sqs', 'ReceiveMessage', { QueueUrl: queueUrl, MaxNumberOfMessages: 10 });
-    return (Messages ?? []).map((m: any) => JSON.parse(m.Body));
-  }
-
-  const entry = (source: string, detailType: string, detail: unknown, resources: string[] = []) => ({
-    Source: source,
-    DetailType: detailType,
-    Detail: JSON.stringify(detail),
-    Resources: resources,
-    Time: Date.parse('2026-11-29T10:00:00Z') / 1000, // the JSON protocol's timestamps are epoch seconds
-  });
+  /** An alarm's Fn::GetAtt -> an alarm ARN named by its logical id; the bucket's name -> data-bucket. */
+  const resolve = (token: any) => (token['Fn::GetAtt'] ? `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${token['Fn::GetAtt'][0]}` : 'data-bucket');
+  const entry = eventEntry;
 
   test('objects created under raw/ in the data bucket arrive as S3 events; other prefixes and buckets do not', async () => {
-    const queue = await load(only(prodPipelines, 'AWS::Events::Rule', 'RetrainingTriggerNewData'), 'new-data');
+    const queue = await bus.load(only(prodPipelines, 'AWS::Events::Rule', 'RetrainingTriggerNewData'), resolve);
     const created = (bucket: string, key: string) => entry('aws.s3', 'Object Created', { bucket: { name: bucket }, object: { key, size: 1 } });
-    await call('events', 'PutEvents', {
-      Entries: [
-        created('data-bucket', 'training-data/raw/my-dataset/a.jsonl'),
-        created('data-bucket', 'training-data/processed/my-dataset/train.jsonl'),
-        created('other-bucket', 'training-data/raw/my-dataset/b.jsonl'),
-        entry('aws.s3', 'Object Deleted', { bucket: { name: 'data-bucket' }, object: { key: 'training-data/raw/my-dataset/c.jsonl' } }),
-      ],
-    });
-    const messages = await received(queue);
+    await bus.put(
+      created('data-bucket', 'training-data/raw/my-dataset/a.jsonl'),
+      created('data-bucket', 'training-data/processed/my-dataset/train.jsonl'),
+      created('other-bucket', 'training-data/raw/my-dataset/b.jsonl'),
+      entry('aws.s3', 'Object Deleted', { bucket: { name: 'data-bucket' }, object: { key: 'training-data/raw/my-dataset/c.jsonl' } }),
+    );
+    const messages = await bus.received(queue);
     expect(messages.map((m) => [m.source, m.detail.object.key])).toEqual([['aws.s3', 'training-data/raw/my-dataset/a.jsonl']]);
   });
 
   test("a watched alarm entering ALARM arrives as the drift request the trigger reads; OK and others' alarms do not", async () => {
     const rule = only(prodMonitoring, 'AWS::Events::Rule', 'DriftRetraining');
-    // moto inserts string values into a JSON input template without quotes, where EventBridge inserts the
-    // JSON value (InputTransformer, EventBridge API reference: "valid JSON with variables in quotes or out"):
-    // moto matches and delivers the event; the template is then applied here as EventBridge documents it.
+    // moto matches and delivers the event; the input template is applied as EventBridge documents it
+    // (renderInput: moto inserts string values unquoted).
     const [target] = rule.Properties.Targets;
-    const queue = await load({ Properties: { ...rule.Properties, Targets: [{ ...target, InputTransformer: undefined }] } }, 'drift');
-    const watched = resolve(rule.Properties.EventPattern.resources[0], '');
+    const queue = await bus.load(rule, resolve, { withoutTransformer: true });
+    const watched = resolve(rule.Properties.EventPattern.resources[0]) as string;
     const change = (arn: string, state: string) =>
       entry('aws.cloudwatch', 'CloudWatch Alarm State Change', { alarmName: arn.split(':').pop(), state: { value: state } }, [arn]);
-    await call('events', 'PutEvents', {
-      Entries: [change(watched, 'ALARM'), change(watched, 'OK'), change('arn:aws:cloudwatch:us-east-1:123456789012:alarm:other', 'ALARM')],
-    });
-    const events = await received(queue);
+    await bus.put(change(watched, 'ALARM'), change(watched, 'OK'), change('arn:aws:cloudwatch:us-east-1:123456789012:alarm:other', 'ALARM'));
+    const events = await bus.received(queue);
     expect(events.map((e) => [e.resources, e.detail.state.value])).toEqual([[[watched], 'ALARM']]);
-    const { InputPathsMap, InputTemplate } = target.InputTransformer;
-    const at = (event: any, jsonPath: string) => jsonPath.replace(/^\$\./, '').split('.').reduce((v, k) => v?.[k], event);
-    const rendered = Object.entries(InputPathsMap as Record<string, string>).reduce(
-      (text, [name, jsonPath]) => text.split(`<${name}>`).join(JSON.stringify(at(events[0], jsonPath))),
-      InputTemplate as string,
-    );
     const drift = loadEnvironmentConfig('prod', FIXTURE).training.retraining!.onDrift!;
-    expect(JSON.parse(rendered)).toEqual({ trigger: 'drift', dataset: drift.dataset, alarm: watched.split(':').pop(), time: '2026-11-29T10:00:00Z' });
+    expect(renderInput(target.InputTransformer, events[0])).toEqual({ trigger: 'drift', dataset: drift.dataset, alarm: watched.split(':').pop(), time: '2026-11-29T10:00:00Z' });
   });
 });

@@ -31,7 +31,7 @@ function physicalNames(stage: typeof dev): string[] {
 
 describe('stage', () => {
   test('stack names carry the environment', () => {
-    const stacks = ['bedrock', 'monitoring', 'network', 'pipelines', 'registry', 'security', 'storage'];
+    const stacks = ['bedrock', 'monitoring', 'network', 'pipelines', 'registry', 'security', 'storage', 'training'];
     expect(Object.keys(dev.raw).sort()).toEqual(stacks.map((s) => `fmft-dev-${s}`));
     expect(Object.keys(prod.raw).sort()).toEqual(stacks.map((s) => `fmft-prod-${s}`));
   });
@@ -39,11 +39,11 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 7 stacks, 6 named buckets, 11 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
-    // 2 state machines, 2 schedules, 1 dashboard, 1 Glue database, 1 Athena workgroup, 1 named log group
+    // 8 stacks, 6 named buckets, 11 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
+    // 2 state machines, 2 schedules, 2 dashboards, 1 Glue database, 1 Athena workgroup, 1 named log group
     // (Bedrock invocations), 2 named rules (Bedrock dataset landed, new training data), 1 named function (the
     // pipeline's production-version finder).
-    expect(devNames).toHaveLength(39);
+    expect(devNames).toHaveLength(41);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 
@@ -58,7 +58,8 @@ describe('stage', () => {
 
   test('stacks get what they need through props, so deploy order follows', () => {
     expect(dev.platform.security.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-storage']);
-    expect(dev.platform.pipelines.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-security', 'fmft-dev-storage']);
+    expect(dev.platform.training.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-security']);
+    expect(dev.platform.pipelines.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-security', 'fmft-dev-storage', 'fmft-dev-training']);
     expect(dev.platform.network.dependencies).toEqual([]);
     expect(dev.platform.storage.dependencies).toEqual([]);
   });
@@ -69,7 +70,7 @@ describe('stage', () => {
     expect(STORAGE_LAYOUT.evaluation.prefixes.reports).toBe('evaluation/reports/');
   });
 
-  test.each(['network', 'storage', 'security'] as const)('%s snapshot (dev)', (stack) => {
+  test.each(['network', 'storage', 'security', 'training'] as const)('%s snapshot (dev)', (stack) => {
     expect(normalizedTemplate(dev.templates[stack])).toMatchSnapshot();
   });
 });

@@ -32,7 +32,7 @@ export interface SynthesizedEnvironment {
   readonly platform: FineTuningPlatform;
   /** The cloud assembly directory (templates, assets, validation report). */
   readonly outdir: string;
-  readonly templates: { network: Template; storage: Template; security: Template; pipelines: Template; bedrock: Template };
+  readonly templates: { network: Template; storage: Template; security: Template; training: Template; pipelines: Template; bedrock: Template };
   /** Raw templates keyed by stack name. */
   readonly raw: Record<string, any>;
   /** cdk-nag's policy validation report of the app. */
@@ -78,6 +78,7 @@ export function synthesizeEnvironment(config: EnvironmentConfig): SynthesizedEnv
       network: Template.fromStack(platform.network),
       storage: Template.fromStack(platform.storage),
       security: Template.fromStack(platform.security),
+      training: Template.fromStack(platform.training),
       pipelines: Template.fromStack(platform.pipelines),
       bedrock: Template.fromStack(platform.bedrock),
     },
