@@ -2,9 +2,9 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { execFileSync } from 'child_process';
-import { Command as CommanderCommand, CommanderError, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
+import { CliIo, CommandSpec, helpText, numberIn, OptionSpec, parseArguments, ProgramSpec, reportUsage, UsageError, wholeNumber } from './cli-kit';
 import { downloadEvaluationReports, VersionReport } from './compare-versions';
 import { abResult, describeVariants, promote, rollback, shiftTraffic } from './endpoint-operations';
 
@@ -24,54 +24,12 @@ export type Command =
   | { readonly name: 'ab'; readonly endpoint: string; readonly a: string; readonly b: string; readonly minutes: number; readonly alpha: number }
   | { readonly name: 'compare'; readonly packages: string[]; readonly outputDir: string };
 
-/** Bad arguments: the message names the option and what is allowed; exit status 2. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** `--help` was asked for: `text` goes to stdout, exit status 0. */
-export class HelpRequested extends Error {
-  constructor(readonly text: string) {
-    super('help requested');
-    this.name = 'HelpRequested';
-  }
-}
-
-/** How one option is read: its value check, whether it is required, whether it may repeat. */
-interface OptionSpec {
-  readonly flags: string;
-  readonly description: string;
-  readonly required?: boolean;
-  readonly repeatable?: boolean;
-  /** Turns the text into the value, or returns the "allowed: ..." part of the message. */
-  readonly parse?: (text: string) => { value: unknown } | { allowed: string };
-  readonly defaultValue?: unknown;
-}
-
-const wholeNumber = (min: number, max: number, allowed: string) => (text: string) => {
-  const n = Number(text);
-  return /^\d+$/.test(text.trim()) && Number.isInteger(n) && n >= min && n <= max ? { value: n } : { allowed };
-};
-const numberIn = (ok: (n: number) => boolean, allowed: string) => (text: string) => {
-  const n = Number(text);
-  return text.trim() !== '' && Number.isFinite(n) && ok(n) ? { value: n } : { allowed };
-};
+export type { CliIo } from './cli-kit';
+export { HelpRequested, UsageError } from './cli-kit';
 
 const ENDPOINT: OptionSpec = { flags: '--endpoint <name>', description: 'the endpoint, e.g. fmft-prod-llm', required: true };
 
-interface CommandSpec {
-  readonly summary: string;
-  readonly options: readonly OptionSpec[];
-  readonly example: string;
-  /** The parsed command from the option values (keys as commander names them: --output-dir -> outputDir). */
-  readonly build: (o: Record<string, any>) => Command;
-}
-
-const COMMANDS: Record<Command['name'], CommandSpec> = {
+const COMMANDS: Record<Command['name'], CommandSpec<Command>> = {
   status: {
     summary: 'variants, weights and instance counts of an endpoint',
     options: [ENDPOINT],
@@ -141,110 +99,22 @@ Exit status: 0 done, 1 the operation failed, 2 bad arguments (or a variant the e
 3 a shift was reverted because an alarm fired.
 Uses the AWS credentials and region of the environment (AWS_PROFILE, AWS_REGION).`;
 
-/**
- * commander's Command with our messages for the cases it reports on its own. commander calls these hooks
- * while parsing (internal methods of the pinned version; test/operations/cli.cases.ts runs every case).
- */
-class StrictCommand extends CommanderCommand {
-  override createCommand(name?: string): StrictCommand {
-    return new StrictCommand(name);
-  }
-
-  private prefix(): string {
-    return this.parent ? `${this.name()}: ` : '';
-  }
-
-  /** The long flags this command accepts, `--help` included. */
-  allowedFlags(): string[] {
-    return [...this.options.map((o) => o.long ?? o.flags), '--help'];
-  }
-
-  unknownOption(flag: string): never {
-    const hint = this.parent ? '' : ' (a command\'s options follow its name: status --endpoint <name>)';
-    throw new UsageError(`${this.prefix()}unknown option ${JSON.stringify(flag)}; allowed: ${this.allowedFlags().join(', ')}${hint}`);
-  }
-
-  unknownCommand(): never {
-    throw new UsageError(`command: got ${JSON.stringify(this.args[0])}; allowed: ${Object.keys(COMMANDS).join(', ')} (--help for usage)`);
-  }
-
-  optionMissingArgument(option: Option): never {
-    throw new UsageError(`${this.prefix()}${option.long} needs a value (${option.flags})`);
-  }
-
-  _excessArguments(received: string[]): never {
-    throw new UsageError(
-      `${this.prefix()}unexpected argument ${JSON.stringify(received[0])}; every value follows its option (allowed: ${this.allowedFlags().join(', ')})`,
-    );
-  }
-}
-
-/** An option value that is another option (`--endpoint --from x`) means the value was left out. */
-function checked(spec: OptionSpec, flag: string, text: string): unknown {
-  if (/^--?[a-zA-Z]/.test(text)) throw new UsageError(`${flag} needs a value (got the option ${text})`);
-  if (!spec.parse) return text;
-  const result = spec.parse(text);
-  if ('allowed' in result) throw new UsageError(`${flag}: got ${JSON.stringify(text)}; allowed: ${result.allowed}`);
-  return result.value;
-}
-
-/** The program: one subcommand per command; `onParsed` receives what the user asked for. */
-function buildProgram(onParsed: (cmd: Command) => void, output: { out: string; err: string }): StrictCommand {
-  const program = new StrictCommand('npx tsx scripts/endpoint.ts');
-  program
-    .description("Operate a live endpoint's production variants: status, gradual shift, promote, rollback, A/B result, and compare registered versions.")
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => (output.out += s), writeErr: (s) => (output.err += s), outputError: () => undefined })
-    .showSuggestionAfterError(false)
-    .allowExcessArguments(false)
-    .helpOption('-h, --help', 'show this help')
-    .addHelpText('after', `\nRun "npx tsx scripts/endpoint.ts <command> --help" for a command's options.${EXIT_STATUS_HELP}`);
-  for (const [name, spec] of Object.entries(COMMANDS) as Array<[Command['name'], CommandSpec]>) {
-    const sub = program.command(name).description(spec.summary).helpOption('-h, --help', 'show this help').allowExcessArguments(false);
-    for (const o of spec.options) {
-      const option = new Option(o.flags, `${o.description}${o.required ? ' (required)' : ''}`);
-      const flag = option.long ?? o.flags;
-      option.argParser((text: string, previous: unknown) => {
-        const value = checked(o, flag, text);
-        return o.repeatable ? [...((previous as unknown[] | undefined) ?? []), value] : value;
-      });
-      if (o.defaultValue !== undefined) option.default(o.defaultValue);
-      sub.addOption(option);
-    }
-    sub.addHelpText('after', `\nExample:\n  npx tsx scripts/endpoint.ts ${spec.example}\n${EXIT_STATUS_HELP}`);
-    sub.action((values: Record<string, unknown>) => {
-      const missing = spec.options.filter((o) => o.required && values[new Option(o.flags).attributeName()] === undefined);
-      if (missing.length) {
-        const flags = missing.map((o) => new Option(o.flags).long);
-        throw new UsageError(`${name}: ${flags.join(', ')} ${flags.length === 1 ? 'is' : 'are'} required`);
-      }
-      onParsed(spec.build(values));
-    });
-  }
-  return program;
-}
+const PROGRAM: ProgramSpec<Command> = {
+  script: 'npx tsx scripts/endpoint.ts',
+  description: "Operate a live endpoint's production variants: status, gradual shift, promote, rollback, A/B result, and compare registered versions.",
+  commands: COMMANDS,
+  exitStatusHelp: EXIT_STATUS_HELP,
+  optionHint: 'status --endpoint <name>',
+};
 
 /** The command in `argv` (without node and script); throws `UsageError` for bad arguments, `HelpRequested` for --help. */
 export function parseCommand(argv: readonly string[]): Command {
-  const output = { out: '', err: '' };
-  let parsed: Command | undefined;
-  const program = buildProgram((cmd) => (parsed = cmd), output);
-  try {
-    program.parse([...argv], { from: 'user' });
-  } catch (e) {
-    if (!(e instanceof CommanderError)) throw e;
-    // --help, and `help [command]` (exit code 0); without any command commander shows help as an error.
-    if (e.code === 'commander.helpDisplayed' || (e.code === 'commander.help' && e.exitCode === 0)) throw new HelpRequested(output.out);
-    if (e.code === 'commander.help') throw new UsageError(`command: missing; allowed: ${Object.keys(COMMANDS).join(', ')}\n\n${output.err || output.out}`);
-    throw new UsageError(e.message.replace(/^error: /, ''));
-  }
-  if (!parsed) throw new UsageError(`command: missing; allowed: ${Object.keys(COMMANDS).join(', ')}`);
-  return parsed;
+  return parseArguments(PROGRAM, argv);
 }
 
 /** The program's help text (what `--help` prints). */
 export function usage(): string {
-  return buildProgram(() => undefined, { out: '', err: '' }).helpInformation();
+  return helpText(PROGRAM);
 }
 
 /**
@@ -294,11 +164,6 @@ export function compareReports(reports: readonly VersionReport[], outputDir: str
   return JSON.parse(fs.readFileSync(path.join(outputDir, 'comparison.json'), 'utf8'));
 }
 
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
-
 /**
  * The whole CLI: parse, run, print; returns the exit status (see the top of this file). `clients` is called
  * only once the arguments are valid, so `--help` and usage errors need no AWS settings.
@@ -312,15 +177,9 @@ export async function runCli(
   try {
     cmd = parseCommand(argv);
   } catch (e) {
-    if (e instanceof HelpRequested) {
-      io.stdout(e.text);
-      return 0;
-    }
-    if (e instanceof UsageError) {
-      io.stderr(`${e.message}\n`);
-      return e.exitCode;
-    }
-    throw e;
+    const status = reportUsage(e, io);
+    if (status === undefined) throw e;
+    return status;
   }
   const { sm, cw, s3 } = clients();
   try {
