@@ -69,6 +69,19 @@ def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_model_archive(tiny_causal_lm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model as a training job's model.tar.gz: the files at the archive's root, as SageMaker packs
+    /opt/ml/model."""
+    import tarfile
+
+    path = tmp_path_factory.mktemp("artifacts") / "model.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for file in sorted(tiny_causal_lm.iterdir()):
+            tar.add(file, file.name)
+    return path
+
+
 @pytest.fixture
 def torch_one_thread():
     """Tiny models train fastest on one thread (as in the torchrun workers); more only contend on 2 cores."""

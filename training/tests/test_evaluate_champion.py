@@ -5,7 +5,6 @@ writing what its gate reads."""
 from __future__ import annotations
 
 import json
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -138,13 +137,9 @@ def test_a_guard_that_gets_worse_beyond_its_tolerance_blocks_a_better_primary():
 # ---------------------------------------------------------------- the pipeline's evaluation step
 
 
-@pytest.fixture(scope="module")
-def archive(tiny_causal_lm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("champion") / "model.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for file in sorted(tiny_causal_lm.iterdir()):
-            tar.add(file, file.name)
-    return path
+@pytest.fixture
+def archive(tiny_model_archive: Path) -> Path:
+    return tiny_model_archive
 
 
 def _run(*args: str | Path) -> int:

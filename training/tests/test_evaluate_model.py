@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -19,14 +18,9 @@ from training.evaluate.metrics import qa_per_example
 from training.tests.conftest import read_jsonl, write_jsonl
 
 
-@pytest.fixture(scope="module")
-def model_archive(tiny_causal_lm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The model files at the archive's root, as SageMaker packs /opt/ml/model."""
-    path = tmp_path_factory.mktemp("artifacts") / "model.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for file in sorted(tiny_causal_lm.iterdir()):
-            tar.add(file, file.name)
-    return path
+@pytest.fixture
+def model_archive(tiny_model_archive: Path) -> Path:
+    return tiny_model_archive
 
 
 def evaluate(*args: str | Path) -> int:
