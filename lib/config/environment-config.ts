@@ -44,6 +44,7 @@ export const INTERFACE_ENDPOINT_NAMES = [
   'bedrock-runtime',
   'sns',
   'sqs',
+  'states',
 ] as const;
 export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINT_NAMES)[number];
 
@@ -416,9 +417,14 @@ const bedrockSchema = strictObject({
     .record(z.string(), bedrockModelSpecSchema, { error: 'allowed: an object of model ids and model specs' })
     .optional()
     .describe('base models to add to training/contracts/bedrock-models.json, in its shape (family, hyperparameters, customization types)'),
-  trigger: strictObject({ datasetPrefix: z.string({ error: 'allowed: an S3 prefix' }) })
+  trigger: strictObject({
+    datasetPrefix: z.string({ error: 'allowed: an S3 prefix' }),
+    quietMinutes: wholeNumber(1, 1440, 'a whole number of minutes from 1 to 1440').optional(),
+  })
     .optional()
-    .describe('start a run when `<datasetPrefix><name>/train.jsonl` lands in the training-data bucket (under the processed-data prefix); omit to start runs by hand'),
+    .describe(
+      'start a run when a folder `<datasetPrefix><name>/` (under the processed-data prefix) holds train.jsonl and no object has landed in it for `quietMinutes` (default 10); one run per data, one at a time per folder; omit to start runs by hand',
+    ),
   throughputGuard: strictObject({
     maxAgeHours: numberWhere((h) => h >= 1 && h <= 24 * 90, '1 to 2160 hours'),
     deleteStale: yesNo(),

@@ -21,6 +21,7 @@ const INTERFACE_ENDPOINT_SERVICES: Record<InterfaceEndpointName, ec2.InterfaceVp
   'bedrock-runtime': ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,
   sns: ec2.InterfaceVpcEndpointAwsService.SNS,
   sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
+  states: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
 };
 
 /** Workloads that get their own security group. */

@@ -1,7 +1,5 @@
 import * as path from 'path';
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -12,8 +10,8 @@ import { BedrockCustomizationWorkflow } from '../constructs/bedrock-customizatio
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { BedrockInvocationLogging } from '../constructs/bedrock-invocation-logging';
-import { MlBucket } from '../constructs/ml-bucket';
 import { JobNetworkPlacement, MlServiceRole } from '../constructs/ml-service-role';
+import { RetrainingTrigger } from '../constructs/pipelines/retraining-trigger';
 import { PlatformFunction } from '../constructs/platform-function';
 import { pythonHandlersCode } from '../constructs/python-handlers-code';
 import { ThroughputGuard } from '../constructs/throughput-guard';
@@ -38,6 +36,9 @@ export interface BedrockStackProps extends StackProps {
 export const OWNER_TAG_KEY = 'fmft:environment';
 
 /** Prefix of the Bedrock reports in the evaluation bucket, next to the SageMaker pipeline's reports. */
+/** Minutes a Bedrock dataset folder must stay unchanged before its run starts, unless `bedrock.trigger.quietMinutes` says. */
+export const DEFAULT_DATASET_QUIET_MINUTES = 10;
+
 export const BEDROCK_REPORTS_PREFIX = `${STORAGE_LAYOUT.evaluation.prefixes.reports}bedrock/`;
 
 /**
@@ -49,7 +50,8 @@ export class BedrockStack extends Stack {
   readonly workflow: BedrockCustomizationWorkflow;
   readonly invocationLogging: BedrockInvocationLogging;
   readonly guard: ThroughputGuard;
-  readonly trigger?: events.Rule;
+  /** Starts a run when a dataset folder under `bedrock.trigger.datasetPrefix` has settled and holds train.jsonl. */
+  readonly trigger?: RetrainingTrigger;
 
   constructor(scope: Construct, id: string, props: BedrockStackProps) {
     super(scope, id, props);
@@ -178,47 +180,26 @@ export class BedrockStack extends Stack {
       ownerTag: { key: OWNER_TAG_KEY, value: config.name },
     });
 
-    if (b.trigger) this.trigger = this.addTrigger(resourceName(config, 'bedrock-dataset-landed'), b.trigger.datasetPrefix, buckets.trainingData, deadLetters);
+    if (b.trigger) {
+      // The same trigger as the pipeline's: a burst of uploads to a folder gives one run once it has settled and
+      // holds train.jsonl, never twice for the same data, never two runs of a folder at once.
+      this.trigger = new RetrainingTrigger(this, 'DatasetTrigger', {
+        target: { kind: 'stateMachine', stateMachine: this.workflow.stateMachine, inputField: 'datasetUri', requiredFile: 'train.jsonl' },
+        bucket: buckets.trainingData,
+        rawPrefix: b.trigger.datasetPrefix,
+        quietPeriod: Duration.minutes(b.trigger.quietMinutes ?? DEFAULT_DATASET_QUIET_MINUTES),
+        newDataRuleName: resourceName(config, 'bedrock-dataset-landed'),
+        code,
+        placement,
+        key,
+        logRetention: retention,
+        topic: alerts.topic,
+        deadLetterQueue: deadLetters,
+      });
+    }
     addOutputs(this, {
       CustomizationStateMachineArn: { value: this.workflow.stateMachine.stateMachineArn, description: 'Start a Bedrock customization run (aws stepfunctions start-execution)' },
     });
-  }
-
-  /** Start a run when `<prefix><name>/train.jsonl` lands in the data bucket. */
-  private addTrigger(ruleName: string, prefix: string, bucket: MlBucket, deadLetterQueue: targets.SfnStateMachineProps['deadLetterQueue']): events.Rule {
-    // Named, so the role admits EventBridge for this one rule (confused-deputy conditions).
-    const role = new MlServiceRole(this, 'TriggerRole', {
-      description: 'EventBridge starts the Bedrock customization state machine',
-      trust: { service: 'events.amazonaws.com', sourceArnPattern: this.formatArn({ service: 'events', resource: 'rule', resourceName: ruleName }) },
-    });
-    role.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.workflow.stateMachine.stateMachineArn] }),
-    );
-    const rule = new events.Rule(this, 'DatasetLanded', {
-      ruleName,
-      description: `Starts a Bedrock customization when ${prefix}<name>/train.jsonl lands`,
-      eventPattern: {
-        source: ['aws.s3'],
-        detailType: ['Object Created'],
-        detail: {
-          bucket: { name: [bucket.bucket.bucketName] },
-          object: { key: events.Match.wildcard(`${prefix}*/train.jsonl`) },
-        },
-      },
-    });
-    rule.addTarget(
-      new targets.SfnStateMachine(this.workflow.stateMachine, {
-        input: events.RuleTargetInput.fromObject({
-          datasetUri: `s3://${bucket.bucket.bucketName}/${events.EventField.fromPath('$.detail.object.key')}`,
-        }),
-        role: iam.Role.fromRoleArn(this, 'TriggerRoleRef', role.role.roleArn, { mutable: false }),
-        deadLetterQueue,
-        retryAttempts: 8,
-        maxEventAge: Duration.hours(2),
-      }),
-    );
-    rule.node.addDependency(role);
-    return rule;
   }
 
   private allowInvokeCustomModels(role: MlServiceRole): void {

@@ -163,9 +163,12 @@ export class PipelinesStack extends Stack {
       }
       if (triggered) {
         this.retrainingTrigger = new RetrainingTrigger(this, 'RetrainingTrigger', {
-          pipelineName: this.fineTuning.pipeline.pipelineName!,
-          pipelineParameterNames: this.fineTuning.parameterNames,
-          inputParameterName: FINE_TUNING_PARAMETER_NAMES.inputDataUri,
+          target: {
+            kind: 'pipeline',
+            pipelineName: this.fineTuning.pipeline.pipelineName!,
+            parameterNames: this.fineTuning.parameterNames,
+            inputParameterName: FINE_TUNING_PARAMETER_NAMES.inputDataUri,
+          },
           bucket: buckets.trainingData,
           rawPrefix: layout.trainingData.prefixes.raw,
           datasets: r.datasets ?? {},

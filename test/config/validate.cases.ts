@@ -75,7 +75,7 @@ describe('environment config', () => {
     ['subnet larger than VPC', (c) => (c.network.vpcCidr = '10.40.0.0/24'), /network.subnetPrefixLengths: .*every subnet must be smaller than the VPC/],
     ['subnet prefix out of range', (c) => (c.network.subnetPrefixLengths.privatelink = 29), /network.subnetPrefixLengths.privatelink: got 29; allowed: a whole number from 16 to 28/],
     ['NAT above AZ count', (c) => (c.network.natGateways = 3), /network.natGateways: got 3; allowed: a whole number from 0 .* to 2/],
-    ['unknown endpoint', (c) => c.network.interfaceEndpoints.push('dynamodb'), /network.interfaceEndpoints\[12\]: got "dynamodb"; allowed: sagemaker-api, sagemaker-runtime, .*, bedrock-runtime, sns, sqs$/m],
+    ['unknown endpoint', (c) => c.network.interfaceEndpoints.push('dynamodb'), /network.interfaceEndpoints\[13\]: got "dynamodb"; allowed: sagemaker-api, sagemaker-runtime, .*, bedrock-runtime, sns, sqs, states$/m],
     ['duplicate endpoint', (c) => c.network.interfaceEndpoints.push('kms'), /each endpoint may be listed once/],
     ['isolated without required endpoints', (c) => (c.network.interfaceEndpoints = ['kms']), /isolated subnets \(natGateways 0\) need sagemaker-api, ecr-api, ecr-docker, logs, sts/],
     ['flow log retention', (c) => (c.network.flowLogRetentionDays = 45), /network.flowLogRetentionDays: got 45; allowed: one of 1, 3/],

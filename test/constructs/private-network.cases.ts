@@ -23,6 +23,7 @@ const ENDPOINT_SERVICE: Record<string, string> = {
   'bedrock-runtime': 'com.amazonaws.us-east-1.bedrock-runtime',
   sns: 'com.amazonaws.us-east-1.sns',
   sqs: 'com.amazonaws.us-east-1.sqs',
+  states: 'com.amazonaws.us-east-1.states',
 };
 
 const logicalId = (stack: Stack, c: IConstruct) => stack.getLogicalId(c.node.defaultChild as any);

@@ -173,9 +173,9 @@ describe('bedrock state machine', () => {
 describe('bedrock functions', () => {
   const functions = tpl.findResources('AWS::Lambda::Function');
 
-  test('four functions, each in the private subnets, with reserved concurrency, encrypted environment, tracing and a DLQ', () => {
-    expect(Object.keys(functions)).toHaveLength(4);
-    for (const fn of Object.values(functions) as any[]) {
+  test('five functions (four handlers and the dataset trigger), each in the private subnets, with reserved concurrency, encrypted environment, tracing and a DLQ', () => {
+    expect(Object.keys(functions)).toHaveLength(5);
+    for (const [id, fn] of Object.entries(functions) as [string, any][]) {
       const p = fn.Properties;
       expect(p.Runtime).toBe(PLATFORM_PYTHON_RUNTIME.name);
       expect(p.VpcConfig.SubnetIds).toHaveLength(2);
@@ -183,8 +183,12 @@ describe('bedrock functions', () => {
       expect(p.KmsKeyArn).toBeDefined();
       expect(p.TracingConfig).toEqual({ Mode: 'Active' });
       expect(p.DeadLetterConfig.TargetArn).toBeDefined();
-      expect(p.Handler).toMatch(/^training\.bedrock\.handlers\.\w+$/);
-      expect(p.Environment.Variables.FMFT_BEDROCK_SETTINGS).toBeDefined();
+      if (id.startsWith('DatasetTrigger')) {
+        expect(p.Handler).toBe('training.triggers.retrain.handler');
+      } else {
+        expect(p.Handler).toMatch(/^training\.bedrock\.handlers\.\w+$/);
+        expect(p.Environment.Variables.FMFT_BEDROCK_SETTINGS).toBeDefined();
+      }
     }
   });
 
@@ -217,21 +221,34 @@ describe('bedrock functions', () => {
 });
 
 describe('bedrock trigger, guard and invocation logging', () => {
-  test('a train.jsonl under the configured prefix starts a run, with retries and a dead-letter queue', () => {
+  test('objects under the configured prefix go to the shared trigger, which starts a settled folder holding train.jsonl', () => {
+    const prefix = ENVIRONMENTS.dev.bedrock.trigger!.datasetPrefix;
     tpl.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'fmft-dev-bedrock-dataset-landed',
       EventPattern: {
         source: ['aws.s3'],
         'detail-type': ['Object Created'],
-        detail: { object: { key: [{ wildcard: `${ENVIRONMENTS.dev.bedrock.trigger!.datasetPrefix}*/train.jsonl` }] } },
+        detail: { bucket: { name: [Match.anyValue()] }, object: { key: [{ prefix }] } },
       },
       Targets: [
         Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatasetTriggerRequests'), 'Arn'] },
           RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
           DeadLetterConfig: { Arn: Match.anyValue() },
-          InputTransformer: Match.objectLike({ InputPathsMap: { 'detail-object-key': '$.detail.object.key' } }),
         }),
       ],
     });
+    const [fn] = Object.entries(tpl.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('DatasetTriggerHandler')).map(([, r]) => r as any);
+    const parts: unknown[] = fn.Properties.Environment.Variables.FMFT_RETRAIN_SETTINGS['Fn::Join'][1];
+    const settings = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : '"<token>"').replace(/^"<token>"$/, '<token>')).join(''));
+    expect(settings).toMatchObject({ rawPrefix: prefix, inputParameter: 'datasetUri', requiredFile: 'train.jsonl', datasets: null, quietSeconds: 600 });
+    const [policy] = Object.entries(tpl.findResources('AWS::IAM::ManagedPolicy')).filter(([id]) => id.startsWith('DatasetTriggerHandlerRole')).map(([, r]) => r as any);
+    const states = policy.Properties.PolicyDocument.Statement.filter((st: any) => [st.Action].flat().some((a: string) => a.startsWith('states:')));
+    expect(states).toHaveLength(1);
+    expect([states[0].Action].flat().sort()).toEqual(['states:ListExecutions', 'states:StartExecution']);
+    const machine = Object.keys(tpl.findResources('AWS::StepFunctions::StateMachine')).find((id) => id.startsWith('CustomizationStateMachine'));
+    expect(machine).toBeDefined();
+    expect(states[0].Resource).toEqual({ Ref: machine });
   });
 
   test('the guard runs hourly and its alarm mails the alerts topic, also when it stops reporting', () => {

@@ -216,7 +216,7 @@ def _data_uris(run_input: dict[str, Any], problems: list[str], s3) -> dict[str, 
                 f"datasetUri: got {dataset!r}; allowed: s3://<bucket>/<prefix>/ holding train.jsonl"
             )
             return dict.fromkeys(SPLIT_FILES)
-        # The S3 trigger passes the train.jsonl that landed; its folder is the data set.
+        # A folder (what the dataset trigger passes), or its train.jsonl: the folder is the data set.
         dataset = dataset.removesuffix(SPLIT_FILES["train"])
         root = dataset if dataset.endswith("/") else dataset + "/"
         uris = {s: root + f for s, f in SPLIT_FILES.items()}

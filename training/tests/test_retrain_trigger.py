@@ -351,3 +351,80 @@ def test_the_command_looks_at_one_dataset_as_the_trigger_would(aws):
         [*command, "--dataset", "nosuch"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and "dataset: got 'nosuch'; allowed: billing, support" in bad.stderr
+
+
+# ---------------------------------------------------------------- a state machine target (Bedrock runs)
+
+BEDROCK_PREFIX = "training-data/processed/bedrock/"
+
+
+@pytest.fixture
+def bedrock(aws):
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = sfn.create_state_machine(
+        name="fmft-dev-bedrock-customization",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    cfg = {k: v for k, v in aws["cfg"].items() if k != "pipelineName"}
+    cfg.update(
+        rawPrefix=BEDROCK_PREFIX,
+        stateMachineArn=machine,
+        inputParameter="datasetUri",
+        requiredFile="train.jsonl",
+        datasets=None,
+    )
+    return aws | {"cfg": cfg, "sm": sfn, "sfn": sfn, "machine": machine}
+
+
+def bedrock_upload(env, dataset: str, *names: str) -> list[str]:
+    keys = [f"{BEDROCK_PREFIX}{dataset}/{n}" for n in names]
+    for key in keys:
+        env["s3"].put_object(Bucket=BUCKET, Key=key, Body=b"{}\n")
+    return keys
+
+
+def sfn_executions(env) -> list[dict[str, Any]]:
+    return env["sfn"].list_executions(stateMachineArn=env["machine"])["executions"]
+
+
+def test_a_state_machine_run_starts_once_train_jsonl_is_there_and_never_twice(bedrock):
+    (first,) = bedrock_upload(bedrock, "invoices-v1", "validation.jsonl")
+    waiting = run(bedrock, batch(s3_event(first)), after_minutes=11)["outcomes"][0]
+    assert waiting["outcome"] == "no-data" and "no train.jsonl under" in waiting["detail"]
+    assert sfn_executions(bedrock) == []
+
+    (train,) = bedrock_upload(bedrock, "invoices-v1", "train.jsonl")
+    started = run(bedrock, batch(s3_event(train)), after_minutes=11)["outcomes"][0]
+    assert started["outcome"] == "started" and started["displayName"].startswith("invoices-v1-")
+    (execution,) = sfn_executions(bedrock)
+    assert execution["name"] == started["displayName"]
+    described = bedrock["sfn"].describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == {"datasetUri": f"s3://{BUCKET}/{BEDROCK_PREFIX}invoices-v1/"}
+
+    # Running: the same data is the same run; after it ends, StartExecution refuses the name: still one run.
+    assert (
+        run(bedrock, batch(s3_event(train)), after_minutes=12)["outcomes"][0]["outcome"] == "already-started"
+    )
+    bedrock["sfn"].stop_execution(executionArn=execution["executionArn"])
+    again = run(bedrock, batch(s3_event(train)), after_minutes=13)["outcomes"][0]
+    assert again["outcome"] == "already-started" and len(sfn_executions(bedrock)) == 1
+
+
+def test_new_data_waits_for_the_running_state_machine_run_of_its_dataset(bedrock):
+    (train,) = bedrock_upload(bedrock, "invoices-v1", "train.jsonl")
+    assert run(bedrock, batch(s3_event(train)), after_minutes=11)["outcomes"][0]["outcome"] == "started"
+    (more,) = bedrock_upload(bedrock, "invoices-v1", "test.jsonl")
+    busy = run(bedrock, batch(s3_event(more)), after_minutes=11)["outcomes"][0]
+    assert busy["outcome"] == "waiting-for-running-execution"
+    # Another folder is its own dataset.
+    (other,) = bedrock_upload(bedrock, "claims-v2", "train.jsonl")
+    assert run(bedrock, batch(s3_event(other)), after_minutes=11)["outcomes"][0]["outcome"] == "started"
+
+
+def test_any_folder_may_be_a_dataset_if_its_name_can_name_a_run(bedrock):
+    (key,) = bedrock_upload(bedrock, "Invoices_V1", "train.jsonl")
+    result = run(bedrock, batch(s3_event(key)), after_minutes=11)
+    assert result["outcomes"] == [] and sfn_executions(bedrock) == []
+    (notice,) = notices(bedrock)
+    assert "dataset folder 'Invoices_V1' cannot name a run; allowed: lowercase letters" in notice

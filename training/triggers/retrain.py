@@ -12,9 +12,12 @@ that receives three kinds of message:
   delay, to look again later.
 
 Settings come from ``FMFT_RETRAIN_SETTINGS`` (JSON written by the CDK stack): ``bucket``, ``rawPrefix``,
-``pipelineName``, ``inputParameter`` (the pipeline parameter that takes the data location),
-``datasets`` (``{name: {"parameters": {name: value}}}``), ``quietSeconds``, ``queueUrl``, ``topicArn``,
-``maxWaitHours`` and ``historyDays``.
+the target (``pipelineName``: a SageMaker pipeline, each run an execution; or ``stateMachineArn``: a Step
+Functions state machine such as the Bedrock customization workflow, each run an execution named like the
+display name below), ``inputParameter`` (the pipeline parameter, or the execution input field, that takes
+the data location), ``requiredFile`` (a run starts only when the folder holds it; null: any object),
+``datasets`` (``{name: {"parameters": {name: value}}}``, or null: every folder whose name can name a run),
+``quietSeconds``, ``queueUrl``, ``topicArn``, ``maxWaitHours`` and ``historyDays``.
 
 For each dataset named in a batch the function lists ``<rawPrefix><dataset>/`` (ListObjectsV2):
 
@@ -25,7 +28,8 @@ For each dataset named in a batch the function lists ``<rawPrefix><dataset>/`` (
    (object count, newest key, ETag and time) and of the drift alarms that asked for it; its
    ``ClientRequestToken`` is the whole fingerprint, so two looks at the same data start the pipeline once
    (SageMaker keeps the token idempotent; the function also skips a fingerprint it finds among the
-   executions of the last ``historyDays``).
+   executions of the last ``historyDays``). A state machine execution is named so: Step Functions refuses
+   a second execution of the same name.
 3. **Never two at once.** While an execution of the dataset is ``Executing`` or ``Stopping``, the function
    looks again in 15 minutes; after ``maxWaitHours`` it gives up with an error (the message then reaches the
    dead-letter queue, whose alarm notifies).
@@ -150,7 +154,11 @@ def classify(
         dataset, slash, name = key[len(prefix) :].partition("/")
         if not slash or not dataset:
             return Refusal(where, f"no dataset folder; allowed: {prefix}<dataset>/<file>")
-        if dataset not in datasets:
+        if datasets is None:
+            problem = dataset_problem(dataset)
+            if problem:
+                return Refusal(where, f"dataset folder {dataset!r} cannot name a run; {problem}")
+        elif dataset not in datasets:
             allowed = ", ".join(sorted(datasets)) or "none configured"
             return Refusal(
                 where, f"dataset {dataset!r} is not in training.retraining.datasets; allowed: {allowed}"
@@ -162,7 +170,9 @@ def classify(
     dataset = message.get("dataset")
     if trigger not in ("drift", "pending"):
         return Refusal(body[:200], "neither an S3 event nor a drift or pending message")
-    if dataset not in datasets:
+    if not isinstance(dataset, str) or (
+        dataset_problem(dataset) if datasets is None else dataset not in datasets
+    ):
         return Refusal(body[:200], f"dataset {dataset!r} is not in training.retraining.datasets")
     if trigger == "drift":
         alarm, time = str(message.get("alarm", "")), str(message.get("time", ""))
@@ -277,50 +287,111 @@ def look(
     if quiet_left > 0:
         return again(quiet_left, "waiting-for-quiet")
 
+    required = cfg.get("requiredFile")
+    if required and not _exists(s3, cfg["bucket"], f"{prefix}{required}"):
+        return {"dataset": dataset, "outcome": "no-data", "detail": f"no {required} under {data_uri}"}
     fp = fingerprint(dataset, listing, reasons)
     name = display_name(dataset, fp)
-    history = recent_executions(sm, cfg["pipelineName"], now - dt.timedelta(days=cfg["historyDays"]))
-    same = [e for e in history if e.get("PipelineExecutionDisplayName") == name]
+    target = runner(cfg, sm)
+    runs = target.runs(now - dt.timedelta(days=cfg["historyDays"]))
+    same = [r for r in runs if r["name"] == name]
     if same:
-        return {
-            "dataset": dataset,
-            "outcome": "already-started",
-            "executionArn": same[0]["PipelineExecutionArn"],
-        }
-    running = [
-        e
-        for e in history
-        if dataset_of_display_name(e.get("PipelineExecutionDisplayName", "")) == dataset
-        and e.get("PipelineExecutionStatus") in RUNNING
-    ]
+        return {"dataset": dataset, "outcome": "already-started", "executionArn": same[0]["arn"]}
+    running = [r for r in runs if dataset_of_display_name(r["name"]) == dataset and r["running"]]
     if running:
         waited = now - request.since
         if waited > dt.timedelta(hours=cfg["maxWaitHours"]):
             raise TriggerError(
-                f"{dataset}: {running[0]['PipelineExecutionArn']} has been running for more than "
-                f"{cfg['maxWaitHours']} h while new data waits; stop it or start the pipeline by hand"
+                f"{dataset}: {running[0]['arn']} has been running for more than "
+                f"{cfg['maxWaitHours']} h while new data waits; stop it or start a run by hand"
             )
         return again(BUSY_RETRY_SECONDS, "waiting-for-running-execution")
 
-    parameters = {**cfg["datasets"][dataset].get("parameters", {}), cfg["inputParameter"]: data_uri}
+    configured = ((cfg["datasets"] or {}).get(dataset) or {}).get("parameters", {})
+    parameters = {**configured, cfg["inputParameter"]: data_uri}
     description = f"{dataset}: " + "; ".join(r.detail for r in reasons) if reasons else f"{dataset}: new data"
-    started = sm.start_pipeline_execution(
-        PipelineName=cfg["pipelineName"],
-        PipelineExecutionDisplayName=name,
-        PipelineExecutionDescription=description[:3072],
-        PipelineParameters=[{"Name": k, "Value": v} for k, v in sorted(parameters.items())],
-        ClientRequestToken=fp,
-    )
+    arn = target.start(name, fp, parameters, description)
+    if arn is None:
+        return {"dataset": dataset, "outcome": "already-started", "executionArn": None, "displayName": name}
     return {
         "dataset": dataset,
         "outcome": "started",
-        "executionArn": started["PipelineExecutionArn"],
+        "executionArn": arn,
         "displayName": name,
         "parameters": parameters,
         "objects": listing.count,
         "newestObject": listing.newest_key,
         "reasons": [r.detail for r in reasons],
     }
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    page = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    return any(obj["Key"] == key for obj in page.get("Contents", []))
+
+
+class PipelineRunner:
+    """Runs are SageMaker pipeline executions; parameters are pipeline parameters."""
+
+    def __init__(self, cfg: dict[str, Any], sm: Any) -> None:
+        self.name, self.sm = cfg["pipelineName"], sm
+
+    def runs(self, since: dt.datetime) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": e.get("PipelineExecutionDisplayName", ""),
+                "arn": e["PipelineExecutionArn"],
+                "running": e.get("PipelineExecutionStatus") in RUNNING,
+            }
+            for e in recent_executions(self.sm, self.name, since)
+        ]
+
+    def start(self, name: str, token: str, parameters: dict[str, str], description: str) -> str | None:
+        started = self.sm.start_pipeline_execution(
+            PipelineName=self.name,
+            PipelineExecutionDisplayName=name,
+            PipelineExecutionDescription=description[:3072],
+            PipelineParameters=[{"Name": k, "Value": v} for k, v in sorted(parameters.items())],
+            ClientRequestToken=token,
+        )
+        return started["PipelineExecutionArn"]
+
+
+class StateMachineRunner:
+    """Runs are Step Functions executions named like display names; parameters are input fields.
+    StartExecution is idempotent on the name: a closed execution of the same name is a run already made."""
+
+    def __init__(self, cfg: dict[str, Any], sfn: Any) -> None:
+        self.arn, self.sfn = cfg["stateMachineArn"], sfn
+
+    def runs(self, since: dt.datetime) -> list[dict[str, Any]]:
+        found, token = [], None
+        while True:
+            page = self.sfn.list_executions(
+                stateMachineArn=self.arn, statusFilter="RUNNING", **({"nextToken": token} if token else {})
+            )
+            found += [
+                {"name": e["name"], "arn": e["executionArn"], "running": True} for e in page["executions"]
+            ]
+            token = page.get("nextToken")
+            if not token:
+                return found
+
+    def start(self, name: str, token: str, parameters: dict[str, str], description: str) -> str | None:
+        try:
+            return self.sfn.start_execution(
+                stateMachineArn=self.arn, name=name, input=json.dumps(parameters)
+            )["executionArn"]
+        except self.sfn.exceptions.ExecutionAlreadyExists:
+            return None
+
+
+def runner(cfg: dict[str, Any], client: Any) -> PipelineRunner | StateMachineRunner:
+    return StateMachineRunner(cfg, client) if cfg.get("stateMachineArn") else PipelineRunner(cfg, client)
+
+
+def _target_name(cfg: dict[str, Any]) -> str:
+    return cfg.get("pipelineName") or cfg["stateMachineArn"].rsplit(":", 1)[-1]
 
 
 def _notify(sns: Any, topic: str, subject: str, lines: list[str]) -> None:
@@ -361,7 +432,7 @@ def handle(
                 cfg["topicArn"],
                 f"Retraining started: {outcome['displayName']}",
                 [
-                    f"{cfg['pipelineName']} started for dataset {request.dataset} "
+                    f"{_target_name(cfg)} started for dataset {request.dataset} "
                     f"({outcome['objects']} objects):",
                     *[f"- {r}" for r in outcome["reasons"]],
                     f"Execution: {outcome['executionArn']}",
@@ -391,7 +462,8 @@ def handler(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
 
     retries = Config(retries={"max_attempts": 8, "mode": "adaptive"})
     cfg = settings()
-    clients = (boto3.client(s, config=retries) for s in ("s3", "sagemaker", "sqs", "sns"))
+    runs = "stepfunctions" if cfg.get("stateMachineArn") else "sagemaker"
+    clients = (boto3.client(s, config=retries) for s in ("s3", runs, "sqs", "sns"))
     result = handle(event, cfg, *clients, now=dt.datetime.now(dt.UTC))
     return {"batchItemFailures": result["batchItemFailures"]}
 
@@ -417,7 +489,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.dataset not in cfg["datasets"]:
+    if cfg["datasets"] is None and dataset_problem(args.dataset):
+        print(f"dataset: got {args.dataset!r}; {dataset_problem(args.dataset)}", file=sys.stderr)
+        return 2
+    if cfg["datasets"] is not None and args.dataset not in cfg["datasets"]:
         print(
             f"dataset: got {args.dataset!r}; allowed: {', '.join(sorted(cfg['datasets']))}", file=sys.stderr
         )
@@ -431,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     import boto3
 
-    clients = (boto3.client(s) for s in ("s3", "sagemaker", "sqs", "sns"))
+    runs = "stepfunctions" if cfg.get("stateMachineArn") else "sagemaker"
+    clients = (boto3.client(s) for s in ("s3", runs, "sqs", "sns"))
     with contextlib.redirect_stdout(sys.stderr):  # the function's log lines; stdout gets the outcome only
         result = handle(
             {"Records": [{"messageId": "cli", "body": body}]}, cfg, *clients, now=dt.datetime.now(dt.UTC)

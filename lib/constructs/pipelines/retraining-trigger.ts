@@ -7,6 +7,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { datasetFolderProblem } from '../../config/storage-layout';
 import { acknowledgeNag } from '../compliance';
@@ -20,19 +21,35 @@ export interface RetrainingDataset {
   readonly parameters?: Readonly<Record<string, string>>;
 }
 
-export interface RetrainingTriggerProps {
-  /** The pipeline the trigger starts. */
+/** A SageMaker pipeline: each run an execution, the data location a pipeline parameter. */
+export interface PipelineRetrainingTarget {
+  readonly kind: 'pipeline';
   readonly pipelineName: string;
   /** The pipeline's parameter names; dataset parameters may set only these. */
-  readonly pipelineParameterNames: readonly string[];
+  readonly parameterNames: readonly string[];
   /** The pipeline parameter that takes the data location (`s3://<bucket>/<rawPrefix><dataset>/`). */
   readonly inputParameterName: string;
+}
+
+/** A Step Functions state machine (the Bedrock customization workflow): each run an execution named after its data. */
+export interface StateMachineRetrainingTarget {
+  readonly kind: 'stateMachine';
+  readonly stateMachine: sfn.IStateMachine;
+  /** The input field that takes the data location. */
+  readonly inputField: string;
+  /** A run starts only when the folder holds this file (e.g. train.jsonl). @default - any object */
+  readonly requiredFile?: string;
+}
+
+export interface RetrainingTriggerProps {
+  /** What a run is. */
+  readonly target: PipelineRetrainingTarget | StateMachineRetrainingTarget;
   /** The training-data bucket; it must send its events to EventBridge. */
   readonly bucket: MlBucket;
   /** The prefix under which each dataset has its folder, e.g. `training-data/raw/`. */
   readonly rawPrefix: string;
-  /** Datasets by folder name. */
-  readonly datasets: Readonly<Record<string, RetrainingDataset>>;
+  /** Datasets by folder name. @default - every folder whose name can name a run, without parameters */
+  readonly datasets?: Readonly<Record<string, RetrainingDataset>>;
   /**
    * Start a dataset's run when objects land under its folder, once none has landed for this long.
    * @default - no S3 rule (drift requests only)
@@ -109,21 +126,22 @@ export class RetrainingTrigger extends Construct {
   constructor(scope: Construct, id: string, props: RetrainingTriggerProps) {
     super(scope, id);
     const problems: string[] = [];
-    const names = Object.keys(props.datasets);
-    if (names.length === 0) problems.push('datasets: got none; allowed: at least one dataset folder name');
-    for (const [name, dataset] of Object.entries(props.datasets)) {
+    const target = props.target;
+    const inputName = target.kind === 'pipeline' ? target.inputParameterName : target.inputField;
+    if (props.datasets && Object.keys(props.datasets).length === 0) problems.push('datasets: got none; allowed: at least one dataset folder name, or omit for any');
+    for (const [name, dataset] of Object.entries(props.datasets ?? {})) {
       const problem = datasetFolderProblem(name);
       if (problem) problems.push(`datasets.${name}: not a dataset folder name; ${problem}`);
       for (const parameter of Object.keys(dataset.parameters ?? {})) {
-        if (parameter === props.inputParameterName) {
+        if (parameter === inputName) {
           problems.push(`datasets.${name}.parameters.${parameter}: set by the trigger to the dataset's folder; remove it`);
-        } else if (!props.pipelineParameterNames.includes(parameter)) {
-          problems.push(`datasets.${name}.parameters.${parameter}: not a parameter of the pipeline; allowed: ${props.pipelineParameterNames.join(', ')}`);
+        } else if (target.kind === 'pipeline' && !target.parameterNames.includes(parameter)) {
+          problems.push(`datasets.${name}.parameters.${parameter}: not a parameter of the pipeline; allowed: ${target.parameterNames.join(', ')}`);
         }
       }
     }
-    if (!props.pipelineParameterNames.includes(props.inputParameterName)) {
-      problems.push(`inputParameterName: got '${props.inputParameterName}'; allowed: ${props.pipelineParameterNames.join(', ')}`);
+    if (target.kind === 'pipeline' && !target.parameterNames.includes(target.inputParameterName)) {
+      problems.push(`target.inputParameterName: got '${target.inputParameterName}'; allowed: ${target.parameterNames.join(', ')}`);
     }
     const quiet = props.quietPeriod?.toSeconds();
     if (quiet !== undefined && !Token.isUnresolved(quiet) && (quiet < 60 || quiet > 86400)) {
@@ -135,6 +153,7 @@ export class RetrainingTrigger extends Construct {
 
     const stack = Stack.of(this);
     const timeout = Duration.minutes(2);
+    const targetName = target.kind === 'pipeline' ? target.pipelineName : 'the state machine';
     this.queue = new sqs.Queue(this, 'Requests', {
       encryptionMasterKey: props.key,
       enforceSSL: true,
@@ -160,7 +179,7 @@ export class RetrainingTrigger extends Construct {
     this.handler = new PlatformFunction(this, 'Handler', {
       code: props.code,
       handler: 'training.triggers.retrain.handler',
-      description: `Starts ${props.pipelineName} when a dataset's new data has settled or drift asks`,
+      description: `Starts ${targetName} when a dataset's new data has settled${props.driftRuleName ? ' or drift asks' : ''}`,
       placement: props.placement,
       key: props.key,
       logRetention: props.logRetention,
@@ -173,9 +192,11 @@ export class RetrainingTrigger extends Construct {
         FMFT_RETRAIN_SETTINGS: stack.toJsonString({
           bucket: props.bucket.bucket.bucketName,
           rawPrefix: props.rawPrefix,
-          pipelineName: props.pipelineName,
-          inputParameter: props.inputParameterName,
-          datasets: props.datasets,
+          ...(target.kind === 'pipeline'
+            ? { pipelineName: target.pipelineName }
+            : { stateMachineArn: target.stateMachine.stateMachineArn, requiredFile: target.requiredFile ?? null }),
+          inputParameter: inputName,
+          datasets: props.datasets ?? null,
           quietSeconds: quiet ?? 0,
           queueUrl: this.queue.queueUrl,
           topicArn: props.topic.topicArn,
@@ -186,10 +207,16 @@ export class RetrainingTrigger extends Construct {
     });
     const role = this.handler.role;
     props.bucket.grantListObjects(role, props.rawPrefix);
-    const pipelineArn = stack.formatArn({ service: 'sagemaker', resource: 'pipeline', resourceName: props.pipelineName.toLowerCase() });
-    role.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['sagemaker:StartPipelineExecution', 'sagemaker:ListPipelineExecutions'], resources: [pipelineArn] }),
-    );
+    if (target.kind === 'pipeline') {
+      const pipelineArn = stack.formatArn({ service: 'sagemaker', resource: 'pipeline', resourceName: target.pipelineName.toLowerCase() });
+      role.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['sagemaker:StartPipelineExecution', 'sagemaker:ListPipelineExecutions'], resources: [pipelineArn] }),
+      );
+    } else {
+      role.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['states:StartExecution', 'states:ListExecutions'], resources: [target.stateMachine.stateMachineArn] }),
+      );
+    }
     role.allowConsumeMessages(this.queue);
     role.allowSendMessages(this.queue);
     role.allowPublish(props.topic);
@@ -214,7 +241,7 @@ export class RetrainingTrigger extends Construct {
     if (quiet !== undefined) {
       this.newDataRule = new events.Rule(this, 'NewData', {
         ruleName: props.newDataRuleName,
-        description: `Objects under ${props.rawPrefix}<dataset>/ ask ${props.pipelineName} for a run`,
+        description: `Objects under ${props.rawPrefix}<dataset>/ ask ${targetName} for a run`,
         eventPattern: {
           source: ['aws.s3'],
           detailType: ['Object Created'],
