@@ -5,8 +5,7 @@ import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
 import { validateEnvironmentConfig } from '../../lib/config/validate';
 import { FINE_TUNING_PARAMETER_NAMES } from '../../lib/pipeline/fine-tuning-pipeline';
 import { configWith, synthesizeEnvironment } from '../support/app';
-import { eventEntry, LocalEventBridge, renderInput } from '../support/eventbridge';
-import { MotoServer, startMoto } from '../support/moto';
+import { eventEntry, renderInput, useLocalEventBridge } from '../support/eventbridge';
 
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
 const tpl = Template.fromStack(dev.platform.pipelines);
@@ -220,28 +219,22 @@ describe('retraining on drift (opt-in)', () => {
 describe('the synthesized rules, loaded into a local EventBridge (moto) that delivers to SQS', () => {
   // The rules' patterns and input transformers run as written; tokens (bucket name, alarm ARNs) become
   // concrete names, and the target is a moto queue standing in for the request queue.
-  let moto: MotoServer;
-  let bus: LocalEventBridge;
-  beforeAll(async () => {
-    moto = await startMoto();
-    bus = new LocalEventBridge(moto);
-  });
-  afterAll(() => moto?.stop());
+  const local = useLocalEventBridge();
 
   /** An alarm's Fn::GetAtt -> an alarm ARN named by its logical id; the bucket's name -> data-bucket. */
   const resolve = (token: any) => (token['Fn::GetAtt'] ? `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${token['Fn::GetAtt'][0]}` : 'data-bucket');
   const entry = eventEntry;
 
   test('objects created under raw/ in the data bucket arrive as S3 events; other prefixes and buckets do not', async () => {
-    const queue = await bus.load(only(prodPipelines, 'AWS::Events::Rule', 'RetrainingTriggerNewData'), resolve);
+    const queue = await local().load(only(prodPipelines, 'AWS::Events::Rule', 'RetrainingTriggerNewData'), resolve);
     const created = (bucket: string, key: string) => entry('aws.s3', 'Object Created', { bucket: { name: bucket }, object: { key, size: 1 } });
-    await bus.put(
+    await local().put(
       created('data-bucket', 'training-data/raw/my-dataset/a.jsonl'),
       created('data-bucket', 'training-data/processed/my-dataset/train.jsonl'),
       created('other-bucket', 'training-data/raw/my-dataset/b.jsonl'),
       entry('aws.s3', 'Object Deleted', { bucket: { name: 'data-bucket' }, object: { key: 'training-data/raw/my-dataset/c.jsonl' } }),
     );
-    const messages = await bus.received(queue);
+    const messages = await local().received(queue);
     expect(messages.map((m) => [m.source, m.detail.object.key])).toEqual([['aws.s3', 'training-data/raw/my-dataset/a.jsonl']]);
   });
 
@@ -250,12 +243,12 @@ describe('the synthesized rules, loaded into a local EventBridge (moto) that del
     // moto matches and delivers the event; the input template is applied as EventBridge documents it
     // (renderInput: moto inserts string values unquoted).
     const [target] = rule.Properties.Targets;
-    const queue = await bus.load(rule, resolve, { withoutTransformer: true });
+    const queue = await local().load(rule, resolve, { withoutTransformer: true });
     const watched = resolve(rule.Properties.EventPattern.resources[0]) as string;
     const change = (arn: string, state: string) =>
       entry('aws.cloudwatch', 'CloudWatch Alarm State Change', { alarmName: arn.split(':').pop(), state: { value: state } }, [arn]);
-    await bus.put(change(watched, 'ALARM'), change(watched, 'OK'), change('arn:aws:cloudwatch:us-east-1:123456789012:alarm:other', 'ALARM'));
-    const events = await bus.received(queue);
+    await local().put(change(watched, 'ALARM'), change(watched, 'OK'), change('arn:aws:cloudwatch:us-east-1:123456789012:alarm:other', 'ALARM'));
+    const events = await local().received(queue);
     expect(events.map((e) => [e.resources, e.detail.state.value])).toEqual([[[watched], 'ALARM']]);
     const drift = loadEnvironmentConfig('prod', FIXTURE).training.retraining!.onDrift!;
     expect(renderInput(target.InputTransformer, events[0])).toEqual({ trigger: 'drift', dataset: drift.dataset, alarm: watched.split(':').pop(), time: '2026-11-29T10:00:00Z' });

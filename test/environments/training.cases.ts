@@ -2,8 +2,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import metricsContract from '../../training/contracts/training-metrics.json';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { synthesizeEnvironment } from '../support/app';
-import { eventEntry, LocalEventBridge, renderInput } from '../support/eventbridge';
-import { MotoServer, startMoto } from '../support/moto';
+import { eventEntry, renderInput, useLocalEventBridge } from '../support/eventbridge';
 
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
 const tpl = Template.fromStack(dev.platform.training);
@@ -36,13 +35,7 @@ describe('training stack', () => {
 });
 
 describe("this environment's failed jobs, loaded into a local EventBridge (moto)", () => {
-  let moto: MotoServer;
-  let bus: LocalEventBridge;
-  beforeAll(async () => {
-    moto = await startMoto();
-    bus = new LocalEventBridge(moto);
-  });
-  afterAll(() => moto?.stop());
+  const local = useLocalEventBridge();
 
   // The role ARNs are cross-stack references to the security stack's roles.
   const resolve = (token: any) => (JSON.stringify(token).includes('TrainingRole') ? TRAINING_ROLE : PROCESSING_ROLE);
@@ -57,8 +50,8 @@ describe("this environment's failed jobs, loaded into a local EventBridge (moto)
 
   test('training jobs of the training role that fail or hit their runtime or spot wait limit are announced; others are not', async () => {
     const watch = rule('JobWatchTrainingJobEnded');
-    const queue = await bus.load(watch, resolve, { withoutTransformer: true });
-    await bus.put(
+    const queue = await local().load(watch, resolve, { withoutTransformer: true });
+    await local().put(
       training('Failed', 'Failed'),
       training('Stopped', 'MaxRuntimeExceeded'),
       training('Stopped', 'MaxWaitTimeExceeded'),
@@ -67,7 +60,7 @@ describe("this environment's failed jobs, loaded into a local EventBridge (moto)
       training('Failed', 'Failed', 'arn:aws:iam::123456789012:role/someone-else'),
     );
     const transformer = watch.Properties.Targets[0].InputTransformer;
-    const messages = (await bus.received(queue)).map((event) => renderInput(transformer, event)).sort();
+    const messages = (await local().received(queue)).map((event) => renderInput(transformer, event)).sort();
     expect(messages).toEqual([
       'Training job job-Failed-Failed ended Failed (Failed): reason Failed. Details: aws sagemaker describe-training-job --training-job-name job-Failed-Failed',
       'Training job job-Stopped-MaxRuntimeExceeded ended Stopped (MaxRuntimeExceeded): reason MaxRuntimeExceeded. Details: aws sagemaker describe-training-job --training-job-name job-Stopped-MaxRuntimeExceeded',
@@ -77,12 +70,12 @@ describe("this environment's failed jobs, loaded into a local EventBridge (moto)
 
   test('failed processing jobs of the processing role are announced', async () => {
     const watch = rule('JobWatchProcessingJobFailed');
-    const queue = await bus.load(watch, resolve, { withoutTransformer: true });
+    const queue = await local().load(watch, resolve, { withoutTransformer: true });
     const processing = (status: string, role = PROCESSING_ROLE) =>
       eventEntry('aws.sagemaker', 'SageMaker Processing Job State Change', { ProcessingJobName: `p-${status}`, ProcessingJobStatus: status, FailureReason: 'oom', RoleArn: role });
-    await bus.put(processing('Failed'), processing('Completed'), processing('Failed', TRAINING_ROLE));
+    await local().put(processing('Failed'), processing('Completed'), processing('Failed', TRAINING_ROLE));
     const transformer = watch.Properties.Targets[0].InputTransformer;
-    expect((await bus.received(queue)).map((event) => renderInput(transformer, event))).toEqual(['Processing job p-Failed failed: oom. Details: aws sagemaker describe-processing-job --processing-job-name p-Failed']);
+    expect((await local().received(queue)).map((event) => renderInput(transformer, event))).toEqual(['Processing job p-Failed failed: oom. Details: aws sagemaker describe-processing-job --processing-job-name p-Failed']);
   });
 
   test('announcements go to the alerts topic, retried, with a dead-letter queue', () => {

@@ -1,4 +1,4 @@
-import { MotoServer } from './moto';
+import { MotoServer, startMoto } from './moto';
 
 /**
  * Synthesized EventBridge rules run in moto's EventBridge, delivering to moto SQS queues, over the JSON
@@ -99,4 +99,19 @@ export function renderInput(transformer: { InputPathsMap: Record<string, string>
     }
   }
   return JSON.parse(text);
+}
+
+/**
+ * A moto server for the enclosing describe block (started before its tests, stopped after) and the
+ * EventBridge on it: call the returned function inside a test.
+ */
+export function useLocalEventBridge(): () => LocalEventBridge {
+  let moto: MotoServer | undefined;
+  let bus: LocalEventBridge | undefined;
+  beforeAll(async () => {
+    moto = await startMoto();
+    bus = new LocalEventBridge(moto);
+  });
+  afterAll(() => moto?.stop());
+  return () => bus!;
 }
