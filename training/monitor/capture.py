@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -257,19 +258,16 @@ class CaptureReader:
         """Every exchange under ``directory`` (files sorted by path) whose time is inside the window."""
         if not directory.is_dir():
             return
-        files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-        for path in files:
-            self.files += 1
-            name = str(path.relative_to(directory))
-            try:
-                with _open(path) as handle:
-                    for line_no, line in enumerate(handle, start=1):
-                        if line.strip():
-                            exchange = self._line(line, f"{name}:{line_no}")
-                            if exchange is not None:
-                                yield exchange
-            except (OSError, EOFError, zlib.error) as exc:
-                self._count(self.malformed, UNREADABLE_FILE, name, f"{type(exc).__name__}: {exc}")
+        for item in data_lines(directory):
+            if isinstance(item, UnreadableFile):
+                self._count(self.malformed, UNREADABLE_FILE, item.name, item.error)
+                continue
+            if item.first_of_file:
+                self.files += 1
+            if item.text is not None:
+                exchange = self._line(item.text, item.where)
+                if exchange is not None:
+                    yield exchange
 
     def _line(self, line: str, where: str) -> Exchange | None:
         self.lines += 1
@@ -305,3 +303,42 @@ def _open(path: Path) -> TextIO:
     if path.suffix.lower() == ".gz":
         return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
     return open(path, encoding="utf-8-sig", errors="replace", newline="\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataLine:
+    """A non-blank line (``text``) at ``where`` (``<file>:<line>``); a file with none yields one DataLine
+    with ``text`` None, so every file is counted."""
+
+    where: str
+    text: str | None
+    first_of_file: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class UnreadableFile:
+    name: str
+    error: str
+
+
+def data_lines(directory: Path) -> Iterator[DataLine | UnreadableFile]:
+    """The non-blank lines of every JSON Lines file under ``directory`` (``.jsonl``, ``.json``, ``.gz``; files
+    sorted by path, gzip read as text, a BOM dropped), streamed; a file that cannot be read or decompressed
+    ends with an UnreadableFile after the lines read before the error."""
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    for path in files:
+        name = str(path.relative_to(directory))
+        first = True
+        try:
+            with _open(path) as handle:
+                for line_no, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield DataLine(f"{name}:{line_no}", line, first)
+                        first = False
+        except (OSError, EOFError, zlib.error) as exc:
+            if first:
+                yield DataLine(name, None, True)
+            yield UnreadableFile(name, f"{type(exc).__name__}: {exc}")
+            continue
+        if first:
+            yield DataLine(name, None, True)

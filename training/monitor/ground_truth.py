@@ -30,18 +30,16 @@ bad lines are reported, never an error of the job.
 
 from __future__ import annotations
 
-import gzip
 import json
 import tempfile
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from training.monitor.canary import REFERENCE_FIELDS, TASKS
 from training.monitor.canary_score import PRIMARY_METRICS, scorable, score_answers
-from training.monitor.capture import SUFFIXES, CaptureReader
+from training.monitor.capture import CaptureReader, UnreadableFile, data_lines
 
 ID_FIELD = "inferenceId"
 BAD_JSON = "bad_json"
@@ -81,17 +79,14 @@ class _Reader:
             bucket.append(f"{where}: {detail}"[:_EXAMPLE_CHARS])
 
     def read(self, directory: Path) -> None:
-        files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-        for path in files:
-            self.files += 1
-            name = str(path.relative_to(directory))
-            try:
-                with _open(path) as handle:
-                    for line_no, line in enumerate(handle, start=1):
-                        if line.strip():
-                            self._line(line, f"{name}:{line_no}")
-            except (OSError, EOFError, zlib.error) as exc:
-                self._bad(UNREADABLE_FILE, name, f"{type(exc).__name__}: {exc}")
+        for item in data_lines(directory):
+            if isinstance(item, UnreadableFile):
+                self._bad(UNREADABLE_FILE, item.name, item.error)
+                continue
+            if item.first_of_file:
+                self.files += 1
+            if item.text is not None:
+                self._line(item.text, item.where)
 
     def _line(self, line: str, where: str) -> None:
         self.lines += 1
@@ -205,9 +200,3 @@ def score_ground_truth(ground_truth: Path, capture: Path, task: str) -> dict[str
         else:
             section.update(score_answers(task, pairs, Path(tmp) / "evaluation"))
     return section
-
-
-def _open(path: Path) -> TextIO:
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
-    return open(path, encoding="utf-8-sig", errors="replace", newline="\n")
