@@ -81,11 +81,13 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
     training,
   });
   const registry = new RegistryStack(stage, name('registry'), {
-    ...common('registry', 'Model approval workflow (staging deployment) and endpoint operations'),
+    ...common('registry', 'Staged promotion (staging, validation, approval, production rollout) and endpoint operations'),
     network,
     storage,
     security,
     pipelines,
+    training,
+    endpointsStackName: name('endpoints'),
   });
   const endpoints =
     config.serving.variants.length > 0 || config.serving.sharedEndpoint
@@ -107,7 +109,7 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
     endpoints,
   });
   // The job image and code are the training stack's assets: published with it, before any stack runs them.
-  for (const user of [pipelines, bedrock, monitoring]) user.addStackDependency(training, 'runs the job image and code of the training stack');
+  for (const user of [pipelines, bedrock, registry, monitoring]) user.addStackDependency(training, 'runs the job image and code of the training stack');
   // Deployed after the endpoints it watches, so a new variant is served before its alarms expect reports.
   if (endpoints) monitoring.addStackDependency(endpoints);
 

@@ -45,8 +45,11 @@ export const INTERFACE_ENDPOINT_NAMES = [
   'sns',
   'sqs',
   'states',
+  'cloudformation',
 ] as const;
 export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINT_NAMES)[number];
+/** Interface endpoints the staged promotion's functions need in isolated subnets. */
+const PROMOTION_ENDPOINTS: readonly InterfaceEndpointName[] = ['sagemaker-runtime', 'cloudformation', 'states'];
 
 /**
  * Subnet tiers in the order their address ranges are allocated. Every tier but `public` is isolated:
@@ -81,7 +84,9 @@ const ECR_IMAGE = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[a-z0-9
 const ECR_IMAGE_ALLOWED = 'an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>';
 const VARIANT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 const COMPONENT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,39}$/;
-const MODEL_PACKAGE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/[a-zA-Z0-9-]{1,63}\/\d+$/;
+/** What follows `arn:<partition>:` in a versioned model package ARN (the endpoints stack's parameters use it too). */
+export const MODEL_PACKAGE_ARN_AFTER_PARTITION = 'sagemaker:[a-z0-9-]+:\\d{12}:model-package/[a-zA-Z0-9-]{1,63}/\\d+$';
+const MODEL_PACKAGE_ARN = new RegExp(`^arn:aws[a-z-]*:${MODEL_PACKAGE_ARN_AFTER_PARTITION}`);
 const MODEL_PACKAGE_ARN_ALLOWED = 'a versioned model package ARN arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>';
 // Longest purpose suffix, 12-digit account and longest commercial region name, as used by StorageStack.
 const LONGEST_BUCKET_PURPOSE = 'evaluation-results';
@@ -442,6 +447,44 @@ const bedrockSchema = strictObject({
 
 // -------------------------------------------------------------------------------------------- serving
 
+/** Tasks the quality canary scores with training.evaluate (a perplexity needs the model's weights, not its answers). */
+export const CANARY_TASKS = ['classification', 'summarization', 'qa'] as const;
+
+/** A golden set: a JSON Lines key of the training data bucket. */
+function goldenSetKey() {
+  const { processed, raw } = STORAGE_LAYOUT.trainingData.prefixes;
+  return stringWhere(
+    (k) => ((k.startsWith(processed) || k.startsWith(raw)) && k.endsWith('.jsonl') && !k.includes('..') ? undefined : `allowed: a .jsonl key under ${processed} or ${raw} of the training data bucket`),
+    'a key of the training data bucket',
+  );
+}
+
+/** The staging validation's latency bound when the config names none: p95 of a standard request (at most 100 output tokens). */
+export const DEFAULT_STAGING_P95_MS = 2000;
+/** Output tokens of the standard staging request, at most. */
+export const MAX_STAGING_NEW_TOKENS = 100;
+
+const promotionSchema = strictObject({
+  variant: matching(VARIANT_NAME, '1-63 letters, digits and hyphens').describe('the production variant whose version an approved candidate replaces'),
+  validation: strictObject({
+    task: oneOf(CANARY_TASKS).describe('task whose metric scores the staging answers (training.evaluate): classification, summarization or qa'),
+    records: wholeNumber(1, 500).describe('golden records sent to the staging endpoint (1 to 500)'),
+    maxNewTokens: wholeNumber(1, MAX_STAGING_NEW_TOKENS, `a whole number from 1 to ${MAX_STAGING_NEW_TOKENS}: the standard request`).describe(
+      `max_new_tokens of each staging request (at most ${MAX_STAGING_NEW_TOKENS})`,
+    ),
+    maxLatencyP95Ms: wholeNumber(1, 600000, 'a whole number of milliseconds from 1 to 600000')
+      .optional()
+      .describe(`highest p95 latency of the staging requests, client side (default ${DEFAULT_STAGING_P95_MS})`),
+    maxErrorRate: numberWhere((r) => r >= 0 && r <= 1, 'a fraction from 0 to 1').describe('highest share of staging requests that may fail'),
+    minimumScore: numberWhere((r) => r >= 0 && r <= 1, 'a fraction from 0 to 1')
+      .optional()
+      .describe('lowest primary metric of the task on the staging answers (accuracy, ROUGE-L F1, token F1); omit to record the score without a bound'),
+    goldenSetKey: goldenSetKey().optional().describe('golden set in the training data bucket; omit to use the candidate\'s own held-out test split'),
+  }).describe('what staging must show before anyone is asked to approve'),
+  stagingTimeoutMinutes: wholeNumber(10, 240, 'a whole number of minutes from 10 to 240').describe('longest wait for the staging endpoint to be InService'),
+  approvalTimeoutHours: wholeNumber(1, 8760, 'a whole number of hours from 1 to 8760').describe('how long an approval request waits before the promotion ends without one'),
+});
+
 const servingVariantSchema = strictObject({
   name: matching(VARIANT_NAME, '1-63 letters, digits and hyphens'),
   modelPackageArn: matching(MODEL_PACKAGE_ARN, MODEL_PACKAGE_ARN_ALLOWED),
@@ -467,7 +510,7 @@ const servingSchema = strictObject({
   variants: z
     .array(servingVariantSchema, { error: 'allowed: a list of variants' })
     .describe('production variants: name, model package version, initial weight, instance type (NVIDIA GPUs the serving image supports, unless `imageUri` is set), min/max instances; empty: no endpoint yet; `-c serving=<file>` replaces it'),
-  stagingInstanceType: instanceType('endpoint').describe('instance type of the staging endpoint that every approved version is deployed to (same rule as the variants)'),
+  stagingInstanceType: instanceType('endpoint').describe('instance type of the staging endpoint that every registered version is validated on (same rule as the variants)'),
   highAvailability: yesNo().describe('every variant (and the shared endpoint) keeps at least 2 instances'),
   targetInvocationsPerInstance: wholeNumber(1, 100000).describe('target of the per-variant target-tracking scaling policy (invocations per instance and minute)'),
   scaleInCooldownSeconds: wholeNumber(1, 86400).describe('seconds between scale-in steps'),
@@ -493,6 +536,11 @@ const servingSchema = strictObject({
     maxConcurrentRequests: wholeNumber(1, 1024),
     maxTotalTokens: wholeNumber(1, 1048576),
   }).describe('continuous batching of the serving container: concurrent requests per instance, longest input plus output in tokens'),
+  promotion: promotionSchema
+    .optional()
+    .describe(
+      'staged promotion of every registered version: staging deployment, validation (format, score, p95 latency, error rate) recorded on the version, a human approval in the registry, then a guarded production rollout of `variant`; omit for none',
+    ),
 }).superRefine((s, ctx) => checkServing(s, reporter(ctx)));
 
 function checkServing(s: z.infer<typeof servingSchema>, report: Report): void {
@@ -519,6 +567,10 @@ function checkServing(s: z.infer<typeof servingSchema>, report: Report): void {
     report(['variants'], s.variants.map((v) => `${v.name}=${v.initialWeight}`), 'the initial weights must sum to more than 0');
   }
   if (s.variants.length > 10) report(['variants'], s.variants.length, 'allowed: at most 10 production variants');
+
+  if (s.promotion && s.variants.length > 0 && !names.has(s.promotion.variant)) {
+    report(['promotion', 'variant'], s.promotion.variant, `allowed: a variant of serving.variants (${[...names].join(', ')})`);
+  }
 
   const shared = s.sharedEndpoint;
   if (!shared) return;
@@ -579,9 +631,6 @@ function monitorThreshold(metric: MonitoringMetric) {
     : numberWhere((n) => n > 0 && n <= 1, 'a fraction > 0 and <= 1');
 }
 
-/** Tasks the quality canary scores with training.evaluate (a perplexity needs the model's weights, not its answers). */
-export const CANARY_TASKS = ['classification', 'summarization', 'qa'] as const;
-
 const monitoringSchema = strictObject({
   intervalHours: wholeNumber(1, 6).describe(
     'hours between capture monitor runs (1 to 6); each run reads the data capture of the whole clock hours since the previous one',
@@ -597,12 +646,7 @@ const monitoringSchema = strictObject({
     task: oneOf(CANARY_TASKS).describe('task whose metrics score the answers (training.evaluate): classification, summarization or qa'),
     records: wholeNumber(1, 500).describe('golden records sent to each served variant per monitor run (1 to 500)'),
     maxNewTokens: wholeNumber(1, 4096).describe('max_new_tokens of each canary request'),
-    goldenSetKey: stringWhere(
-      (k) => (k.startsWith(STORAGE_LAYOUT.trainingData.prefixes.processed) || k.startsWith(STORAGE_LAYOUT.trainingData.prefixes.raw)) && k.endsWith('.jsonl') && !k.includes('..')
-        ? undefined
-        : `allowed: a .jsonl key under ${STORAGE_LAYOUT.trainingData.prefixes.processed} or ${STORAGE_LAYOUT.trainingData.prefixes.raw} of the training data bucket`,
-      'a key of the training data bucket',
-    )
+    goldenSetKey: goldenSetKey()
       .optional()
       .describe('golden set in the training data bucket; omit to use the served version\'s own held-out test split'),
   })
@@ -679,6 +723,13 @@ function checkEnvironment(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: 
   if (c.monitoring.canary && c.network.natGateways === 0 && !c.network.interfaceEndpoints.includes('sagemaker-runtime')) {
     report(['monitoring', 'canary'], c.monitoring.canary, "the canary function calls the endpoints through the 'sagemaker-runtime' interface endpoint: add it to network.interfaceEndpoints, or omit the canary");
   }
+  if (c.serving.promotion && c.network.natGateways === 0) {
+    // The staging canary calls the staging endpoint; the steps update the endpoints stack; the events function resumes the workflow.
+    const missing = PROMOTION_ENDPOINTS.filter((e) => !c.network.interfaceEndpoints.includes(e));
+    if (missing.length) {
+      report(['serving', 'promotion'], c.serving.promotion, `the promotion's functions call ${missing.map((e) => `'${e}'`).join(', ')} through interface endpoints: add them to network.interfaceEndpoints, or omit the promotion`);
+    }
+  }
   const isolated = c.network.natGateways === 0;
   if (c.monitoring.canary && isolated && c.network.interfaceEndpoints.includes('bedrock') && !c.network.interfaceEndpoints.includes('bedrock-runtime')) {
     report(['monitoring', 'canary'], c.monitoring.canary, "the canary asks Bedrock provisioned models through the 'bedrock-runtime' interface endpoint: add it to network.interfaceEndpoints, or omit the canary");
@@ -710,3 +761,4 @@ export type ServingVariantConfig = ServingConfig['variants'][number];
 export type InferenceComponentConfig = NonNullable<ServingConfig['sharedEndpoint']>['components'][number];
 export type AuditConfig = EnvironmentConfig['audit'];
 export type MonitoringConfig = EnvironmentConfig['monitoring'];
+export type PromotionConfig = NonNullable<ServingConfig['promotion']>;

@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { EnvironmentConfig, INTERFACE_ENDPOINT_NAMES } from './environment-config';
+import { DEFAULT_STAGING_P95_MS, EnvironmentConfig, INTERFACE_ENDPOINT_NAMES } from './environment-config';
 import { DEFAULT_MONITOR_THRESHOLDS } from './monitoring-metrics';
 import { withServingOverrides } from './serving-overrides';
 import { ConfigValidationError, validateEnvironmentConfig } from './validate';
@@ -72,6 +72,13 @@ const dev: EnvironmentConfig = {
     dataCapturePercent: 100,
     rollout: { mode: 'canary', stepPercent: 10, waitMinutes: 10, terminationWaitMinutes: 15, maxErrorRatePercent: 2, maxP99LatencyMs: 10000 },
     batching: { maxConcurrentRequests: 32, maxTotalTokens: 8192 },
+    // Every registered version: staging, validation, a human approval, then the guarded rollout of `current`.
+    promotion: {
+      variant: 'current',
+      validation: { task: 'summarization', records: 20, maxNewTokens: 100, maxLatencyP95Ms: DEFAULT_STAGING_P95_MS, maxErrorRate: 0 },
+      stagingTimeoutMinutes: 60,
+      approvalTimeoutHours: 168,
+    },
   },
   monitoring: {
     intervalHours: 6,

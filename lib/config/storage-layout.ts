@@ -28,3 +28,6 @@ export const DATASET_FOLDER = {
 export function datasetFolderProblem(name: string): string | undefined {
   return DATASET_FOLDER.pattern.test(name) && name.length <= DATASET_FOLDER.maxLength ? undefined : `allowed: ${DATASET_FOLDER.allowed}`;
 }
+
+/** The serving manifest in force (in the model-artifacts bucket): what the staged promotion put in production. */
+export const SERVING_MANIFEST_KEY = `${layout.buckets.modelArtifacts.prefixes.servingManifests}current.json`;

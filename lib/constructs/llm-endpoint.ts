@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -7,7 +7,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ServingConfig, ServingVariantConfig } from '../config/environment-config';
+import { MODEL_PACKAGE_ARN_AFTER_PARTITION, ServingConfig, ServingVariantConfig } from '../config/environment-config';
+import { partitionOf } from '../config/regions';
 import { acknowledgeRuleInPacks, REGULATORY_PACKS } from './compliance';
 
 /** Instance families with local NVMe storage: SageMaker rejects a volume KMS key for them (the disks are hardware-encrypted). */
@@ -115,6 +116,48 @@ export function rollbackAlarms(scope: Construct, p: RollbackAlarmsProps): cloudw
   return alarms;
 }
 
+/**
+ * Logical id of the CloudFormation parameter that holds a variant's model package ARN: `ModelPackage` and the
+ * variant name without its non-alphanumerics, each part's first letter upper-cased (`blue-2` -> `ModelPackageBlue2`).
+ * The promotion workflow finds it through the `ServedVariants` output; changing the rule renames deployed parameters.
+ */
+export function variantParameterName(variant: string): string {
+  const parts = variant.split(/[^a-zA-Z0-9]+/).filter((p) => p.length > 0);
+  if (parts.length === 0) throw new Error(`variant: got ${JSON.stringify(variant)}; allowed: a name with at least one letter or digit`);
+  return `ModelPackage${parts.map((p) => p[0].toUpperCase() + p.slice(1)).join('')}`;
+}
+
+/** Each group of variants whose names give the same parameter id (`blue-2` and `blue2`), as one problem. */
+export function variantParameterCollisions(variants: readonly string[]): string[] {
+  const byParameter = new Map<string, string[]>();
+  for (const v of variants) {
+    const name = variantParameterName(v);
+    byParameter.set(name, [...(byParameter.get(name) ?? []), v]);
+  }
+  return [...byParameter]
+    .filter(([, names]) => names.length > 1)
+    .map(([parameter, names]) => `serving.variants: ${names.map((n) => JSON.stringify(n)).join(' and ')} map to the same parameter ${parameter}; allowed: names that differ in more than hyphens and the case of each part's first letter`);
+}
+
+/**
+ * AllowedPattern of a variant's model package parameter: a versioned model package ARN, as the config's
+ * MODEL_PACKAGE_ARN, of the stack's partition (of any `aws*` partition when the region is not known at synth).
+ */
+export function modelPackageArnPattern(stack: Stack): string {
+  const partition = Token.isUnresolved(stack.region) ? undefined : partitionOf(stack.region);
+  return `^arn:${partition ?? 'aws[a-z-]*'}:${MODEL_PACKAGE_ARN_AFTER_PARTITION}`;
+}
+
+/** A variant as the promotion workflow sees it (the endpoints stack's `ServedVariants` output). */
+export interface ServedVariant {
+  /** Production variant name. */
+  readonly variant: string;
+  /** Logical id of the CloudFormation parameter holding the variant's model package ARN. */
+  readonly parameter: string;
+  /** The variant's configured initial weight. */
+  readonly weight: number;
+}
+
 export interface LlmEndpointProps {
   readonly endpointName: string;
   readonly serving: ServingConfig;
@@ -133,8 +176,9 @@ export interface LlmEndpointProps {
 
 /**
  * A real-time endpoint serving registered model versions as production variants (A/B by weight): one
- * network-isolated model per variant in the private subnets, data capture to S3 with KMS, target-tracking
- * auto scaling per variant, and blue/green rollout of every configuration change (canary or linear) that
+ * network-isolated model per variant in the private subnets, whose model package ARN is a stack parameter
+ * (`variantParameterName`, default: the config's ARN) that the promotion workflow updates, data capture to
+ * S3 with KMS, target-tracking auto scaling per variant, and blue/green rollout of every configuration change (canary or linear) that
  * rolls back by itself when a variant's error-rate or p99-latency alarm fires. A dashboard shows
  * invocations, errors and model/overhead latency percentiles per variant.
  */
@@ -143,16 +187,48 @@ export class LlmEndpoint extends Construct {
   readonly endpointConfig: sagemaker.CfnEndpointConfig;
   readonly alarms: cloudwatch.IAlarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
+  /** Each variant's model package parameter, by variant name. */
+  readonly modelPackageParameters: Readonly<Record<string, CfnParameter>>;
+  /** The variants in config order with their parameter ids and weights (what `ServedVariants` publishes). */
+  readonly servedVariants: readonly ServedVariant[];
 
   constructor(scope: Construct, id: string, props: LlmEndpointProps) {
     super(scope, id);
     const s = props.serving;
-    if (s.variants.length === 0) throw new Error(`Invalid LlmEndpoint props:\n- serving.variants: got []; an endpoint needs at least one variant`);
+    const pattern = modelPackageArnPattern(Stack.of(this));
+    const problems: string[] = [];
+    if (s.variants.length === 0) problems.push('serving.variants: got []; an endpoint needs at least one variant');
+    problems.push(...variantParameterCollisions(s.variants.map((v) => v.name)));
+    s.variants.forEach((v, i) => {
+      if (!Token.isUnresolved(v.modelPackageArn) && !new RegExp(pattern).test(v.modelPackageArn)) {
+        problems.push(`serving.variants[${i}].modelPackageArn: got "${v.modelPackageArn}"; allowed: a versioned model package ARN matching ${pattern}`);
+      }
+    });
+    if (problems.length) throw new Error(`Invalid LlmEndpoint props:\n- ${problems.join('\n- ')}`);
+
+    const parameters: Record<string, CfnParameter> = {};
+    for (const v of s.variants) {
+      const name = variantParameterName(v.name);
+      // cdk deploy keeps a deployed parameter's value: aws-cdk 2.1148.1's --previous-parameters defaults to true (lib/cli/cli-config.js), and toolkit-lib's ParameterValues (lib/index.js) then sends UsePreviousValue for every parameter the stack already has, so Default applies only to a new parameter.
+      const parameter = new CfnParameter(this, name, {
+        type: 'String',
+        default: v.modelPackageArn,
+        allowedPattern: pattern,
+        constraintDescription: 'a versioned model package ARN arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<version>',
+        description: `Model package version served by the A/B variant "${v.name}"; the promotion workflow updates it (cdk deploy keeps the deployed value)`,
+      });
+      // A stable logical id wherever the construct sits: the promotion workflow updates the stack by this name.
+      parameter.overrideLogicalId(name);
+      parameters[v.name] = parameter;
+    }
+    this.modelPackageParameters = parameters;
+    this.servedVariants = s.variants.map((v) => ({ variant: v.name, parameter: variantParameterName(v.name), weight: v.initialWeight }));
+
     const models = s.variants.map(
       (v) =>
         new sagemaker.CfnModel(this, `Model-${v.name}`, {
           executionRoleArn: props.executionRole.roleArn,
-          containers: [{ modelPackageName: v.modelPackageArn, environment: props.image.environment }],
+          containers: [{ modelPackageName: parameters[v.name].valueAsString, environment: props.image.environment }],
           enableNetworkIsolation: true,
           vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
         }),

@@ -144,6 +144,12 @@ export class MlBucket extends Construct {
     this.grantKey(grantee, ['kms:GenerateDataKey', 'kms:Decrypt']);
   }
 
+  /** Delete objects under `prefix` (the current version; older versions stay until the lifecycle rule expires them). */
+  grantDeleteObjects(grantee: iam.IGrantable, prefix: string): void {
+    const objects = this.objectsUnder(grantee, prefix);
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [objects] }));
+  }
+
   /** Read and write under `prefix`, e.g. checkpoints that a restarted job resumes from. */
   grantReadWriteObjects(grantee: iam.IGrantable, prefix: string): void {
     this.grantReadObjects(grantee, prefix);

@@ -21,6 +21,7 @@ const INTERFACE_ENDPOINT_SERVICES: Record<InterfaceEndpointName, ec2.InterfaceVp
   'bedrock-runtime': ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,
   sns: ec2.InterfaceVpcEndpointAwsService.SNS,
   sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
+  cloudformation: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION,
   states: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
 };
 

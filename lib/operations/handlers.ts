@@ -18,13 +18,37 @@ const settings = (): Settings => JSON.parse(process.env.FMFT_OPERATIONS_SETTINGS
 const sagemaker = () => new SageMakerClient({});
 const cloudwatch = () => new CloudWatchClient({});
 
-/** "SageMaker Model Package State Change" events: an approved version goes to the staging endpoint. */
-export async function approvalHandler(event: { detail?: { ModelPackageArn?: string; ModelApprovalStatus?: string } }): Promise<StagingDeployment | { skipped: string }> {
-  const detail = event.detail ?? {};
-  if (detail.ModelApprovalStatus !== 'Approved') return { skipped: `approval status ${detail.ModelApprovalStatus ?? 'missing'}` };
+/** The event of `stagingHandler`: the version to serve on the staging endpoint. */
+export interface StagingEvent {
+  readonly modelPackageArn: string;
+}
+
+/** Every problem with a staging event at once: not an object, `modelPackageArn` missing or not a string, unknown fields. */
+export function stagingEventProblems(event: unknown): string[] {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return [`event: got ${JSON.stringify(event)}; allowed: {"modelPackageArn": "<versioned model package ARN>"}`];
+  const e = event as Record<string, unknown>;
+  return [
+    ...(e.modelPackageArn === undefined
+      ? ['modelPackageArn: missing; staging needs modelPackageArn']
+      : typeof e.modelPackageArn !== 'string'
+        ? [`modelPackageArn: got ${JSON.stringify(e.modelPackageArn)}; allowed: a versioned model package ARN`]
+        : []),
+    ...Object.keys(e)
+      .filter((f) => f !== 'modelPackageArn')
+      .map((f) => `${f}: not a field of staging; allowed: modelPackageArn`),
+  ];
+}
+
+/**
+ * The promotion workflow's staging step: serve `modelPackageArn` (pending or approved) on the staging
+ * endpoint of FMFT_OPERATIONS_SETTINGS and return what was deployed.
+ */
+export async function stagingHandler(event: StagingEvent): Promise<StagingDeployment> {
+  const problems = stagingEventProblems(event);
+  if (problems.length) throw new Error(problems.join('; '));
   const target = settings().staging;
   if (!target) throw new Error('FMFT_OPERATIONS_SETTINGS has no staging target');
-  return deployToStaging(sagemaker(), target, detail.ModelPackageArn ?? '');
+  return deployToStaging(sagemaker(), target, event.modelPackageArn);
 }
 
 export type OperationEvent =

@@ -11,7 +11,7 @@ import {
   UpdateEndpointCommand,
 } from '@aws-sdk/client-sagemaker';
 
-/** Where and how an approved version is served for staging. */
+/** Where and how a version is served for staging, before or after its approval. */
 export interface StagingTarget {
   readonly endpointName: string;
   /** Only versions of this group are deployed. */
@@ -27,6 +27,9 @@ export interface StagingTarget {
   readonly environment?: Record<string, string>;
 }
 
+/** The one production variant of the staging endpoint (the promotion's staging canary asks it). */
+export const STAGING_VARIANT = 'staging';
+
 export interface StagingDeployment {
   readonly action: 'created' | 'updated';
   readonly endpointName: string;
@@ -35,14 +38,20 @@ export interface StagingDeployment {
   readonly modelPackageArn: string;
 }
 
+/**
+ * Approval states a version may be in to go to staging: the promotion workflow validates a version there
+ * before a human approves it, and an approved one may be staged again; a rejected one never is.
+ */
+export const STAGING_APPROVAL_STATUSES: readonly string[] = ['PendingManualApproval', 'Approved'];
+
 const VERSIONED_PACKAGE = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/([a-zA-Z0-9-]{1,63})\/(\d+)$/;
 
 /**
- * Serve an approved model package version on the staging endpoint: a new network-isolated model and
- * endpoint configuration (names carry the version and a time stamp, so every deployment is traceable),
- * then CreateEndpoint the first time and UpdateEndpoint after that; when a step fails, the model and
- * configuration it made are deleted again. Refuses versions that are not
- * approved or belong to another group.
+ * Serve a model package version on the staging endpoint: a new network-isolated model and endpoint
+ * configuration (names carry the version and a time stamp, so every deployment is traceable), then
+ * CreateEndpoint the first time and UpdateEndpoint after that; when a step fails, the model and configuration
+ * it made are deleted again. Refuses versions of another group and versions whose approval status is not one
+ * of STAGING_APPROVAL_STATUSES (pending or approved).
  */
 export async function deployToStaging(sm: SageMakerClient, target: StagingTarget, modelPackageArn: string, now = new Date()): Promise<StagingDeployment> {
   const match = VERSIONED_PACKAGE.exec(modelPackageArn);
@@ -52,8 +61,8 @@ export async function deployToStaging(sm: SageMakerClient, target: StagingTarget
     throw new Error(`modelPackageArn: got a version of "${group}"; this stage deploys "${target.modelPackageGroupName}" only`);
   }
   const pkg = await sm.send(new DescribeModelPackageCommand({ ModelPackageName: modelPackageArn }));
-  if (pkg.ModelApprovalStatus !== 'Approved') {
-    throw new Error(`${modelPackageArn}: approval status is ${pkg.ModelApprovalStatus}; only Approved versions are deployed`);
+  if (!STAGING_APPROVAL_STATUSES.includes(pkg.ModelApprovalStatus ?? '')) {
+    throw new Error(`${modelPackageArn}: approval status is ${pkg.ModelApprovalStatus ?? 'missing'}; allowed for staging: ${STAGING_APPROVAL_STATUSES.join(', ')}`);
   }
   const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const base = `${target.endpointName}-v${version}-${stamp}`.slice(0, 63);
@@ -72,7 +81,7 @@ export async function deployToStaging(sm: SageMakerClient, target: StagingTarget
     await sm.send(
       new CreateEndpointConfigCommand({
         EndpointConfigName: base,
-        ProductionVariants: [{ VariantName: 'staging', ModelName: base, InstanceType: target.instanceType as ProductionVariantInstanceType, InitialInstanceCount: 1, InitialVariantWeight: 1 }],
+        ProductionVariants: [{ VariantName: STAGING_VARIANT, ModelName: base, InstanceType: target.instanceType as ProductionVariantInstanceType, InitialInstanceCount: 1, InitialVariantWeight: 1 }],
         DataCaptureConfig: target.dataCaptureUri
           ? {
               EnableCapture: true,

@@ -31,7 +31,8 @@ export class EndpointsStack extends Stack {
   /**
    * What the capture monitor watches: each A/B variant with its model version (whose baseline is the
    * reference), and the shared endpoint's one variant, whose components' capture arrives together (output
-   * health only). Plain names from the config, so the monitoring stack needs no export of this stack.
+   * health only). Plain names from the config, so the monitoring stack needs no export of this stack; the ARNs
+   * are the config's, not the deployed parameter values (a parameter cannot be read at synth).
    */
   readonly monitorTargets: readonly MonitorTarget[];
 
@@ -75,7 +76,15 @@ export class EndpointsStack extends Stack {
       });
     }
     addOutputs(this, {
-      ...(this.endpoint ? { EndpointName: { value: this.endpoint.endpoint.attrEndpointName, description: 'The production endpoint (A/B variants)' } } : {}),
+      ...(this.endpoint
+        ? {
+            EndpointName: { value: this.endpoint.endpoint.attrEndpointName, description: 'The production endpoint (A/B variants)' },
+            ServedVariants: {
+              value: JSON.stringify(this.endpoint.servedVariants),
+              description: 'The A/B variants in config order as JSON [{variant, parameter, weight}]: the parameter holds the model package ARN the promotion workflow updates',
+            },
+          }
+        : {}),
       ...(this.shared ? { SharedEndpointName: { value: this.shared.endpoint.attrEndpointName, description: 'The endpoint of the inference components' } } : {}),
     });
   }

@@ -6,7 +6,7 @@ import metricsContract from '../../training/contracts/training-metrics.json';
 import { servingImage } from '../config/serving-images';
 import { EnvironmentConfig } from '../config/environment-config';
 import { driftRetrainingRuleName, resourceName } from '../config/naming';
-import { STORAGE_LAYOUT } from '../config/storage-layout';
+import { SERVING_MANIFEST_KEY, STORAGE_LAYOUT } from '../config/storage-layout';
 import { acknowledgeNag } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { MlBucket } from '../constructs/ml-bucket';
@@ -81,6 +81,8 @@ export class PipelinesStack extends Stack {
         modelPackageGroupName,
         functionName: resourceName(config, 'find-production-version'),
         servedModelPackageArns: servedVersions(config),
+        // What the staged promotion put in production, when it did (see the registry stack).
+        servingManifest: config.serving.promotion ? { bucket: storage.buckets.modelArtifacts, key: SERVING_MANIFEST_KEY } : undefined,
       });
       this.championFinder.grantInvoke(roles.pipeline);
     }

@@ -108,7 +108,7 @@ describe('instance types: what our CUDA images run on (an error, not a warning)'
   test('an own serving image (serving.imageUri) may run on any type the API accepts for endpoints', () => {
     const config = configWith(ENVIRONMENTS.dev, (c) => {
       c.serving.imageUri = '111122223333.dkr.ecr.us-east-1.amazonaws.com/lmi-neuron:1.0';
-      c.serving.variants = [variant('ml.inf2.xlarge')];
+      c.serving.variants = [{ ...variant('ml.inf2.xlarge'), name: 'current' }];
       c.serving.stagingInstanceType = 'ml.inf2.xlarge';
       c.training.endpointInstanceType = 'ml.inf2.xlarge';
     });

@@ -235,6 +235,15 @@ describe('MlBucket', () => {
       ]);
     });
 
+    test('grantDeleteObjects: exactly DeleteObject on the prefix (not DeleteObjectVersion), nothing to read or write', () => {
+      const f = fixture();
+      const bucket = f.make();
+      bucket.grantDeleteObjects(f.role, 'serving/approvals/');
+      expect(managedPolicyStatements(Template.fromStack(f.stack))).toEqual([
+        { Effect: 'Allow', Action: 's3:DeleteObject', Resource: { 'Fn::Join': ['', [getAtt(f.stack, bucket.bucket), '/serving/approvals/*']] } },
+      ]);
+    });
+
     test('grantReadWriteObjects: read and write actions only, nothing like s3:* or DeleteObject', () => {
       const f = fixture();
       const bucket = f.make();

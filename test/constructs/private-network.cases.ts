@@ -24,6 +24,7 @@ const ENDPOINT_SERVICE: Record<string, string> = {
   sns: 'com.amazonaws.us-east-1.sns',
   sqs: 'com.amazonaws.us-east-1.sqs',
   states: 'com.amazonaws.us-east-1.states',
+  cloudformation: 'com.amazonaws.us-east-1.cloudformation',
 };
 
 const logicalId = (stack: Stack, c: IConstruct) => stack.getLogicalId(c.node.defaultChild as any);

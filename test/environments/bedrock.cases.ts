@@ -8,44 +8,19 @@ import { HANDLER_PACKAGES } from '../../lib/constructs/python-handlers-code';
 import { PLATFORM_PYTHON_RUNTIME } from '../../lib/constructs/platform-function';
 import { BEDROCK_REPORTS_PREFIX } from '../../lib/stacks/bedrock-stack';
 import { normalizedTemplate, synthesizeEnvironment } from '../support/app';
+import { pathsAvoiding, stateMachineDefinition } from '../support/state-machine';
 
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
 const prod = synthesizeEnvironment(ENVIRONMENTS.prod);
 const tpl = dev.templates.bedrock;
 
 /** The state machine definition with every CloudFormation reference replaced by 'CFN_REF'. */
-function definition(template = tpl): { StartAt: string; States: Record<string, any> } {
-  const sm = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
-  const body = sm.Properties.DefinitionString;
-  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'CFN_REF')).join('');
-  return JSON.parse(text);
-}
+const definition = (template = tpl) => stateMachineDefinition(template, 'CFN_REF');
 
 /** The raw definition parts, to see which resource a reference points at. */
 function definitionRefs(): string {
   const sm = Object.values(tpl.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
   return JSON.stringify(sm.Properties.DefinitionString);
-}
-
-function successors(state: any): string[] {
-  return [
-    state.Next,
-    state.Default,
-    ...(state.Choices ?? []).map((c: any) => c.Next),
-    ...(state.Catch ?? []).map((c: any) => c.Next),
-  ].filter((s): s is string => typeof s === 'string');
-}
-
-/** Every path from `from` to `to` that does not pass through `avoiding` (depth-first, no state twice). */
-function pathsAvoiding(states: Record<string, any>, from: string, to: string, avoiding: string): string[][] {
-  const found: string[][] = [];
-  const walk = (name: string, trail: string[]) => {
-    if (name === avoiding || trail.includes(name)) return;
-    if (name === to) return void found.push([...trail, name]);
-    for (const next of successors(states[name])) walk(next, [...trail, name]);
-  };
-  walk(from, []);
-  return found;
 }
 
 const def = definition();

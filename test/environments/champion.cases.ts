@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
+import { SERVING_MANIFEST_KEY } from '../../lib/config/storage-layout';
 import { servedVersions } from '../../lib/constructs/pipelines/champion-finder';
 import { FINE_TUNING_STEP_NAMES } from '../../lib/pipeline/fine-tuning-pipeline';
 import { configWith, synthesizeEnvironment } from '../support/app';
@@ -15,6 +16,13 @@ function only(template: Template, type: string, prefix: string): any {
   expect(found.map(([id]) => id)).toHaveLength(1);
   return found[0][1];
 }
+/** The finder's FMFT_CHAMPION_SETTINGS, with CloudFormation tokens as '<token>'. */
+function championSettings(fn: any): any {
+  const value = fn.Properties.Environment.Variables.FMFT_CHAMPION_SETTINGS;
+  const parts: unknown[] = typeof value === 'string' ? [value] : value['Fn::Join'][1];
+  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : '<token>')).join(''));
+}
+
 /** The pipeline definition with CloudFormation tokens as '<token>'. */
 function definition(template: Template): any {
   const pipeline: any = Object.values(template.findResources('AWS::SageMaker::Pipeline'))[0];
@@ -57,12 +65,16 @@ describe('the candidate must beat the production version (qualityGate.againstPro
       'arn:aws:sagemaker:us-east-1:111122223333:model-package/fmft-prod-fine-tuning-models/5',
     ]);
     const fn = only(Template.fromStack(prod.platform.pipelines), 'AWS::Lambda::Function', 'ChampionFinderHandler');
-    expect(JSON.parse(fn.Properties.Environment.Variables.FMFT_CHAMPION_SETTINGS).servedModelPackageArns).toEqual(servedVersions(prodConfig));
+    const settings = championSettings(fn);
+    expect(settings.servedModelPackageArns).toEqual(servedVersions(prodConfig));
+    // The staged promotion's manifest comes first when it serves.
+    expect(settings.manifestKey).toBe(SERVING_MANIFEST_KEY);
+    expect(settings.manifestBucket).toBe('<token>');
     const other = configWith(prodConfig, (c) => {
       c.serving.variants[0].modelPackageArn = 'arn:aws:sagemaker:us-east-1:111122223333:model-package/someone-elses-models/1';
     });
     const otherFn = only(Template.fromStack(synthesizeEnvironment(other).platform.pipelines), 'AWS::Lambda::Function', 'ChampionFinderHandler');
-    expect(JSON.parse(otherFn.Properties.Environment.Variables.FMFT_CHAMPION_SETTINGS).servedModelPackageArns).not.toContain(
+    expect(championSettings(otherFn).servedModelPackageArns).not.toContain(
       'arn:aws:sagemaker:us-east-1:111122223333:model-package/someone-elses-models/1',
     );
   });

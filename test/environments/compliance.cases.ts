@@ -79,7 +79,9 @@ describe.each(Object.keys(CONFIGS))('compliance of %s', (envName) => {
 
   test('every role an AWS service assumes admits it for this account and its own resources only (confused deputy)', () => {
     // Lambda assumes execution roles for the function itself and sets no source context, so the keys cannot apply.
-    const exempt = ['lambda.amazonaws.com'];
+    // CloudFormation service roles work for whoever passes them (iam:PassRole, granted to one function and only
+    // to CloudFormation); the CDK's own bootstrap role trusts CloudFormation without source keys too.
+    const exempt = ['lambda.amazonaws.com', 'cloudformation.amazonaws.com'];
     const problems: string[] = [];
     let checked = 0;
     for (const [stack, template] of Object.entries(raw) as [string, any][]) {

@@ -2,7 +2,10 @@ import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
 import { batchingEnvironment } from '../../lib/config/serving-images';
-import { hasInstanceStorage, LlmEndpoint } from '../../lib/constructs/llm-endpoint';
+import { Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { ServingVariantConfig } from '../../lib/config/environment-config';
+import { hasInstanceStorage, LlmEndpoint, modelPackageArnPattern, variantParameterCollisions, variantParameterName } from '../../lib/constructs/llm-endpoint';
 import { configWith, normalizedTemplate, synthesizeEnvironment } from '../support/app';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'serving.json');
@@ -10,6 +13,19 @@ const prodConfig = loadEnvironmentConfig('prod', FIXTURE);
 const prod = synthesizeEnvironment(prodConfig);
 const tpl = Template.fromStack(prod.platform.endpoints!);
 const variants = prodConfig.serving.variants;
+/** An LlmEndpoint outside any environment, with these variants (the fixture's settings otherwise). */
+const bareEndpoint = (variants: ServingVariantConfig[], stack = new Stack()) =>
+  new LlmEndpoint(stack, 'E', {
+    endpointName: 'e',
+    serving: { ...prodConfig.serving, variants },
+    image: { uri: 'i', environment: {} },
+    executionRole: { roleArn: 'arn:aws:iam::111122223333:role/r' } as any,
+    subnetIds: [],
+    securityGroupIds: [],
+    key: new kms.Key(stack, 'Key'),
+    dataCaptureUri: 's3://b/',
+    topic: { topicArn: 'arn:aws:sns:us-east-1:111122223333:t' } as any,
+  });
 const abConfig = () =>
   Object.entries(tpl.findResources('AWS::SageMaker::EndpointConfig')).find(([id]) => id.startsWith('EndpointConfig'))![1] as any;
 
@@ -19,17 +35,104 @@ describe('endpoints stack', () => {
     expect(prod.raw['fmft-prod-endpoints']).toBeDefined();
   });
 
-  test('one network-isolated model per variant, from its model package, in the inference subnets', () => {
+  test('one network-isolated model per variant, from its model package parameter, in the inference subnets', () => {
     const abModels = Object.keys(tpl.findResources('AWS::SageMaker::Model')).filter((id) => id.startsWith('EndpointModel'));
     expect(abModels).toHaveLength(variants.length);
     for (const v of variants) {
       tpl.hasResourceProperties('AWS::SageMaker::Model', {
         EnableNetworkIsolation: true,
-        Containers: [{ ModelPackageName: v.modelPackageArn, Environment: batchingEnvironment('lmi', prodConfig.serving.batching) }],
+        Containers: [{ ModelPackageName: { Ref: variantParameterName(v.name) }, Environment: batchingEnvironment('lmi', prodConfig.serving.batching) }],
         VpcConfig: { Subnets: Match.anyValue(), SecurityGroupIds: [Match.anyValue()] },
         ExecutionRoleArn: Match.anyValue(),
       });
     }
+  });
+
+  test('the model package ARN of each variant is a parameter named after it, defaulting to the version in the config', () => {
+    const parameters = tpl.toJSON().Parameters;
+    expect(Object.keys(parameters).filter((id) => id.startsWith('ModelPackage'))).toEqual(['ModelPackageCurrent', 'ModelPackageCandidate']);
+    for (const v of variants) {
+      const parameter = parameters[variantParameterName(v.name)];
+      expect(parameter).toEqual({
+        Type: 'String',
+        Default: v.modelPackageArn,
+        AllowedPattern: '^arn:aws:sagemaker:[a-z0-9-]+:\\d{12}:model-package/[a-zA-Z0-9-]{1,63}/\\d+$',
+        ConstraintDescription: expect.stringContaining('versioned model package ARN'),
+        Description: expect.stringContaining(`the A/B variant "${v.name}"; the promotion workflow updates it`),
+      });
+      // CloudFormation refuses a stack whose default breaks the parameter's own pattern.
+      expect(v.modelPackageArn).toMatch(new RegExp(parameter.AllowedPattern));
+    }
+    // Each model reads its own variant's parameter, not its neighbour's.
+    const models = tpl.toJSON().Resources;
+    for (const v of variants) {
+      const model = Object.entries(models).find(([id]) => id.startsWith(`EndpointModel${v.name}`))![1] as any;
+      expect(model.Properties.Containers[0].ModelPackageName).toEqual({ Ref: variantParameterName(v.name) });
+    }
+  });
+
+  test('the pattern takes versioned model package ARNs of the stack partition only', () => {
+    const pattern = new RegExp(tpl.toJSON().Parameters.ModelPackageCurrent.AllowedPattern);
+    expect(pattern.test('arn:aws:sagemaker:eu-west-1:444455556666:model-package/other-group/12')).toBe(true);
+    for (const wrong of [
+      'arn:aws-cn:sagemaker:cn-north-1:111122223333:model-package/fmft-prod-fine-tuning-models/3',
+      'arn:aws:sagemaker:us-east-1:111122223333:model-package/fmft-prod-fine-tuning-models',
+      'arn:aws:sagemaker:us-east-1:111122223333:model-package-group/fmft-prod-fine-tuning-models',
+      'arn:aws:sagemaker:us-east-1:11112222333:model-package/fmft-prod-fine-tuning-models/3',
+      'arn:aws:sagemaker:us-east-1:111122223333:model-package/fmft-prod-fine-tuning-models/3 ',
+    ]) {
+      expect(pattern.test(wrong)).toBe(false);
+    }
+    expect(modelPackageArnPattern(new Stack(undefined, 'Cn', { env: { region: 'cn-north-1' } }))).toMatch(/^\^arn:aws-cn:sagemaker:/);
+    // Without a region at synth the partition is unknown: any aws* partition passes.
+    expect(modelPackageArnPattern(new Stack())).toMatch(/^\^arn:aws\[a-z-\]\*:sagemaker:/);
+  });
+
+  test('ServedVariants lists every variant in config order with its parameter and weight, as JSON', () => {
+    const output = tpl.toJSON().Outputs.ServedVariants;
+    expect(typeof output.Value).toBe('string');
+    expect(JSON.parse(output.Value)).toEqual(variants.map((v) => ({ variant: v.name, parameter: variantParameterName(v.name), weight: v.initialWeight })));
+    expect(JSON.parse(output.Value)).toEqual([
+      { variant: 'current', parameter: 'ModelPackageCurrent', weight: 90 },
+      { variant: 'candidate', parameter: 'ModelPackageCandidate', weight: 10 },
+    ]);
+    // Every parameter it names exists in the template.
+    for (const v of JSON.parse(output.Value)) expect(tpl.toJSON().Parameters[v.parameter]).toBeDefined();
+  });
+
+  test('what reads the ARN at synth (the capture monitor targets) keeps the value of the config', () => {
+    expect(prod.platform.endpoints!.monitorTargets.filter((t) => t.endpointName === 'fmft-prod-llm')).toEqual(
+      variants.map((v) => ({ endpointName: 'fmft-prod-llm', variantName: v.name, modelPackageArn: v.modelPackageArn })),
+    );
+  });
+
+  test('parameter ids: ModelPackage and the variant name without hyphens, each part capitalized', () => {
+    expect(['current', 'blue-2', 'a--b-c', 'Green', 'canaryV2'].map(variantParameterName)).toEqual([
+      'ModelPackageCurrent',
+      'ModelPackageBlue2',
+      'ModelPackageABC',
+      'ModelPackageGreen',
+      'ModelPackageCanaryV2',
+    ]);
+    expect(() => variantParameterName('--')).toThrow('variant: got "--"; allowed: a name with at least one letter or digit');
+    expect(variantParameterCollisions(['current', 'candidate', 'blue-2'])).toEqual([]);
+  });
+
+  test('two variants whose names give the same parameter id are refused, naming both', () => {
+    const [current, candidate] = variants;
+    expect(() => bareEndpoint([{ ...current, name: 'blue-2' }, { ...candidate, name: 'blue2' }])).toThrow(
+      'serving.variants: "blue-2" and "blue2" map to the same parameter ModelPackageBlue2; allowed: names that differ in more than hyphens and the case of each part\'s first letter',
+    );
+    const collision = configWith(prodConfig, (c) => {
+      c.serving.variants[0].name = 'Candidate';
+    });
+    expect(() => synthesizeEnvironment(collision)).toThrow(/"Candidate" and "candidate" map to the same parameter ModelPackageCandidate/);
+  });
+
+  test('a default ARN outside the stack partition is refused before CloudFormation would', () => {
+    const stack = new Stack(undefined, 'S', { env: { region: 'us-east-1' } });
+    const cn = 'arn:aws-cn:sagemaker:cn-north-1:111122223333:model-package/g/3';
+    expect(() => bareEndpoint([{ ...variants[0], modelPackageArn: cn }], stack)).toThrow(`serving.variants[0].modelPackageArn: got "${cn}"; allowed: a versioned model package ARN matching ^arn:aws:sagemaker:`);
   });
 
   test('variants carry the configured weights, instance types and starting capacity', () => {
@@ -192,22 +295,18 @@ describe('endpoints stack', () => {
   });
 
   test('an LlmEndpoint without variants is refused', () => {
-    const stack = new (require('aws-cdk-lib').Stack)();
-    const key = new (require('aws-cdk-lib/aws-kms').Key)(stack, 'Key');
-    expect(
-      () =>
-        new LlmEndpoint(stack, 'E', {
-          endpointName: 'e',
-          serving: { ...prodConfig.serving, variants: [] },
-          image: { uri: 'i', environment: {} },
-          executionRole: { roleArn: 'arn:aws:iam::111122223333:role/r' } as any,
-          subnetIds: [],
-          securityGroupIds: [],
-          key,
-          dataCaptureUri: 's3://b/',
-          topic: {} as any,
-        }),
-    ).toThrow('serving.variants: got []; an endpoint needs at least one variant');
+    expect(() => bareEndpoint([])).toThrow('serving.variants: got []; an endpoint needs at least one variant');
+  });
+
+  test('the parameters keep their ids wherever the endpoint sits, for the promotion workflow to update them by name', () => {
+    const endpoint = bareEndpoint(variants);
+    const template = Template.fromStack(Stack.of(endpoint)).toJSON();
+    expect(Object.keys(template.Parameters).filter((id) => id.startsWith('ModelPackage'))).toEqual(['ModelPackageCurrent', 'ModelPackageCandidate']);
+    expect(endpoint.servedVariants).toEqual([
+      { variant: 'current', parameter: 'ModelPackageCurrent', weight: 90 },
+      { variant: 'candidate', parameter: 'ModelPackageCandidate', weight: 10 },
+    ]);
+    expect(Object.keys(endpoint.modelPackageParameters)).toEqual(['current', 'candidate']);
   });
 
   test('TGI gets its own batching variables', () => {

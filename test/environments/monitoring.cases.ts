@@ -19,6 +19,7 @@ import { SHARED_ENDPOINT_VARIANT } from '../../lib/constructs/shared-model-endpo
 import { jobCodeInputs } from '../../lib/pipeline/job-code';
 import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { configWith, synthesizeEnvironment, testStack } from '../support/app';
+import { stateMachineDefinition } from '../support/state-machine';
 import { modelMonitorAnalyzerImage } from '../../lib/config/model-monitor-images';
 import { validateEnvironmentConfig } from '../../lib/config/validate';
 import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
@@ -32,11 +33,7 @@ const devTpl = Template.fromStack(dev.platform.monitoring);
 const targets = prod.platform.monitoring.monitor.alarms;
 
 /** The state machine's definition with its tokens replaced by '<token>', parsed. */
-function definition(template: Template): any {
-  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
-  const parts: unknown[] = machine.Properties.DefinitionString['Fn::Join'][1];
-  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : '<token>')).join(''));
-}
+const definition = (template: Template): any => stateMachineDefinition(template);
 const states = (template: Template) => definition(template).States[MONITOR_STATE_NAMES.targets].ItemProcessor.States;
 
 /** Every statement of the managed policy whose logical id starts with `prefix`. */

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../lib/config/environments';
-import { PLATFORM_NODE_RUNTIME } from '../../lib/constructs/platform-function';
+import { PLATFORM_NODE_RUNTIME, PLATFORM_PYTHON_RUNTIME } from '../../lib/constructs/platform-function';
 import { normalizedTemplate, synthesizeEnvironment } from '../support/app';
 
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
@@ -15,20 +15,9 @@ function policyOf(prefix: string): any[] {
 const actionsOf = (statements: any[]) => statements.flatMap((s) => [s.Action].flat());
 
 describe('registry stack', () => {
-  test('an Approved version of this environment\u2019s group triggers the staging deployment, with retries and a DLQ', () => {
-    tpl.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: {
-        source: ['aws.sagemaker'],
-        'detail-type': ['SageMaker Model Package State Change'],
-        detail: { ModelPackageGroupName: ['fmft-dev-fine-tuning-models'], ModelApprovalStatus: ['Approved'] },
-      },
-      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 7200 }, DeadLetterConfig: { Arn: Match.anyValue() } })],
-    });
-  });
-
-  test('both functions run the bundled TypeScript handlers on the newest Node.js, in the private subnets', () => {
-    const functions = Object.values(tpl.findResources('AWS::Lambda::Function')) as any[];
-    expect(functions.map((f) => f.Properties.Handler).sort()).toEqual(['index.approvalHandler', 'index.operationsHandler']);
+  test('the staging and operations functions run the bundled TypeScript handlers on the newest Node.js, in the private subnets', () => {
+    const functions = (Object.values(tpl.findResources('AWS::Lambda::Function')) as any[]).filter((f) => f.Properties.Handler.startsWith('index.'));
+    expect(functions.map((f) => f.Properties.Handler).sort()).toEqual(['index.operationsHandler', 'index.stagingHandler']);
     for (const f of functions) {
       expect(f.Properties.Runtime).toBe(PLATFORM_NODE_RUNTIME.name);
       expect(f.Properties.VpcConfig.SubnetIds).toHaveLength(2);
@@ -41,8 +30,21 @@ describe('registry stack', () => {
     expect(bundle).toContain('UpdateEndpointWeightsAndCapacities');
   });
 
-  test('the approval function creates models and configurations under the staging prefix only, and passes only the endpoint role', () => {
-    const statements = policyOf('ApprovalRolePolicy');
+  test('the promotion functions run the Python handlers in the private subnets', () => {
+    const functions = (Object.values(tpl.findResources('AWS::Lambda::Function')) as any[]).filter((f) => !f.Properties.Handler.startsWith('index.'));
+    expect(functions.map((f) => f.Properties.Handler).sort()).toEqual([
+      'training.monitor.canary.handler',
+      'training.registry.promotion.events_handler',
+      'training.registry.promotion.step_handler',
+    ]);
+    for (const f of functions) {
+      expect(f.Properties.Runtime).toBe(PLATFORM_PYTHON_RUNTIME.name);
+      expect(f.Properties.VpcConfig.SubnetIds).toHaveLength(2);
+    }
+  });
+
+  test('the staging function creates models and configurations under the staging prefix only, and passes only the endpoint role', () => {
+    const statements = policyOf('StagingRolePolicy');
     const actions = actionsOf(statements);
     expect(actions).toEqual(expect.arrayContaining(['sagemaker:DescribeModelPackage', 'sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig', 'sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint']));
     expect(actions.filter((a: string) => a.includes('*'))).toEqual([]);

@@ -40,10 +40,10 @@ describe('stage', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
     // 8 stacks, 6 named buckets, 11 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
-    // 2 state machines, 2 schedules, 2 dashboards, 1 Glue database, 1 Athena workgroup, 1 named log group
+    // 3 state machines (Bedrock customization, capture monitor, promotion), 2 schedules, 2 dashboards, 1 Glue database, 1 Athena workgroup, 1 named log group
     // (Bedrock invocations), 2 named rules (Bedrock dataset landed, new training data), 1 named function (the
     // pipeline's production-version finder).
-    expect(devNames).toHaveLength(41);
+    expect(devNames).toHaveLength(42);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 

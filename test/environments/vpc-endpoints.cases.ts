@@ -88,6 +88,7 @@ const ENDPOINT_OF_SERVICE: Record<string, string> = {
   ecr: 'ecr-api',
   kms: 'kms',
   states: 'states',
+  cloudformation: 'cloudformation',
   s3: S3_GATEWAY,
 };
 
@@ -106,6 +107,7 @@ const SERVICE_NAME_SUFFIX: Record<InterfaceEndpointName, string> = {
   sns: 'sns',
   sqs: 'sqs',
   states: 'states',
+  cloudformation: 'cloudformation',
 };
 
 /** AWS managed policies a Lambda role may carry, with their statements (they are not in any template). */

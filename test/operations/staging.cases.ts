@@ -10,13 +10,15 @@ import {
   DescribeEndpointConfigCommand,
   DescribeModelCommand,
   DescribeModelPackageCommand,
+  ListEndpointConfigsCommand,
+  ListModelsCommand,
   SageMakerClient,
   UpdateEndpointCommand,
   UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
 import { mockClient } from 'aws-sdk-client-mock';
-import { approvalHandler, operationEventProblems, operationsHandler } from '../../lib/operations/handlers';
-import { deployToStaging, StagingTarget } from '../../lib/operations/staging';
+import { operationEventProblems, operationsHandler, stagingEventProblems, stagingHandler } from '../../lib/operations/handlers';
+import { deployToStaging, STAGING_APPROVAL_STATUSES, StagingTarget } from '../../lib/operations/staging';
 import { MotoServer, motoClientConfig, startMoto } from '../support/moto';
 
 // DescribeModelPackage, CreateModel, CreateEndpointConfig, CreateEndpoint and DescribeEndpoint run against a
@@ -52,7 +54,7 @@ describe('staging deployment against moto', () => {
     await moto?.stop();
   });
 
-  async function version(approved: boolean): Promise<string> {
+  async function version(status: 'Approved' | 'PendingManualApproval' | 'Rejected'): Promise<string> {
     const out = await sm.send(
       new CreateModelPackageCommand({
         ModelPackageGroupName: GROUP,
@@ -64,12 +66,12 @@ describe('staging deployment against moto', () => {
         },
       }),
     );
-    if (approved) await sm.send(new UpdateModelPackageCommand({ ModelPackageArn: out.ModelPackageArn!, ModelApprovalStatus: 'Approved' }));
+    if (status !== 'PendingManualApproval') await sm.send(new UpdateModelPackageCommand({ ModelPackageArn: out.ModelPackageArn!, ModelApprovalStatus: status }));
     return out.ModelPackageArn!;
   }
 
   test('the first approved version creates the staging endpoint from a network-isolated model', async () => {
-    const arn = await version(true);
+    const arn = await version('Approved');
     const result = await deployToStaging(sm, motoTarget, arn, new Date('2026-11-25T10:00:00Z'));
     expect(result).toEqual({
       action: 'created',
@@ -88,9 +90,33 @@ describe('staging deployment against moto', () => {
     expect(endpoint.EndpointConfigName).toBe(result.endpointConfigName);
   });
 
-  test('a version awaiting approval is refused, and nothing is created', async () => {
-    const arn = await version(false);
-    await expect(deployToStaging(sm, target, arn)).rejects.toThrow(`${arn}: approval status is PendingManualApproval; only Approved versions are deployed`);
+  test('a version awaiting approval is deployed: the promotion workflow validates it on staging before a human approves it', async () => {
+    const arn = await version('PendingManualApproval');
+    expect((await sm.send(new DescribeModelPackageCommand({ ModelPackageName: arn }))).ModelApprovalStatus).toBe('PendingManualApproval');
+    // Another endpoint name: moto has no UpdateEndpoint, and the first test made the staging endpoint.
+    const pendingTarget = { ...motoTarget, endpointName: 'fmft-dev-llm-staging-pending' };
+    const result = await deployToStaging(sm, pendingTarget, arn, new Date('2026-11-25T11:00:00Z'));
+    expect(result).toEqual({
+      action: 'created',
+      endpointName: 'fmft-dev-llm-staging-pending',
+      endpointConfigName: 'fmft-dev-llm-staging-pending-v2-20261125110000',
+      modelName: 'fmft-dev-llm-staging-pending-v2-20261125110000',
+      modelPackageArn: arn,
+    });
+    expect((await sm.send(new DescribeModelCommand({ ModelName: result.modelName }))).Containers?.[0]?.ModelPackageName).toBe(arn);
+    expect((await sm.send(new DescribeEndpointCommand({ EndpointName: pendingTarget.endpointName }))).EndpointConfigName).toBe(result.endpointConfigName);
+  });
+
+  test('a rejected version is refused with its status and the allowed ones, and nothing is created', async () => {
+    const arn = await version('Rejected');
+    const names = async () => ({
+      models: (await sm.send(new ListModelsCommand({}))).Models?.map((m) => m.ModelName),
+      configs: (await sm.send(new ListEndpointConfigsCommand({}))).EndpointConfigs?.map((c) => c.EndpointConfigName),
+    });
+    const before = await names();
+    await expect(deployToStaging(sm, motoTarget, arn)).rejects.toThrow(`${arn}: approval status is Rejected; allowed for staging: PendingManualApproval, Approved`);
+    expect(await names()).toEqual(before);
+    expect(STAGING_APPROVAL_STATUSES).toEqual(['PendingManualApproval', 'Approved']);
   });
 
   test('versions of another group and unversioned ARNs are refused before any call', async () => {
@@ -121,7 +147,7 @@ describe('staging deployment, update path (aws-sdk-client-mock)', () => {
   test('an existing staging endpoint is updated to the new configuration', async () => {
     sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
     sm.on(DescribeEndpointCommand).resolves({ EndpointName: target.endpointName, EndpointStatus: 'InService' });
-    const result = await approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } });
+    const result = await stagingHandler({ modelPackageArn: arn });
     expect(result).toEqual(expect.objectContaining({ action: 'updated' }));
     const update = sm.commandCalls(UpdateEndpointCommand)[0].args[0].input;
     expect(update.EndpointName).toBe(target.endpointName);
@@ -137,7 +163,7 @@ describe('staging deployment, update path (aws-sdk-client-mock)', () => {
     sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
     sm.on(DescribeEndpointCommand).resolves({ EndpointName: target.endpointName, EndpointStatus: 'Updating' });
     sm.on(UpdateEndpointCommand).rejects(Object.assign(new Error('Cannot update in-progress endpoint'), { name: 'ValidationException' }));
-    await expect(approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } })).rejects.toThrow('Cannot update in-progress endpoint');
+    await expect(stagingHandler({ modelPackageArn: arn })).rejects.toThrow('Cannot update in-progress endpoint');
     const made = sm.commandCalls(CreateModelCommand)[0].args[0].input.ModelName;
     expect(sm.commandCalls(DeleteEndpointConfigCommand).map((c) => c.args[0].input.EndpointConfigName)).toEqual([made]);
     expect(sm.commandCalls(DeleteModelCommand).map((c) => c.args[0].input.ModelName)).toEqual([made]);
@@ -146,20 +172,56 @@ describe('staging deployment, update path (aws-sdk-client-mock)', () => {
   test('a failed configuration deletes only the model', async () => {
     sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
     sm.on(CreateEndpointConfigCommand).rejects(Object.assign(new Error('quota'), { name: 'ResourceLimitExceeded' }));
-    await expect(approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } })).rejects.toThrow('quota');
+    await expect(stagingHandler({ modelPackageArn: arn })).rejects.toThrow('quota');
     expect(sm.commandCalls(DeleteEndpointConfigCommand)).toHaveLength(0);
     expect(sm.commandCalls(DeleteModelCommand)).toHaveLength(1);
   });
 
-  test('other approval states are ignored', async () => {
-    expect(await approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Rejected' } })).toEqual({ skipped: 'approval status Rejected' });
+  test('the staging handler deploys a version awaiting approval and returns the deployment', async () => {
+    sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'PendingManualApproval' });
+    sm.on(DescribeEndpointCommand).rejects(Object.assign(new Error('Could not find endpoint "fmft-dev-llm-staging".'), { name: 'ValidationException' }));
+    const result = await stagingHandler({ modelPackageArn: arn });
+    expect(result).toEqual({
+      action: 'created',
+      endpointName: target.endpointName,
+      endpointConfigName: expect.stringMatching(/^fmft-dev-llm-staging-v7-\d{14}$/),
+      modelName: expect.stringMatching(/^fmft-dev-llm-staging-v7-\d{14}$/),
+      modelPackageArn: arn,
+    });
+    expect(sm.commandCalls(CreateEndpointCommand)[0].args[0].input).toEqual({ EndpointName: target.endpointName, EndpointConfigName: result.endpointConfigName });
+    expect(sm.commandCalls(CreateModelCommand)[0].args[0].input.Containers).toEqual([{ ModelPackageName: arn, Environment: target.environment }]);
+  });
+
+  test('the staging handler refuses a rejected version before creating anything', async () => {
+    sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Rejected' });
+    await expect(stagingHandler({ modelPackageArn: arn })).rejects.toThrow(`${arn}: approval status is Rejected; allowed for staging: PendingManualApproval, Approved`);
+    sm.on(DescribeModelPackageCommand).resolves({});
+    await expect(stagingHandler({ modelPackageArn: arn })).rejects.toThrow(`${arn}: approval status is missing; allowed for staging: PendingManualApproval, Approved`);
+    expect(sm.commandCalls(CreateModelCommand)).toHaveLength(0);
+    expect(sm.commandCalls(CreateEndpointConfigCommand)).toHaveLength(0);
+  });
+
+  test('the staging handler names every missing, mistyped and unknown field at once, before any call', async () => {
+    await expect(stagingHandler({ modelPackageArm: arn } as any)).rejects.toThrow(
+      'modelPackageArn: missing; staging needs modelPackageArn; modelPackageArm: not a field of staging; allowed: modelPackageArn',
+    );
+    await expect(stagingHandler({ modelPackageArn: 7 } as any)).rejects.toThrow('modelPackageArn: got 7; allowed: a versioned model package ARN');
+    await expect(stagingHandler({ modelPackageArn: arn, detail: {} } as any)).rejects.toThrow('detail: not a field of staging; allowed: modelPackageArn');
+    await expect(stagingHandler(null as any)).rejects.toThrow('event: got null; allowed: {"modelPackageArn": "<versioned model package ARN>"}');
+    expect(stagingEventProblems({ modelPackageArn: arn })).toEqual([]);
+    expect(sm.calls()).toHaveLength(0);
+  });
+
+  test('the staging handler needs a staging target in its settings', async () => {
+    process.env.FMFT_OPERATIONS_SETTINGS = '{}';
+    await expect(stagingHandler({ modelPackageArn: arn })).rejects.toThrow('FMFT_OPERATIONS_SETTINGS has no staging target');
     expect(sm.calls()).toHaveLength(0);
   });
 
   test('an endpoint lookup that fails for another reason is not taken for a missing endpoint', async () => {
     sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
     sm.on(DescribeEndpointCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
-    await expect(approvalHandler({ detail: { ModelPackageArn: arn, ModelApprovalStatus: 'Approved' } })).rejects.toThrow('Rate exceeded');
+    await expect(stagingHandler({ modelPackageArn: arn })).rejects.toThrow('Rate exceeded');
     expect(sm.commandCalls(CreateEndpointCommand)).toHaveLength(0);
   });
 });

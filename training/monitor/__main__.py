@@ -14,6 +14,7 @@
         --endpoint-name fmft-prod-claims-v2 --variant-name bedrock \
         --model-id arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123
     python -m training.monitor baseline --data train.jsonl --output baseline.json
+    python -m training.monitor score-canary --predictions canary/ --task qa --output-dir score
 
 run reads every capture file under --capture (SageMaker data capture or Bedrock invocation logs; .jsonl,
 .json, .gz), profiles the prompts and answers in one streaming pass with bounded memory, compares them with
@@ -33,9 +34,15 @@ inference id with the captured requests under --ground-truth-capture and the ans
 baseline profiles a training data set (any format of training/data) into baseline.json; prepare writes one
 for its train split (<output-dir>/baseline/baseline.json).
 
+score-canary scores the quality canary's answers on their own (the promotion workflow's staging check) and
+writes <output-dir>/canary.json: the ``canary`` section run writes into result.json (canary_score.py). No
+answers or nothing to score is a status in the file (missing, unscored, invalid), exit status 0; a wrong
+flag is 2, an output that cannot be written 1.
+
 Inside a SageMaker Processing job, paths default to /opt/ml/processing/input/capture,
 /opt/ml/processing/input/baseline/baseline.json, /opt/ml/processing/output/monitor,
-/opt/ml/processing/input/data and /opt/ml/processing/output/baseline/baseline.json.
+/opt/ml/processing/input/data, /opt/ml/processing/output/baseline/baseline.json,
+/opt/ml/processing/input/canary and /opt/ml/processing/output/score.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ from training.monitor.profile import (
 from training.monitor.report import DEFAULT_THRESHOLDS, finish, write_outputs
 
 BASELINE_FILE = "baseline.json"
+CANARY_SCORE_FILE = "canary.json"
 _TOP_OOV_WORDS = 20
 
 
@@ -176,6 +184,26 @@ class BaselineArgs:
     )
     vocabulary_size: int = field(default=VOCABULARY_SIZE, metadata={"help": "Most common words to keep"})
     seed: int = field(default=0, metadata={"help": "Seed of the reservoir samples"})
+
+
+@dataclass
+class ScoreCanaryArgs:
+    """Score the quality canary's answers into canary.json (the promotion workflow's staging check)."""
+
+    task: str = field(
+        metadata={"help": "Task whose training.evaluate metrics score the answers", "choices": CANARY_TASKS}
+    )
+    predictions: str | None = field(
+        default=None,
+        metadata={
+            "help": "predictions.jsonl of training.monitor.canary, or a directory holding it (default in a "
+            "Processing job: input/canary)"
+        },
+    )
+    output_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where canary.json goes (default in a Processing job: output/score)"},
+    )
 
 
 def _time_flag(value: str | None, flag: str) -> dt.datetime | None:
@@ -355,7 +383,31 @@ def run_baseline(args: BaselineArgs) -> int:
     return 0
 
 
-COMMANDS = {"run": (RunArgs, run_monitor), "baseline": (BaselineArgs, run_baseline)}
+def run_score_canary(args: ScoreCanaryArgs) -> int:
+    predictions = resolve_path(args.predictions, processing_input("canary"), "--predictions")
+    output = resolve_path(args.output_dir, processing_output("score"), "--output-dir")
+    section = score_canary(predictions, args.task)
+    try:
+        write_json_atomic(output / CANARY_SCORE_FILE, section)
+    except OSError as exc:
+        print(
+            f"python -m training.monitor score-canary: error: cannot write to {output}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    scored = f", {section['scoreMetric']} {section['score']:.4f}" if section.get("score") is not None else ""
+    print(
+        f"canary {section['status']}: {section['records']} records, {section.get('errors', 0)} errors"
+        f"{scored}; wrote {output / CANARY_SCORE_FILE}"
+    )
+    return 0
+
+
+COMMANDS = {
+    "run": (RunArgs, run_monitor),
+    "baseline": (BaselineArgs, run_baseline),
+    "score-canary": (ScoreCanaryArgs, run_score_canary),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,8 +11,20 @@ A missing or malformed field raises ``ValueError`` whose message names the field
 allowed; the step then fails with that message.
 
 Settings come from ``FMFT_CHAMPION_SETTINGS`` (JSON written by the CDK stack):
-``{"servedModelPackageArns": [arn, ...]}``, the versioned model package ARNs the environment's serving
-config deploys, in traffic order (first = most traffic); it may be empty.
+``{"servedModelPackageArns": [arn, ...], "manifestBucket": bucket, "manifestKey": key}``:
+
+- ``servedModelPackageArns``: the versioned model package ARNs the environment's serving config deploys, in
+  traffic order (first = most traffic); it may be empty;
+- ``manifestBucket`` and ``manifestKey`` (optional, together; absent or null: none): the promotion
+  workflow's serving manifest (``serving/manifests/current.json`` of the model artifacts bucket, written by
+  ``training.registry.promotion``). While that object exists with ``status`` ``serving``, its
+  ``variants[].modelPackageArn``, highest ``weight`` first (ties in the manifest's order), are the served
+  ARNs instead of the configured ones: the versions promoted since the config was deployed. No such object:
+  the configured ARNs, silently. An object that is not JSON, has no usable variants, or is in another
+  status (a rollout in progress): the configured ARNs, and the reason says why. Reading it needs
+  ``s3:ListBucket`` for the key as prefix (ListObjectsV2 tells a missing object; GetObject would answer
+  403 for it under a prefix-limited ListBucket) and ``s3:GetObject`` on the key; any other S3 error fails
+  the step like any other AWS error.
 
 The champion is, in this order:
 
@@ -40,7 +52,8 @@ The function returns (SageMaker maps each key to the step's ``OutputParameters``
 
 Any other AWS error (throttling past the client's adaptive retries, access denied) fails the step. The
 function needs ``sagemaker:DescribeModelPackage`` on the served ARNs and the group's versions, and
-``sagemaker:ListModelPackages``.
+``sagemaker:ListModelPackages`` (and with a manifest, reading it as above, with the bucket key's
+``kms:Decrypt``).
 """
 
 from __future__ import annotations
@@ -63,6 +76,9 @@ GROUP_NAME_ALLOWED = (
 _S3_URI = re.compile(r"^s3://[^/\s]+/\S+$")
 # ListModelPackages page size; only the first summary is used.
 LIST_PAGE_SIZE = 10
+SERVING = "serving"
+_NOT_FOUND = ("NoSuchKey", "404", "NotFound")
+_SETTINGS_ALLOWED = 'JSON {"servedModelPackageArns": [arn, ...], "manifestBucket"?, "manifestKey"?}'
 
 
 class ChampionInputError(ValueError):
@@ -83,16 +99,13 @@ class Found:
 def settings() -> dict[str, Any]:
     raw = os.environ.get(SETTINGS_ENV)
     if raw is None:
-        raise ChampionInputError(
-            f'{SETTINGS_ENV}: not set; allowed: JSON {{"servedModelPackageArns": [arn, ...]}}'
-        )
+        raise ChampionInputError(f"{SETTINGS_ENV}: not set; allowed: {_SETTINGS_ALLOWED}")
     try:
         cfg = json.loads(raw)
     except ValueError:
-        raise ChampionInputError(
-            f'{SETTINGS_ENV}: got {raw[:200]!r}; allowed: JSON {{"servedModelPackageArns": [arn, ...]}}'
-        ) from None
+        raise ChampionInputError(f"{SETTINGS_ENV}: got {raw[:200]!r}; allowed: {_SETTINGS_ALLOWED}") from None
     served_arns(cfg)
+    manifest_location(cfg)
     return cfg
 
 
@@ -105,6 +118,68 @@ def served_arns(cfg: Any) -> list[str]:
             "allowed: a list (possibly empty) of versioned model package ARNs"
         )
     return list(dict.fromkeys(served))
+
+
+def manifest_location(cfg: dict[str, Any]) -> tuple[str, str] | None:
+    """``(manifestBucket, manifestKey)`` of the settings, or None when they name no serving manifest."""
+    bucket, key = cfg.get("manifestBucket"), cfg.get("manifestKey")
+    if bucket is None and key is None:
+        return None
+    for name, value in (("manifestBucket", bucket), ("manifestKey", key)):
+        if not isinstance(value, str) or not value.strip():
+            raise ChampionInputError(
+                f"{SETTINGS_ENV}.{name}: got {value!r:.200}; allowed: manifestBucket and manifestKey "
+                "together (a bucket name and the serving manifest's key), or neither"
+            )
+    return bucket, key
+
+
+def manifest_arns(s3: Any, bucket: str, key: str) -> tuple[list[str] | None, str]:
+    """The served ARNs of the serving manifest at ``s3://bucket/key``, highest weight first, and a note for
+    the reason; ``(None, "")`` when there is no such object, ``(None, why)`` when it cannot be used."""
+    where = f"s3://{bucket}/{key}"
+    fallback = "using the configured served ARNs"
+    # Listed first: with a ListBucket limited to the manifest's prefix, S3 answers a GetObject of a missing
+    # key with 403 AccessDenied, not 404.
+    page = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    if not any(o["Key"] == key for o in page.get("Contents", [])):
+        return None, ""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as error:
+        if _error_code(error) in _NOT_FOUND:
+            return None, ""
+        raise
+    try:
+        manifest = json.loads(body)
+    except ValueError:
+        return None, f"serving manifest {where} is not JSON: {fallback}"
+    if not isinstance(manifest, dict):
+        return None, f"serving manifest {where} is not a JSON object: {fallback}"
+    status = manifest.get("status")
+    if status != SERVING:
+        return None, f"serving manifest {where} has status {status!r}, not {SERVING!r}: {fallback}"
+    variants = manifest.get("variants")
+    usable = (
+        isinstance(variants, list)
+        and variants
+        and all(
+            isinstance(v, dict)
+            and isinstance(v.get("modelPackageArn"), str)
+            and v["modelPackageArn"]
+            and isinstance(v.get("weight"), int | float)
+            and not isinstance(v.get("weight"), bool)
+            for v in variants
+        )
+    )
+    if not usable:
+        return None, (
+            f"serving manifest {where} has no usable variants (a list of {{modelPackageArn, weight}}): "
+            f"{fallback}"
+        )
+    ordered = sorted(variants, key=lambda v: -v["weight"])
+    arns = list(dict.fromkeys(v["modelPackageArn"] for v in ordered))
+    return arns, f"served ARNs from serving manifest {where}"
 
 
 def parse_event(event: Any) -> tuple[str, str]:
@@ -196,12 +271,22 @@ def model_data_url(description: dict[str, Any]) -> tuple[str | None, str]:
     return url, ""
 
 
-def choose(event: Any, cfg: dict[str, Any], sm: Any) -> dict[str, str]:
-    """The step's output parameters for ``event`` (see the module docstring)."""
+def choose(event: Any, cfg: dict[str, Any], sm: Any, s3: Any = None) -> dict[str, str]:
+    """The step's output parameters for ``event`` (see the module docstring); ``s3`` reads the serving
+    manifest when the settings name one."""
     group, candidate = parse_event(event)
     served = served_arns(cfg)
-    found, skipped = served_champion(sm, group, served)
+    location = manifest_location(cfg)
     notes: list[str] = []
+    if location is not None:
+        if s3 is None:
+            raise TypeError("choose: the settings name a serving manifest, so an S3 client is needed")
+        from_manifest, note = manifest_arns(s3, *location)
+        if from_manifest is not None:
+            served = from_manifest
+        if note:
+            notes.append(note)
+    found, skipped = served_champion(sm, group, served)
     if skipped:
         notes.append("skipped served: " + "; ".join(skipped))
     elif not served:
@@ -240,4 +325,6 @@ def handler(event: dict[str, Any], _context: Any = None) -> dict[str, str]:
     from botocore.config import Config
 
     retries = Config(retries={"max_attempts": 8, "mode": "adaptive"})
-    return choose(event, settings(), boto3.client("sagemaker", config=retries))
+    cfg = settings()
+    s3 = boto3.client("s3", config=retries) if manifest_location(cfg) else None
+    return choose(event, cfg, boto3.client("sagemaker", config=retries), s3)

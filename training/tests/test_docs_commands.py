@@ -17,6 +17,7 @@ from training.data.__main__ import COMMANDS as DATA_COMMANDS
 from training.evaluate.__main__ import COMMANDS as EVALUATE_COMMANDS
 from training.explain.__main__ import ExplainArgs
 from training.monitor.__main__ import COMMANDS as MONITOR_COMMANDS
+from training.registry.promotion import COMMAND_ARGS as PROMOTION_COMMANDS
 from training.train.args import parse_config
 from training.triggers.retrain import RetrainArgs
 
@@ -106,6 +107,9 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
         parse_into(ExplainArgs, args, prog=module)
     elif module == "training.triggers.retrain":
         parse_into(RetrainArgs, args, prog=module)
+    elif module == "training.registry.promotion":
+        assert args and args[0] in PROMOTION_COMMANDS, f"{where}: {module} has no subcommand {args[:1]}"
+        parse_into(PROMOTION_COMMANDS[args[0]], args[1:], prog=f"python -m {module} {args[0]}")
     elif module in ("training.train", "training.train.launch"):
         if "--help" in args:
             return

@@ -1,7 +1,8 @@
 """The champion finder (training/registry/champion.py) against a moto server: model package groups and
 versions registered, approved and rejected through the SageMaker API, then described and listed by the
-function. Every DescribeModelPackage and ListModelPackages request it sends is checked against botocore's
-model (patterns included, which boto3's own client-side validation does not check)."""
+function, and the promotion workflow's serving manifest in S3. Every DescribeModelPackage,
+ListModelPackages and GetObject request it sends is checked against botocore's model (patterns included,
+which boto3's own client-side validation does not check)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from tools.api_model.shapes import ShapeChecker
 from training.registry import champion
 
 GROUP, OTHER = "fmft-dev-model", "fmft-dev-other"
+MANIFESTS = "fmft-dev-model-artifacts"
+CURRENT = "serving/manifests/current.json"
 CANDIDATE = "s3://fmft-dev-artifacts/pipelines/run-1/train/output/model.tar.gz"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1-gpu"
 KEYS = {"hasChampion", "championModelDataUrl", "championModelPackageArn", "championSource", "reason"}
@@ -78,11 +81,26 @@ def data_url(sm: Any, arn: str) -> str:
     ]
 
 
-def api_violations(requests: list[tuple[str, dict[str, Any]]]) -> list[str]:
+class RecordingS3:
+    """The S3 client, keeping each ListObjectsV2 and GetObject request the function sends."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.requests = client, []
+
+    def list_objects_v2(self, **params: Any) -> Any:
+        self.requests.append(("ListObjectsV2", params))
+        return self.client.list_objects_v2(**params)
+
+    def get_object(self, **params: Any) -> Any:
+        self.requests.append(("GetObject", params))
+        return self.client.get_object(**params)
+
+
+def api_violations(requests: list[tuple[str, dict[str, Any]]], service: str = "sagemaker") -> list[str]:
     checker, found = ShapeChecker(), []
     for operation, params in requests:
-        request = Request(Origin("champion", "Lambda"), "pipeline step", "sagemaker", operation, params)
-        shape = services.operation_model("sagemaker", operation).input_shape
+        request = Request(Origin("champion", "Lambda"), "pipeline step", service, operation, params)
+        shape = services.operation_model(service, operation).input_shape
         found.extend(f"{operation}: {v}" for v in checker.check(request, shape))
     return found
 
@@ -299,3 +317,139 @@ def test_the_handler_reads_its_settings_and_reaches_sagemaker(sm, monkeypatch):
     assert all(type(v) is str for v in result.values())
     with pytest.raises(ValueError, match="candidateModelUri"):
         champion.handler({"modelPackageGroupName": GROUP, "candidateModelUri": "model.tar.gz"}, None)
+
+
+# ---------------------------------------------------------------------------------- the serving manifest
+
+
+@pytest.fixture
+def s3(sm):
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=MANIFESTS)
+    return client
+
+
+def put_manifest(s3: Any, body: Any) -> None:
+    text = body if isinstance(body, str) else json.dumps(body)
+    s3.put_object(Bucket=MANIFESTS, Key=CURRENT, Body=text.encode())
+
+
+def manifest(status: str, *weighted: tuple[str, int]) -> dict[str, Any]:
+    """current.json as training.registry.promotion writes it (variants in the stack's order)."""
+    return {
+        "status": status,
+        "action": "promote",
+        "variants": [
+            {"variant": f"v{i}", "parameter": f"ModelPackageV{i}", "weight": weight, "modelPackageArn": arn}
+            for i, (arn, weight) in enumerate(weighted)
+        ],
+    }
+
+
+def choose_with_manifest(sm: Any, s3: Any, served: list[str]) -> dict[str, Any]:
+    recording, reading = RecordingSageMaker(sm), RecordingS3(s3)
+    event = {"modelPackageGroupName": GROUP, "candidateModelUri": CANDIDATE}
+    cfg = {"servedModelPackageArns": served, "manifestBucket": MANIFESTS, "manifestKey": CURRENT}
+    result = champion.choose(event, cfg, recording, reading)
+    listed = ("ListObjectsV2", {"Bucket": MANIFESTS, "Prefix": CURRENT, "MaxKeys": 1})
+    assert reading.requests in ([listed], [listed, ("GetObject", {"Bucket": MANIFESTS, "Key": CURRENT})])
+    assert api_violations(reading.requests, "s3") == [] and api_violations(recording.requests) == []
+    assert set(result) == KEYS and all(type(v) is str for v in result.values())
+    assert "\n" not in result["reason"]
+    return result
+
+
+def test_a_serving_manifest_names_the_served_versions_by_weight(sm, s3):
+    configured = register(sm, GROUP, "Approved")
+    light, heavy = register(sm, GROUP, "Approved"), register(sm, GROUP, "Approved")
+    put_manifest(s3, manifest("serving", (light, 10), (heavy, 90)))
+    result = choose_with_manifest(sm, s3, [configured])
+    assert result["championSource"] == "served" and result["championModelPackageArn"] == heavy
+    assert result["championModelDataUrl"] == data_url(sm, heavy)
+    assert result["reason"] == (
+        f"served version {heavy} (position 1 of 2 served ARNs); "
+        f"served ARNs from serving manifest s3://{MANIFESTS}/{CURRENT}"
+    )
+    # The heavier variant is not Approved any more: the next one by weight, not the configured ARN.
+    set_status(sm, heavy, "Rejected")
+    result = choose_with_manifest(sm, s3, [configured])
+    assert (
+        result["championModelPackageArn"] == light and f"{heavy}: Rejected, not Approved" in result["reason"]
+    )
+
+
+def test_without_a_manifest_object_the_configured_arns_serve_silently(sm, s3):
+    served = register(sm, GROUP, "Approved")
+    register(sm, GROUP, "Approved")
+    # A key that only starts like the manifest's is not it.
+    s3.put_object(Bucket=MANIFESTS, Key=f"{CURRENT}.bak", Body=json.dumps(manifest("serving")).encode())
+    result = choose_with_manifest(sm, s3, [served])
+    assert result["championModelPackageArn"] == served
+    assert result["reason"] == f"served version {served} (position 1 of 1 served ARNs)"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("{not json", "is not JSON"),
+        ("[1, 2]", "is not a JSON object"),
+        ("rolling-out", "has status 'rolling-out', not 'serving'"),
+        ({"status": "serving", "variants": []}, "has no usable variants"),
+        ({"status": "serving", "variants": [{"modelPackageArn": "", "weight": 1}]}, "has no usable variants"),
+    ],
+)
+def test_an_unusable_manifest_falls_back_to_the_configured_arns_and_says_so(sm, s3, body, why):
+    served = register(sm, GROUP, "Approved")
+    other = register(sm, GROUP, "Approved")
+    put_manifest(s3, manifest(body, (other, 100)) if body == "rolling-out" else body)
+    result = choose_with_manifest(sm, s3, [served])
+    assert result["championModelPackageArn"] == served and result["championSource"] == "served"
+    note = f"serving manifest s3://{MANIFESTS}/{CURRENT} {why}"
+    assert note in result["reason"] and result["reason"].endswith("using the configured served ARNs")
+
+
+def test_a_manifest_that_cannot_be_read_fails_the_step(sm, s3):
+    put_manifest(s3, manifest("serving", (register(sm, GROUP, "Approved"), 100)))
+
+    class Denied(RecordingS3):
+        def get_object(self, **params: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetObject")
+
+    event = {"modelPackageGroupName": GROUP, "candidateModelUri": CANDIDATE}
+    cfg = {"servedModelPackageArns": [], "manifestBucket": MANIFESTS, "manifestKey": CURRENT}
+    with pytest.raises(ClientError, match="AccessDenied"):
+        champion.choose(event, cfg, RecordingSageMaker(sm), Denied(s3))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"manifestBucket": MANIFESTS},
+            "FMFT_CHAMPION_SETTINGS.manifestKey: got None; allowed: manifestBucket",
+        ),
+        (
+            {"manifestKey": CURRENT},
+            "FMFT_CHAMPION_SETTINGS.manifestBucket: got None; allowed: manifestBucket",
+        ),
+        ({"manifestBucket": "", "manifestKey": CURRENT}, "FMFT_CHAMPION_SETTINGS.manifestBucket: got ''"),
+        ({"manifestBucket": MANIFESTS, "manifestKey": 3}, "FMFT_CHAMPION_SETTINGS.manifestKey: got 3"),
+    ],
+)
+def test_manifest_settings_go_together(extra, message, monkeypatch):
+    monkeypatch.setenv(champion.SETTINGS_ENV, json.dumps({"servedModelPackageArns": [], **extra}))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        champion.settings()
+    nulls = {"servedModelPackageArns": [], "manifestBucket": None, "manifestKey": None}
+    monkeypatch.setenv(champion.SETTINGS_ENV, json.dumps(nulls))
+    assert champion.manifest_location(champion.settings()) is None
+
+
+def test_the_handler_reads_the_manifest_named_in_its_settings(sm, s3, monkeypatch):
+    configured = register(sm, GROUP, "Approved")
+    promoted = register(sm, GROUP, "Approved")
+    put_manifest(s3, manifest("serving", (promoted, 100)))
+    cfg = {"servedModelPackageArns": [configured], "manifestBucket": MANIFESTS, "manifestKey": CURRENT}
+    monkeypatch.setenv(champion.SETTINGS_ENV, json.dumps(cfg))
+    result = champion.handler({"modelPackageGroupName": GROUP, "candidateModelUri": CANDIDATE}, None)
+    assert result["championModelPackageArn"] == promoted and "serving manifest" in result["reason"]

@@ -7,6 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../../config/environment-config';
 import { acknowledgeNag, iam5ResourceFinding } from '../compliance';
+import { MlBucket } from '../ml-bucket';
 import { MlServiceRole, JobNetworkPlacement } from '../ml-service-role';
 import { PlatformFunction } from '../platform-function';
 
@@ -25,6 +26,11 @@ export interface ChampionFinderProps {
   readonly functionName: string;
   /** Versions the environment's serving config deploys, most traffic first. @default none */
   readonly servedModelPackageArns?: readonly string[];
+  /**
+   * The staged promotion's serving manifest (`serving/manifests/current.json`): when it exists and serves,
+   * its variants are production, not the config's. @default none
+   */
+  readonly servingManifest?: { readonly bucket: MlBucket; readonly key: string };
 }
 
 /** The versioned model packages a serving config deploys, most traffic first (variants, then shared components). */
@@ -61,8 +67,15 @@ export class ChampionFinder extends Construct {
       deadLetterQueue: props.deadLetterQueue,
       timeout: Duration.minutes(1),
       reservedConcurrency: 2,
-      environment: { FMFT_CHAMPION_SETTINGS: JSON.stringify({ servedModelPackageArns: served }) },
+      environment: {
+        FMFT_CHAMPION_SETTINGS: stack.toJsonString({
+          servedModelPackageArns: served,
+          ...(props.servingManifest ? { manifestBucket: props.servingManifest.bucket.bucket.bucketName, manifestKey: props.servingManifest.key } : {}),
+        }),
+      },
     });
+    // Grants go by prefix: the manifest's folder (the manifest in force and its history).
+    if (props.servingManifest) props.servingManifest.bucket.grantReadObjects(this.handler.role, props.servingManifest.key.slice(0, props.servingManifest.key.lastIndexOf('/') + 1));
     const versions = stack.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${group.toLowerCase()}/*` });
     const role = this.handler.role;
     role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: [versions] }));
