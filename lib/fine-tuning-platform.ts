@@ -2,6 +2,7 @@ import { Environment, Stage, Tags } from 'aws-cdk-lib';
 import { EnvironmentConfig } from './config/environment-config';
 import { environmentPrefix } from './config/naming';
 import { BedrockStack } from './stacks/bedrock-stack';
+import { DisasterRecoveryStack } from './stacks/dr-stack';
 import { EndpointsStack } from './stacks/endpoints-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
 import { NetworkStack } from './stacks/network-stack';
@@ -30,10 +31,12 @@ export interface FineTuningPlatform {
   readonly registry: RegistryStack;
   /** Exists once `serving` names a registered version to serve (the registry starts empty). */
   readonly endpoints?: EndpointsStack;
+  /** The replicas in drRegion, when disasterRecovery.replication is on. */
+  readonly dr?: DisasterRecoveryStack;
   /** Watches whatever is served (nothing yet when there are no endpoints). */
   readonly monitoring: MonitoringStack;
   /** Every stack above, in deployment order. */
-  readonly stacks: readonly (NetworkStack | StorageStack | SecurityStack | TrainingStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack | MonitoringStack)[];
+  readonly stacks: readonly (DisasterRecoveryStack | NetworkStack | StorageStack | SecurityStack | TrainingStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack | MonitoringStack)[];
 }
 
 /**
@@ -55,7 +58,12 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
   });
 
   const network = new NetworkStack(stage, name('network'), common('network', 'Private network'));
+  // The replicas must exist before the primary buckets' replication rules name them.
+  const dr = config.disasterRecovery.replication
+    ? new DisasterRecoveryStack(stage, name('dr'), { ...common('dr', `Replicas in ${config.drRegion}`), env: { account: env.account, region: config.drRegion } })
+    : undefined;
   const storage = new StorageStack(stage, name('storage'), common('storage', 'Keys and buckets'));
+  if (dr) storage.addStackDependency(dr, 'replicates into its buckets');
   const security = new SecurityStack(stage, name('security'), {
     ...common('security', 'Roles, audit trail, image repository and alerts'),
     network,
@@ -113,9 +121,9 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
   // Deployed after the endpoints it watches, so a new variant is served before its alarms expect reports.
   if (endpoints) monitoring.addStackDependency(endpoints);
 
-  const stacks = [network, storage, security, training, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring];
+  const stacks = [...(dr ? [dr] : []), network, storage, security, training, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring];
   for (const stack of stacks) {
     for (const [key, value] of Object.entries(config.tags)) Tags.of(stack).add(key, value);
   }
-  return { network, storage, security, training, pipelines, bedrock, registry, endpoints, monitoring, stacks };
+  return { network, storage, security, training, pipelines, bedrock, registry, endpoints, monitoring, dr, stacks };
 }

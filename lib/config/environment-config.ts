@@ -89,7 +89,9 @@ export const MODEL_PACKAGE_ARN_AFTER_PARTITION = 'sagemaker:[a-z0-9-]+:\\d{12}:m
 const MODEL_PACKAGE_ARN = new RegExp(`^arn:aws[a-z-]*:${MODEL_PACKAGE_ARN_AFTER_PARTITION}`);
 const MODEL_PACKAGE_ARN_ALLOWED = 'a versioned model package ARN arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>';
 // Longest purpose suffix, 12-digit account and longest commercial region name, as used by StorageStack.
-const LONGEST_BUCKET_PURPOSE = 'evaluation-results';
+/** Replica buckets in the DR region are named `<prefix>-<env>-dr-<purpose>-<account>-<region>`. */
+export const REPLICA_PURPOSE_PREFIX = 'dr-';
+const LONGEST_BUCKET_PURPOSE = `${REPLICA_PURPOSE_PREFIX}evaluation-results`;
 const LONGEST_REGION = 'ap-southeast-5';
 // Without NAT these are the only way SageMaker jobs reach the APIs they cannot run without.
 const REQUIRED_WITHOUT_NAT: readonly InterfaceEndpointName[] = ['sagemaker-api', 'ecr-api', 'ecr-docker', 'logs', 'sts'];
@@ -677,6 +679,11 @@ export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
   network: networkSchema.describe('the VPC'),
   encryption: encryptionSchema.describe('customer managed KMS keys'),
   storage: storageSchema.describe('buckets'),
+  disasterRecovery: strictObject({
+    replication: yesNo().describe(
+      'replicate every bucket to a replica in `drRegion` (the `<prefix>-<env>-dr` stack: own KMS keys, Replication Time Control, 15-minute objective), with alarms on latency and failed operations',
+    ),
+  }).describe('copies of the data in `drRegion`'),
   training: trainingSchema.describe('the SageMaker fine-tuning pipeline'),
   bedrock: bedrockSchema.describe('Bedrock model customization'),
   serving: servingSchema.describe('endpoints'),

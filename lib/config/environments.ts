@@ -28,6 +28,8 @@ const dev: EnvironmentConfig = {
     auditLogExpirationDays: 365,
     retainOnDelete: false,
   },
+  // Every bucket has a replica in drRegion, written within 15 minutes (S3 Replication Time Control).
+  disasterRecovery: { replication: true },
   training: {
     baseModels: ['meta-llama/Llama-3.2-1B-Instruct', 'mistralai/Mistral-7B-Instruct-v0.3'],
     trainingInstanceType: 'ml.g5.2xlarge',

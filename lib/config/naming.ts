@@ -1,4 +1,4 @@
-import { EnvironmentConfig } from './environment-config';
+import { EnvironmentConfig, REPLICA_PURPOSE_PREFIX } from './environment-config';
 
 /**
  * Names that must not collide between environments in one account all start with `<prefix>-<env>`; this is
@@ -21,4 +21,14 @@ export function keyAlias(config: EnvironmentConfig, purpose: string): string {
 /** The monitoring stack's rule that sends drift alarms to the retraining trigger (the trigger's queue admits it by name). */
 export function driftRetrainingRuleName(config: EnvironmentConfig): string {
   return resourceName(config, 'drift-retraining');
+}
+
+/** `<prefix>-<env>-dr-<purpose>-<account>-<drRegion>`: the replica of a bucket in the DR region. */
+export function replicaBucketName(config: EnvironmentConfig, purpose: string, account: string): string {
+  return `${resourceName(config, `${REPLICA_PURPOSE_PREFIX}${purpose}`)}-${account}-${config.drRegion}`;
+}
+
+/** `<prefix>-<env>-<purpose>-<account>-<region>`: a bucket of the primary region (globally unique by account and region). */
+export function bucketName(config: EnvironmentConfig, purpose: string, account: string, region: string): string {
+  return `${resourceName(config, purpose)}-${account}-${region}`;
 }

@@ -31,3 +31,7 @@ export function datasetFolderProblem(name: string): string | undefined {
 
 /** The serving manifest in force (in the model-artifacts bucket): what the staged promotion put in production. */
 export const SERVING_MANIFEST_KEY = `${layout.buckets.modelArtifacts.prefixes.servingManifests}current.json`;
+
+/** Purpose part of the names of the buckets outside the layout above. */
+export const INVOCATION_LOGS_PURPOSE = 'invocation-logs';
+export const ACCESS_LOGS_PURPOSE = 'access-logs';

@@ -53,6 +53,10 @@ export class AuditTrail extends Construct {
       noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
       abortIncompleteUploadDays: 1,
       retainOnDelete: props.retainOnDelete,
+      replication: {
+        exemption:
+          'Trail log files are evidence, not data the platform restores from: the multi-region trail also delivers every event to CloudWatch Logs (audit.trailLogRetentionDays), and CloudTrail event history keeps 90 days in every region',
+      },
     });
     this.logGroup = new logs.LogGroup(this, 'TrailLogGroup', {
       encryptionKey: props.key,

@@ -81,9 +81,3 @@ export function acknowledgeRuleInPacks(
   acknowledgeNag(scope, ...packs.map((pack) => ({ id: `${pack}::${pack}-${rule}`, reason })));
 }
 
-/**
- * Evidence for the S3 replication rules until the disaster-recovery stack exists: the one place to delete
- * when replication lands, which makes every bucket's acknowledgement fail the "matches nothing" test.
- */
-export const REPLICATION_PENDING =
-  'Cross-region replication to the DR region is the disaster-recovery stack\'s job and is not deployed yet; versioning is on, so replication can be enabled later without migrating data';

@@ -3,7 +3,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledgeNag, acknowledgeRuleInPacks, iam5ResourceFinding, REPLICATION_PENDING } from './compliance';
+import { configureReplication, ReplicationChoice } from './bucket-replication';
+import { acknowledgeNag, iam5ResourceFinding } from './compliance';
+import { MlServiceRole } from './ml-service-role';
 
 /** Delete objects under a prefix some days after they were written. */
 export interface PrefixExpiration {
@@ -30,6 +32,8 @@ export interface MlBucketProps {
   readonly eventBridgeEnabled?: boolean;
   /** Keep the bucket and its objects when the stack is deleted. @default true */
   readonly retainOnDelete?: boolean;
+  /** The replica in the DR region (needs `bucketName`), or why there is none. */
+  readonly replication: ReplicationChoice;
 }
 
 /**
@@ -40,6 +44,8 @@ export interface MlBucketProps {
 export class MlBucket extends Construct {
   readonly bucket: s3.Bucket;
   readonly encryptionKey: kms.IKey;
+  /** The role S3 replicates with, when the bucket has a replica. */
+  readonly replicationRole?: MlServiceRole;
   private readonly bucketName?: string;
 
   constructor(scope: Construct, id: string, props: MlBucketProps) {
@@ -89,7 +95,8 @@ export class MlBucket extends Construct {
       ],
     });
     this.bucketName = props.bucketName;
-    acknowledgeRuleInPacks(this.bucket, 'S3BucketReplicationEnabled', REPLICATION_PENDING);
+    if ('to' in props.replication && !props.bucketName) throw new Error(`Invalid MlBucket props:\n- replication: a replicated bucket needs a bucketName (the role and the replica are named after it)`);
+    this.replicationRole = configureReplication(this, this.bucket, props.bucketName ?? id, props.encryptionKey, props.replication);
     if (props.eventBridgeEnabled) {
       // Set on the resource itself: the L2 option deploys a Lambda-backed custom resource to do the same.
       (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {

@@ -9,7 +9,7 @@ import { EnvironmentConfig } from '../config/environment-config';
 import { modelMonitorAnalyzerImage } from '../config/model-monitor-images';
 import { platformMetricNamespace } from '../config/monitoring-metrics';
 import { driftRetrainingRuleName, environmentPrefix, resourceName } from '../config/naming';
-import { STORAGE_LAYOUT } from '../config/storage-layout';
+import { SERVING_MANIFEST_KEY, STORAGE_LAYOUT } from '../config/storage-layout';
 import { INVOCATION_LOG_PREFIXES } from '../constructs/bedrock-invocation-logging';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
@@ -18,6 +18,7 @@ import { CaptureMonitor } from '../constructs/monitoring/capture-monitor';
 import { DataQualitySchedule } from '../constructs/monitoring/data-quality-schedule';
 import { MonitoringDashboard } from '../constructs/monitoring/monitoring-dashboard';
 import { PredictionAudit } from '../constructs/monitoring/prediction-audit';
+import { ReplicationWatch } from '../constructs/replication-watch';
 import { requestTarget, RetrainingTrigger } from '../constructs/pipelines/retraining-trigger';
 import { PlatformFunction } from '../constructs/platform-function';
 import { pythonHandlersCode } from '../constructs/python-handlers-code';
@@ -59,6 +60,8 @@ export class MonitoringStack extends Stack {
   readonly audit: PredictionAudit;
   /** Model Monitor data quality schedules, one per served endpoint, when monitoring.modelMonitor.enabled. */
   readonly dataQualitySchedules: readonly DataQualitySchedule[];
+  /** Alarms and dashboard of the replication to drRegion, when the environment replicates. */
+  readonly replication?: ReplicationWatch;
   /** The role of the monitor jobs: reads capture and baselines, writes results, nothing else. */
   readonly jobRole: MlServiceRole;
 
@@ -74,6 +77,11 @@ export class MonitoringStack extends Stack {
     const targets = props.endpoints?.monitorTargets ?? [];
     const jobNamePrefix = environmentPrefix(config);
     const outputPrefix = layout.evaluation.prefixes.monitoring;
+    // The A/B endpoint: its variants carry a model version (the shared endpoint's components do not).
+    const abEndpoints = [...new Set(targets.filter((t) => t.modelPackageArn).map((t) => t.endpointName))];
+    // The staged promotion changes the version an A/B variant serves at run time and records it in the
+    // serving manifest; the planner takes each variant's version from there, not from this config.
+    const servingManifest = config.serving.promotion && abEndpoints.length === 1 ? { endpointName: abEndpoints[0] } : undefined;
 
     const key = environmentKey(this, 'MonitoringKey', config, 'monitoring', 'Capture monitor logs and dead letters', { allowCloudWatchLogs: true }).key;
     const deadLetters = new DeadLetterQueue(this, 'DeadLetters', {
@@ -129,6 +137,9 @@ export class MonitoringStack extends Stack {
           intervalHours: m.intervalHours,
           jobNamePrefix,
           codeInputs: jobCodeInputs(code),
+          ...(servingManifest
+            ? { manifestBucket: buckets.modelArtifacts.bucket.bucketName, manifestKey: SERVING_MANIFEST_KEY, manifestEndpointName: servingManifest.endpointName }
+            : {}),
           bedrock: bedrockReachable
             ? {
                 // The customization workflow names its runs (custom models, throughput) with this prefix.
@@ -167,7 +178,19 @@ export class MonitoringStack extends Stack {
         reason: 'ListProvisionedModelThroughputs has no resource-level permissions; the planner keeps only throughput named with this environment\'s prefix',
       });
     }
+    // The served versions' baselines: the config's, and with the serving manifest any version of the group the
+    // promotion may have put in production since.
     const packages = [...new Set(targets.flatMap((t) => (t.modelPackageArn ? [t.modelPackageArn] : [])))];
+    if (servingManifest) {
+      buckets.modelArtifacts.grantReadObjects(planner.role, layout.modelArtifacts.prefixes.servingManifests);
+      const group = pipelines.fineTuning.modelPackageGroup.modelPackageGroupName!;
+      const versions = this.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${group.toLowerCase()}/*` });
+      packages.push(versions);
+      acknowledgeNag(planner.role, {
+        id: iam5ResourceFinding(planner.role, versions),
+        reason: "Promoted versions are numbered as they are registered; the planner describes only this group's (model-package/<group>/*) for their baselines",
+      });
+    }
     if (packages.length) {
       planner.role.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: packages }),
@@ -287,11 +310,23 @@ export class MonitoringStack extends Stack {
       projectionDays: m.captureRetentionDays,
       retainOnDelete: config.storage.retainOnDelete,
     });
+    // The RPO of the replicas in drRegion (the DR stack): latency above the objective, failed operations.
+    this.replication = storage.replicated.length
+      ? new ReplicationWatch(this, 'ReplicationWatch', {
+          buckets: storage.replicated,
+          alarmNamePrefix: environmentPrefix(config),
+          dashboardName: resourceName(config, 'replication'),
+          topic: alerts.topic,
+        })
+      : undefined;
     addOutputs(this, {
       CaptureMonitorStateMachineArn: { value: this.monitor.stateMachine.stateMachineArn, description: 'Run the capture monitor now (aws stepfunctions start-execution)' },
       PredictionAuditWorkGroup: { value: this.audit.workGroupName, description: 'Athena workgroup for queries over captured predictions (enforced settings, KMS)' },
       PredictionAuditDatabase: { value: this.audit.databaseName, description: 'Glue database with the data_capture and bedrock_invocations tables' },
       MonitoringDashboardName: { value: this.dashboard.dashboard.dashboardName, description: 'Drift, answer health, traffic and latency per served variant' },
+      ...(this.replication
+        ? { ReplicationDashboardName: { value: this.replication.dashboard.dashboardName, description: `Replication to ${config.drRegion}: latency against the 15-minute objective, pending and failed operations` } }
+        : {}),
     });
   }
 

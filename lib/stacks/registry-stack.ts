@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ArnFormat, Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { ArnFormat, DefaultStackSynthesizer, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -192,6 +192,8 @@ export class RegistryStack extends Stack {
     const sm = (resource: string, name: string) => this.formatArn({ service: 'sagemaker', resource, resourceName: name });
     const generated = [sm('model', '*'), sm('endpoint-config', '*')];
     const endpoint = sm('endpoint', shared.productionEndpointName);
+    const qualifier = this.synthesizer instanceof DefaultStackSynthesizer ? (this.synthesizer.bootstrapQualifier ?? DefaultStackSynthesizer.DEFAULT_QUALIFIER) : DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+    const bootstrapVersion = this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `cdk-bootstrap/${qualifier}/version` });
     const alarms = this.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${shared.productionEndpointName}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     deployPolicy.addStatements(
       new iam.PolicyStatement({ actions: ['sagemaker:CreateModel', 'sagemaker:DescribeModel', 'sagemaker:DeleteModel', 'sagemaker:AddTags', 'sagemaker:ListTags'], resources: [generated[0]] }),
@@ -212,6 +214,8 @@ export class RegistryStack extends Stack {
         resources: [storage.dataKey.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `sagemaker.${this.region}.amazonaws.com` } },
       }),
+      // The CDK's BootstrapVersion parameter is an SSM parameter type: CloudFormation resolves it with this role.
+      new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [bootstrapVersion] }),
     );
     const generatedReason = 'CloudFormation generates the names of the endpoint\u2019s models and endpoint configurations (each update replaces them); the role can only be passed to CloudFormation, by the promotion steps, for the endpoints stack';
     acknowledgeNag(

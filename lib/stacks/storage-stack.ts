@@ -3,16 +3,17 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
-import { resourceName } from '../config/naming';
-import { MlBucketKind, STORAGE_LAYOUT } from '../config/storage-layout';
+import { bucketName as platformBucketName } from '../config/naming';
+import { ReplicaNames, replicaNames } from '../config/replicas';
+import { ACCESS_LOGS_PURPOSE, INVOCATION_LOGS_PURPOSE, MlBucketKind, STORAGE_LAYOUT } from '../config/storage-layout';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { ReplicationChoice } from '../constructs/bucket-replication';
+import type { ReplicatedBucket } from '../constructs/replication-watch';
 import { admitBedrockInvocationLogs } from '../constructs/bedrock-invocation-logging';
 import { MlBucket } from '../constructs/ml-bucket';
 import { environmentKey } from './environment-key';
 import { addOutputs } from './outputs';
 
-/** Purpose part of the invocation-log bucket's name. */
-export const INVOCATION_LOGS_PURPOSE = 'invocation-logs';
 
 export interface StorageStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -32,6 +33,8 @@ export class StorageStack extends Stack {
   /** Bedrock model invocation logs (every prompt and answer): their own key and bucket, for auditors only. */
   readonly invocationLogsKey: kms.Key;
   readonly invocationLogsBucket: MlBucket;
+  /** Every bucket with a replica in the DR region, and the replica's name (empty without replication). */
+  readonly replicated: readonly ReplicatedBucket[];
 
   constructor(scope: Construct, id: string, props: StorageStackProps) {
     super(scope, id, props);
@@ -43,11 +46,18 @@ export class StorageStack extends Stack {
     this.bedrockCustomModelKey = key('BedrockCustomModelKey', 'bedrock-custom-model', 'Bedrock custom models');
 
     // Account and region make the global S3 name unique without writing an account id anywhere.
-    const bucketName = (purpose: string) => `${resourceName(config, purpose)}-${this.account}-${this.region}`;
+    const bucketName = (purpose: string) => platformBucketName(config, purpose, this.account, this.region);
+    // Every bucket has a replica in the DR region (DisasterRecoveryStack), found by name: no cross-region reference.
+    const replicas = replicaNames(config, this.account);
+    const replication = (kind: keyof ReplicaNames['buckets'], key?: keyof ReplicaNames['keyAliases']): ReplicationChoice =>
+      config.disasterRecovery.replication
+        ? { to: { bucketName: replicas.buckets[kind], region: replicas.region, keyAlias: key && replicas.keyAliases[key] } }
+        : { exemption: `disasterRecovery.replication is off for ${config.name}: this environment keeps no copy in ${config.drRegion}` };
     this.accessLogsBucket = new AccessLogBucket(this, 'AccessLogsBucket', {
-      bucketName: bucketName('access-logs'),
+      bucketName: bucketName(ACCESS_LOGS_PURPOSE),
       expirationDays: st.auditLogExpirationDays,
       retainOnDelete: st.retainOnDelete,
+      replication: replication('accessLogs'),
     }).bucket;
 
     const ml = (name: string, kind: MlBucketKind, extra: Partial<ConstructorParameters<typeof MlBucket>[2]> = {}) =>
@@ -58,6 +68,7 @@ export class StorageStack extends Stack {
         noncurrentVersionExpirationDays: st.noncurrentVersionExpirationDays,
         abortIncompleteUploadDays: st.abortIncompleteUploadDays,
         retainOnDelete: st.retainOnDelete,
+        replication: replication(kind, 'data'),
         ...extra,
       });
     this.buckets = {
@@ -79,8 +90,19 @@ export class StorageStack extends Stack {
       noncurrentVersionExpirationDays: st.noncurrentVersionExpirationDays,
       abortIncompleteUploadDays: st.abortIncompleteUploadDays,
       retainOnDelete: st.retainOnDelete,
+      replication: replication('invocationLogs', 'invocationLogs'),
     });
     admitBedrockInvocationLogs(this.invocationLogsBucket.bucket, this.invocationLogsKey);
+    const sources: Record<keyof ReplicaNames['buckets'], string> = {
+      trainingData: bucketName(STORAGE_LAYOUT.trainingData.purpose),
+      modelArtifacts: bucketName(STORAGE_LAYOUT.modelArtifacts.purpose),
+      evaluation: bucketName(STORAGE_LAYOUT.evaluation.purpose),
+      invocationLogs: bucketName(INVOCATION_LOGS_PURPOSE),
+      accessLogs: bucketName(ACCESS_LOGS_PURPOSE),
+    };
+    this.replicated = config.disasterRecovery.replication
+      ? (Object.keys(sources) as (keyof typeof sources)[]).map((label) => ({ label, sourceBucket: sources[label], destinationBucket: replicas.buckets[label] }))
+      : [];
     addOutputs(this, {
       TrainingDataBucketName: { value: this.buckets.trainingData.bucket.bucketName, description: 'Raw and prepared training data (training-data/raw/<dataset>/)' },
       ModelArtifactsBucketName: { value: this.buckets.modelArtifacts.bucket.bucketName, description: 'Base models (models/base/), checkpoints and fine-tuned models' },

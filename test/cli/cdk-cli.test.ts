@@ -72,7 +72,7 @@ function listed(config: string): Promise<string[]> {
   return listings.get(config)!;
 }
 
-const STACKS = ['network', 'storage', 'security', 'training', 'pipelines', 'bedrock', 'registry', 'monitoring'];
+const STACKS = ['network', 'dr', 'storage', 'security', 'training', 'pipelines', 'bedrock', 'registry', 'monitoring'];
 
 // The CLI calls are independent: start the listings together rather than one test after another.
 beforeAll(() => Promise.all(Object.keys(CONFIGS).map(listed)));

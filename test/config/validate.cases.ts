@@ -77,6 +77,8 @@ describe('environment config', () => {
     ['NAT above AZ count', (c) => (c.network.natGateways = 3), /network.natGateways: got 3; allowed: a whole number from 0 .* to 2/],
     ['unknown endpoint', (c) => c.network.interfaceEndpoints.push('dynamodb'), /network.interfaceEndpoints\[14\]: got "dynamodb"; allowed: sagemaker-api, sagemaker-runtime, .*, bedrock-runtime, sns, sqs, states, cloudformation$/m],
     ['duplicate endpoint', (c) => c.network.interfaceEndpoints.push('kms'), /each endpoint may be listed once/],
+    ['replication that is not a yes or no', (c) => (c.disasterRecovery.replication = 'yes'), /disasterRecovery.replication: got "yes"; allowed: true or false/],
+    ['bucket prefix too long for the DR replicas', (c) => (c.storage.bucketNamePrefix = 'fmft-platform'), /storage.bucketNamePrefix: got "fmft-platform"; too long: bucket names such as 'fmft-platform-dev-dr-evaluation-results-123456789012-ap-southeast-5' would exceed S3's 63 characters; use at most 9 characters/],
     ['promotion of a variant not served', (c) => (c.serving.variants = [variant()]), /serving.promotion.variant: got "current"; allowed: a variant of serving.variants \(a\)/],
     ['staging request above 100 tokens', (c) => (c.serving.promotion.validation.maxNewTokens = 101), /serving.promotion.validation.maxNewTokens: got 101; allowed: a whole number from 1 to 100: the standard request/],
     ['staging error rate above 1', (c) => (c.serving.promotion.validation.maxErrorRate = 1.5), /serving.promotion.validation.maxErrorRate: got 1.5; allowed: a fraction from 0 to 1/],

@@ -21,7 +21,7 @@ function fixture(props: Partial<AuditTrailProps> = {}) {
     deletionWindowDays: 7,
     allowCloudWatchLogs: true,
   }).key;
-  const logs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30 });
+  const logs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30, replication: { exemption: 'A test bucket: the replication rule is covered by bucket-replication.cases.ts' } });
   const data = new s3.Bucket(stack, 'TrainingData');
   const models = new s3.Bucket(stack, 'ModelArtifacts');
   const make = () =>

@@ -19,13 +19,14 @@ function fixture(props: Partial<MlBucketProps> = {}) {
     rotationPeriodDays: 365,
     deletionWindowDays: 7,
   });
-  const logs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30 });
+  const logs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30, replication: { exemption: 'A test bucket: the replication rule is covered by bucket-replication.cases.ts' } });
   const make = (extra: Partial<MlBucketProps> = {}) =>
     new MlBucket(stack, 'TrainingData', {
       encryptionKey: key.key,
       accessLogsBucket: logs.bucket,
       noncurrentVersionExpirationDays: storage.noncurrentVersionExpirationDays,
       abortIncompleteUploadDays: storage.abortIncompleteUploadDays,
+      replication: { exemption: 'A test bucket: the replication rule is covered by bucket-replication.cases.ts' },
       ...props,
       ...extra,
     });

@@ -26,7 +26,7 @@ function fixture(props: Partial<PredictionAuditProps> = {}, stack: Stack = testS
     new PlatformKey(stack, id, { aliasName: alias, description: alias, rotationPeriodDays: 365, deletionWindowDays: 7 }).key;
   const dataKey = key('DataKey', 'fmft/dev/data');
   const logsKey = key('InvocationLogsKey', 'fmft/dev/invocation-logs');
-  const accessLogs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30 }).bucket;
+  const accessLogs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30, replication: { exemption: 'A test bucket: the replication rule is covered by bucket-replication.cases.ts' } }).bucket;
   const mlBucket = (id: string, bucketName: string, encryptionKey: typeof dataKey) =>
     new MlBucket(stack, id, {
       bucketName,
@@ -34,6 +34,7 @@ function fixture(props: Partial<PredictionAuditProps> = {}, stack: Stack = testS
       accessLogsBucket: accessLogs,
       noncurrentVersionExpirationDays: storage.noncurrentVersionExpirationDays,
       abortIncompleteUploadDays: storage.abortIncompleteUploadDays,
+      replication: { exemption: 'A test bucket: the replication rule is covered by bucket-replication.cases.ts' },
     });
   const artifacts = mlBucket('ModelArtifacts', 'fmft-dev-model-artifacts', dataKey);
   const invocationLogs = mlBucket('InvocationLogs', 'fmft-dev-invocation-logs', logsKey);

@@ -11,8 +11,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ENVIRONMENTS, loadEnvironmentConfig } from '../../lib/config/environments';
 import { MONITORING_METRICS, THRESHOLD_METRICS } from '../../lib/config/monitoring-metrics';
-import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
+import { SERVING_MANIFEST_KEY, STORAGE_LAYOUT } from '../../lib/config/storage-layout';
 import { AccessLogBucket } from '../../lib/constructs/access-log-bucket';
+import { iam5ResourceFinding } from '../../lib/constructs/compliance';
 import { MlBucket } from '../../lib/constructs/ml-bucket';
 import { BEDROCK_VARIANT, CaptureMonitor, CaptureMonitorProps, MONITOR_STATE_NAMES } from '../../lib/constructs/monitoring/capture-monitor';
 import { SHARED_ENDPOINT_VARIANT } from '../../lib/constructs/shared-model-endpoint';
@@ -43,6 +44,12 @@ function statements(template: Template, prefix: string): any[] {
   return (policies[0][1] as any).Properties.PolicyDocument.Statement;
 }
 const actionsOf = (s: any) => [s.Action].flat();
+
+/** The planner's FMFT_MONITOR_SETTINGS, with each token replaced by 'TOKEN'. */
+function plannerSettings(template: Template): any {
+  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === 'training.monitor.plan.handler') as any;
+  return JSON.parse(fn.Properties.Environment.Variables.FMFT_MONITOR_SETTINGS['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
+}
 
 describe('monitoring stack', () => {
   test('exists in every environment and watches each A/B variant (with its version) and the shared endpoint', () => {
@@ -143,15 +150,23 @@ describe('monitoring stack', () => {
     expect(reads).toHaveLength(6);
   });
 
-  test('the planner lists the capture prefix and describes exactly the served versions; its settings carry the job code inputs', () => {
+  test('the planner lists the capture prefix and describes the served versions; its settings carry the job code inputs', () => {
     const st = statements(tpl, 'PlannerRole');
     const describe = st.find((s) => actionsOf(s).includes('sagemaker:DescribeModelPackage'));
-    expect([describe.Resource].flat().sort()).toEqual([...new Set(prodConfig.serving.variants.map((v) => v.modelPackageArn))].sort());
+    // The configured versions, and those the promotion put in production since (see the serving manifest).
+    expect([describe.Resource].flat()).toEqual(expect.arrayContaining([...new Set(prodConfig.serving.variants.map((v) => v.modelPackageArn))]));
     const list = st.find((s) => actionsOf(s).includes('s3:ListBucket'));
     expect(list.Condition).toEqual({ StringLike: { 's3:prefix': [`${STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture}*`] } });
-    // It reads only the baselines of Bedrock runs (the test split they name is the canary's golden set).
-    const reads = st.filter((s) => actionsOf(s).includes('s3:GetObject')).map((s) => JSON.stringify(s.Resource));
-    expect(reads).toEqual([expect.stringContaining('/evaluation/reports/bedrock/*')]);
+    // It reads only the baselines of Bedrock runs (the test split they name is the canary's golden set) and the
+    // serving manifest.
+    const reads = st.filter((s) => actionsOf(s).includes('s3:GetObject')).flatMap((s) => [s.Resource].flat().map((r: unknown) => JSON.stringify(r)));
+    expect(reads).toHaveLength(2);
+    expect(reads).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('/evaluation/reports/bedrock/*'),
+        expect.stringContaining(`/${STORAGE_LAYOUT.modelArtifacts.prefixes.servingManifests}*`),
+      ]),
+    );
     const fn = Object.values(tpl.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === 'training.monitor.plan.handler') as any;
     const settings = JSON.parse(
       fn.Properties.Environment.Variables.FMFT_MONITOR_SETTINGS['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''),
@@ -239,6 +254,48 @@ describe('monitoring stack', () => {
         ]),
       },
     });
+  });
+});
+
+describe("the staged promotion's serving manifest", () => {
+  const manifests = STORAGE_LAYOUT.modelArtifacts.prefixes.servingManifests;
+  const group = prod.platform.pipelines.fineTuning.modelPackageGroup.modelPackageGroupName!;
+
+  test("the planner takes each A/B variant's version from it: its settings name it, its role reads it and describes the group's versions", () => {
+    expect(SERVING_MANIFEST_KEY.startsWith(manifests)).toBe(true);
+    expect(plannerSettings(tpl)).toMatchObject({ manifestBucket: 'TOKEN', manifestKey: SERVING_MANIFEST_KEY, manifestEndpointName: 'fmft-prod-llm' });
+    const st = statements(tpl, 'PlannerRole');
+    const reads = st.filter((s) => actionsOf(s).includes('s3:GetObject')).flatMap((s) => [s.Resource].flat().map((r: unknown) => JSON.stringify(r)));
+    expect(reads.filter((r) => r.includes(`/${manifests}*`))).toHaveLength(1);
+    // Listing tells a missing manifest from a denied one (the grants limit ListBucket by prefix).
+    const lists = st.filter((s) => actionsOf(s).includes('s3:ListBucket')).map((s) => s.Condition.StringLike['s3:prefix']);
+    expect(lists).toContainEqual([`${manifests}*`]);
+    // The promotion may serve any version of the group; nothing else of the registry.
+    const describe = st.find((s) => actionsOf(s).includes('sagemaker:DescribeModelPackage'));
+    const resources = [describe.Resource].flat().map((r: unknown) => JSON.stringify(r));
+    expect(resources.filter((r) => r.includes('*'))).toEqual([expect.stringContaining(`:model-package/${group}/*`)]);
+    // Its cdk-nag acknowledgement names exactly that resource and matches a finding; nothing else is found.
+    const planner = prod.platform.monitoring.node.findChild('Planner');
+    const role = planner.node.findAll().find((c) => c instanceof iam.Role)!;
+    const versions = prod.platform.monitoring.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${group}/*` });
+    const suppressed = prod.report.pluginReports.flatMap((p) => p.suppressedViolations ?? []);
+    const acknowledged = suppressed.filter((v) => v.acknowledgedId === iam5ResourceFinding(role, versions)).map((v) => v.acknowledgedAt);
+    expect(acknowledged).toContainEqual(expect.stringContaining('/Planner/'));
+    const findings = prod.report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)));
+    expect(findings.filter((f) => f.includes('/Planner/'))).toEqual([]);
+  });
+
+  test('without serving.promotion, or without an A/B endpoint, the planner reads no manifest and describes only the configured versions', () => {
+    const none = Template.fromStack(synthesizeEnvironment(configWith(prodConfig, (c) => delete c.serving.promotion)).platform.monitoring);
+    for (const template of [none, devTpl]) {
+      const settings = plannerSettings(template);
+      expect([settings.manifestBucket, settings.manifestKey, settings.manifestEndpointName]).toEqual([undefined, undefined, undefined]);
+      const st = statements(template, 'PlannerRole');
+      expect(st.some((s) => JSON.stringify(s).includes(manifests))).toBe(false);
+      expect(st.some((s) => JSON.stringify(s).includes(':model-package/'))).toBe(template === none);
+    }
+    const describe = statements(none, 'PlannerRole').find((s) => actionsOf(s).includes('sagemaker:DescribeModelPackage'));
+    expect([describe.Resource].flat().sort()).toEqual([...new Set(prodConfig.serving.variants.map((v) => v.modelPackageArn))].sort());
   });
 });
 
@@ -391,8 +448,8 @@ describe('CaptureMonitor props', () => {
     return () => {
       const stack: Stack = testStack();
       const key = new kms.Key(stack, 'Key');
-      const accessLogs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30 }).bucket;
-      const bucket = new MlBucket(stack, 'Results', { encryptionKey: key, accessLogsBucket: accessLogs, noncurrentVersionExpirationDays: 1, abortIncompleteUploadDays: 1 });
+      const accessLogs = new AccessLogBucket(stack, 'AccessLogs', { expirationDays: 30, replication: { exemption: 'A test bucket: the replication rule is covered by bucket-replication.cases.ts' } }).bucket;
+      const bucket = new MlBucket(stack, 'Results', { encryptionKey: key, accessLogsBucket: accessLogs, noncurrentVersionExpirationDays: 1, abortIncompleteUploadDays: 1, replication: { exemption: 'A test bucket: the replication rule is covered by bucket-replication.cases.ts' } });
       const thresholds = Object.fromEntries([...THRESHOLD_METRICS.keys()].map((k) => [k, 0.2]));
       new CaptureMonitor(stack, 'Monitor', {
         stateMachineName: 'fmft-dev-capture-monitor',

@@ -153,7 +153,9 @@ describe('staged promotion: resources and least privilege', () => {
   test('the deploy role can replace models and endpoint configurations and update the production endpoint, nothing else', () => {
     const statements = statementsOf('PromotionDeployPolicy');
     const all = actions(statements);
-    expect(all.filter((a) => !/^(sagemaker|cloudwatch|iam|kms):/.test(a))).toEqual([]);
+    expect(all.filter((a) => !/^(sagemaker|cloudwatch|iam|kms):/.test(a))).toEqual(['ssm:GetParameters']);
+    const ssm = statements.find((s) => s.Action === 'ssm:GetParameters');
+    expect(JSON.stringify(ssm.Resource)).toContain(':parameter/cdk-bootstrap/hnb659fds/version"');
     expect(all).not.toContain('sagemaker:CreateEndpoint');
     expect(all).not.toContain('sagemaker:DeleteEndpoint');
     expect(all.filter((a) => a.includes('*'))).toEqual([]);

@@ -31,7 +31,7 @@ function physicalNames(stage: typeof dev): string[] {
 
 describe('stage', () => {
   test('stack names carry the environment', () => {
-    const stacks = ['bedrock', 'monitoring', 'network', 'pipelines', 'registry', 'security', 'storage', 'training'];
+    const stacks = ['bedrock', 'dr', 'monitoring', 'network', 'pipelines', 'registry', 'security', 'storage', 'training'];
     expect(Object.keys(dev.raw).sort()).toEqual(stacks.map((s) => `fmft-dev-${s}`));
     expect(Object.keys(prod.raw).sort()).toEqual(stacks.map((s) => `fmft-prod-${s}`));
   });
@@ -39,11 +39,11 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 8 stacks, 6 named buckets, 11 key aliases, 1 repository, 1 budget, 1 pipeline, 1 model package group,
-    // 3 state machines (Bedrock customization, capture monitor, promotion), 2 schedules, 2 dashboards, 1 Glue database, 1 Athena workgroup, 1 named log group
+    // 9 stacks (the DR stack in drRegion), 11 named buckets (5 replicas), 13 key aliases (2 of replicas), 1 repository, 1 budget, 1 pipeline, 1 model package group,
+    // 3 state machines (Bedrock customization, capture monitor, promotion), 2 schedules, 3 dashboards (replication too), 1 Glue database, 1 Athena workgroup, 1 named log group
     // (Bedrock invocations), 2 named rules (Bedrock dataset landed, new training data), 1 named function (the
     // pipeline's production-version finder).
-    expect(devNames).toHaveLength(42);
+    expect(devNames).toHaveLength(51);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 
@@ -61,7 +61,8 @@ describe('stage', () => {
     expect(dev.platform.training.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-security']);
     expect(dev.platform.pipelines.dependencies.map((d) => d.stackName).sort()).toEqual(['fmft-dev-network', 'fmft-dev-security', 'fmft-dev-storage', 'fmft-dev-training']);
     expect(dev.platform.network.dependencies).toEqual([]);
-    expect(dev.platform.storage.dependencies).toEqual([]);
+    // The replicas exist before the buckets that name them in their replication rules.
+    expect(dev.platform.storage.dependencies.map((d) => d.stackName)).toEqual(['fmft-dev-dr']);
   });
 
   test('the prefix layout comes from the shared contract', () => {

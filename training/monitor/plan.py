@@ -57,6 +57,22 @@ cost nothing. It writes ``manifests/ground-truth.json`` (those files) and
 before and after each: a capture file filed under one hour can hold requests from either side of its edge),
 the job's inputs ``ground-truth`` and ``ground-truth-capture``. Run fields: ``hasGroundTruth`` and
 ``groundTruthFiles``; without capture in those hours the job still runs and reports every record unmatched.
+
+The serving manifest (``manifestBucket``, ``manifestKey`` and ``manifestEndpointName`` in the settings,
+together; absent or null: none). The staged promotion changes the version an A/B variant serves at run time
+and records it in ``serving/manifests/current.json`` of the model artifacts bucket (``training.registry
+.promotion``; read with ``training.registry.serving_manifest``, as the pipeline's champion finder reads it),
+so the event's ``modelPackageArn`` (the synth-time config's) may be an older version than the one served.
+For each target of ``manifestEndpointName`` (the A/B endpoint) whose variant the manifest names, the
+manifest's ``modelPackageArn`` is the served version, whose baseline and test split the run uses:
+``variants`` while its ``status`` is ``serving``; during a rollout (any other status: ``rolling-out``,
+``rolling-back``, ``failed``) the ``previous`` variants, which serve until it ends, else the event's. No such
+object: the event's versions, silently. An object that is not a JSON object, or whose variants are not a list
+of ``{variant, modelPackageArn}``: the event's versions. Targets of other endpoints keep theirs. What was
+taken from the manifest, and why it was not, is logged as one JSON line ``{"servingManifest", "notes"}``
+(the plan's output has no place for notes). Reading needs ``s3:ListBucket`` for the key as prefix and
+``s3:GetObject`` on it, and the versions the manifest names need ``sagemaker:DescribeModelPackage``; any
+other S3 error fails the plan.
 """
 
 from __future__ import annotations
@@ -70,6 +86,7 @@ from pathlib import Path
 from typing import Any
 
 from training.monitor.canary import MAX_RECORDS, PREDICTIONS_FILE, TASKS
+from training.registry.serving_manifest import SERVING, read_manifest
 
 # CreateProcessingJob allows at most 10 inputs: the code and launcher, the capture manifest, the baseline,
 # the canary's answers and the two ground-truth manifests make 7.
@@ -213,6 +230,101 @@ def _targets(event: dict[str, Any]) -> list[dict[str, str]]:
             )
         checked.append(target)
     return checked
+
+
+MANIFEST_SETTINGS = ("manifestBucket", "manifestKey", "manifestEndpointName")
+
+
+def manifest_settings(config: dict[str, Any]) -> tuple[str, str, str] | None:
+    """``(manifestBucket, manifestKey, manifestEndpointName)`` of the settings, or None when they name no
+    serving manifest."""
+    values = [config.get(name) for name in MANIFEST_SETTINGS]
+    if all(value is None for value in values):
+        return None
+    for name, value in zip(MANIFEST_SETTINGS, values, strict=True):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(
+                f"{name}: got {value!r:.200}; allowed: manifestBucket, manifestKey and manifestEndpointName "
+                "together (the serving manifest's bucket and key, and the A/B endpoint whose variants it "
+                "names), or none of them"
+            )
+    if not _NAME.match(values[2]):
+        raise ValueError(
+            f"manifestEndpointName: got {values[2]!r:.200}; allowed: 1-63 letters, digits and hyphens"
+        )
+    bucket, key, endpoint = values
+    return bucket, key, endpoint
+
+
+def _variant_versions(variants: Any) -> dict[str, str] | None:
+    """``{variant: modelPackageArn}`` of a manifest's variants, or None unless every one names both."""
+    if not isinstance(variants, list) or not variants:
+        return None
+    versions = {}
+    for entry in variants:
+        if not isinstance(entry, dict):
+            return None
+        name, arn = entry.get("variant"), entry.get("modelPackageArn")
+        if not isinstance(name, str) or not isinstance(arn, str) or ":model-package/" not in arn:
+            return None
+        versions[name] = arn
+    return versions
+
+
+def manifest_versions(s3: Any, bucket: str, key: str) -> tuple[dict[str, str] | None, str]:
+    """What the serving manifest at ``s3://bucket/key`` says each A/B variant serves now, and where that
+    comes from: ``({variant: modelPackageArn}, source)``; ``(None, "")`` when there is no such object;
+    ``(None, why)`` when it cannot be used (see the module docstring)."""
+    where = f"serving manifest s3://{bucket}/{key}"
+    fallback = "using the configured versions"
+    manifest, unreadable = read_manifest(s3, bucket, key)
+    if manifest is None:
+        return None, f"{where} {unreadable}: {fallback}" if unreadable else ""
+    status = manifest.get("status")
+    if status == SERVING:
+        variants, source = manifest.get("variants"), where
+    else:
+        previous = manifest.get("previous")
+        if not isinstance(previous, dict) or previous.get("variants") is None:
+            return None, f"{where} has status {status!r}, not {SERVING!r}, and no previous: {fallback}"
+        variants = previous["variants"]
+        source = f"the previous variants of {where} (status {status!r}: they serve until the rollout ends)"
+    versions = _variant_versions(variants)
+    if versions is None:
+        return None, f"{source}: not a list of {{variant, modelPackageArn}}: {fallback}"
+    return versions, source
+
+
+def served_targets(s3: Any, config: dict[str, Any], targets: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``targets`` with the A/B endpoint's versions that the serving manifest names instead of the event's
+    (see the module docstring); logs what it took from the manifest and why it took nothing."""
+    location = manifest_settings(config)
+    if location is None:
+        return targets
+    bucket, key, endpoint = location
+    if not any(t["endpointName"] == endpoint for t in targets):
+        return targets  # nothing the manifest could change: not read
+    versions, source = manifest_versions(s3, bucket, key)
+    notes = []
+    served = []
+    for target in targets:
+        configured = target.get("modelPackageArn")
+        label = f"{target['endpointName']}/{target['variantName']}"
+        if versions is None or target["endpointName"] != endpoint:
+            served.append(target)
+        elif target["variantName"] in versions:
+            arn = versions[target["variantName"]]
+            served.append({**target, "modelPackageArn": arn})
+            differs = f" (configured: {configured or 'none'})" if arn != configured else " (as configured)"
+            notes.append(f"{label}: {arn} from {source}{differs}")
+        else:
+            served.append(target)
+            notes.append(f"{label}: not in {source}: the configured version {configured or 'none'}")
+    if versions is None and source:
+        notes.append(source)
+    if notes:
+        print(json.dumps({"servingManifest": f"s3://{bucket}/{key}", "notes": notes}))
+    return served
 
 
 def baseline_uri(sagemaker: Any, model_package_arn: str | None) -> str | None:
@@ -481,7 +593,7 @@ def plan(
     # bucket and the root its hour prefixes are under (the manifests' prefix), the window's hour prefixes,
     # and for a Bedrock model where its baseline would be.
     targets: list[dict[str, Any]] = []
-    for target in _targets(event):
+    for target in served_targets(s3, config, _targets(event)):
         root = f"{capture_prefix}{target['endpointName']}/{target['variantName']}/"
         targets.append(
             {

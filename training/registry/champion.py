@@ -21,7 +21,8 @@ Settings come from ``FMFT_CHAMPION_SETTINGS`` (JSON written by the CDK stack):
   ``variants[].modelPackageArn``, highest ``weight`` first (ties in the manifest's order), are the served
   ARNs instead of the configured ones: the versions promoted since the config was deployed. No such object:
   the configured ARNs, silently. An object that is not JSON, has no usable variants, or is in another
-  status (a rollout in progress): the configured ARNs, and the reason says why. Reading it needs
+  status (a rollout in progress): the configured ARNs, and the reason says why. Reading it
+  (``training.registry.serving_manifest``, shared with the capture monitor's planner) needs
   ``s3:ListBucket`` for the key as prefix (ListObjectsV2 tells a missing object; GetObject would answer
   403 for it under a prefix-limited ListBucket) and ``s3:GetObject`` on the key; any other S3 error fails
   the step like any other AWS error.
@@ -64,6 +65,8 @@ import os
 import re
 from typing import Any
 
+from training.registry.serving_manifest import SERVING, error_code, read_manifest
+
 SETTINGS_ENV = "FMFT_CHAMPION_SETTINGS"
 APPROVED = "Approved"
 SOURCES = ("served", "latest-approved", "none")
@@ -76,8 +79,6 @@ GROUP_NAME_ALLOWED = (
 _S3_URI = re.compile(r"^s3://[^/\s]+/\S+$")
 # ListModelPackages page size; only the first summary is used.
 LIST_PAGE_SIZE = 10
-SERVING = "serving"
-_NOT_FOUND = ("NoSuchKey", "404", "NotFound")
 _SETTINGS_ALLOWED = 'JSON {"servedModelPackageArns": [arn, ...], "manifestBucket"?, "manifestKey"?}'
 
 
@@ -139,23 +140,9 @@ def manifest_arns(s3: Any, bucket: str, key: str) -> tuple[list[str] | None, str
     the reason; ``(None, "")`` when there is no such object, ``(None, why)`` when it cannot be used."""
     where = f"s3://{bucket}/{key}"
     fallback = "using the configured served ARNs"
-    # Listed first: with a ListBucket limited to the manifest's prefix, S3 answers a GetObject of a missing
-    # key with 403 AccessDenied, not 404.
-    page = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
-    if not any(o["Key"] == key for o in page.get("Contents", [])):
-        return None, ""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as error:
-        if _error_code(error) in _NOT_FOUND:
-            return None, ""
-        raise
-    try:
-        manifest = json.loads(body)
-    except ValueError:
-        return None, f"serving manifest {where} is not JSON: {fallback}"
-    if not isinstance(manifest, dict):
-        return None, f"serving manifest {where} is not a JSON object: {fallback}"
+    manifest, unreadable = read_manifest(s3, bucket, key)
+    if manifest is None:
+        return None, f"serving manifest {where} {unreadable}: {fallback}" if unreadable else ""
     status = manifest.get("status")
     if status != SERVING:
         return None, f"serving manifest {where} has status {status!r}, not {SERVING!r}: {fallback}"
@@ -203,11 +190,6 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    return str(((response or {}).get("Error") or {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
 def served_champion(sm: Any, group: str, served: list[str]) -> tuple[Found | None, list[str]]:
     """The first served ARN in ``group`` that is Approved, and why each served ARN before it was skipped."""
     skipped: list[str] = []
@@ -215,7 +197,7 @@ def served_champion(sm: Any, group: str, served: list[str]) -> tuple[Found | Non
         try:
             description = sm.describe_model_package(ModelPackageName=arn)
         except Exception as error:
-            if _error_code(error) not in ("ValidationException", "ResourceNotFound"):
+            if error_code(error) not in ("ValidationException", "ResourceNotFound"):
                 raise
             skipped.append(f"{arn}: not found ({_one_line(str(error))})")
             continue

@@ -1,6 +1,6 @@
 """The capture monitor's planner (training/monitor/plan.py) against a moto server: windows, the capture
-manifest, ground truth picked up by upload time, baselines from the registry, and requests that botocore's
-model of CreateProcessingJob accepts.
+manifest, ground truth picked up by upload time, baselines from the registry (of the version the promotion's
+serving manifest says is served), and requests that botocore's model of CreateProcessingJob accepts.
 moto does not emulate Bedrock's ListProvisionedModelThroughputs: that one call goes through botocore's
 Stubber, which still validates every request against the service model (and each canned response too)."""
 
@@ -19,6 +19,7 @@ from tools.api_model import services
 from tools.api_model.records import Origin, Request
 from tools.api_model.shapes import ShapeChecker
 from training.monitor import plan as planner
+from training.registry.promotion import CURRENT_KEY
 
 CODE_INPUTS = [
     planner.s3_input("code", "s3://artifacts/code/abc.gz", "/opt/ml/processing/input/code"),
@@ -47,6 +48,11 @@ def aws(moto_endpoint):
 
 def model_package(sagemaker, group: str, baseline: str | None) -> str:
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    return add_version(sagemaker, group, baseline)
+
+
+def add_version(sagemaker, group: str, baseline: str | None) -> str:
+    """A new version of the existing ``group``, with ``baseline`` registered as its drift check baseline."""
     extra = (
         {
             "DriftCheckBaselines": {
@@ -918,3 +924,246 @@ def test_the_handler_lists_provisioned_models_only_when_configured(logs_bucket, 
     [run] = planner.handler({**one_target(), "targets": []})["runs"]
     assert run["endpointName"] == "fmft-prod-claims-v2" and run["hoursWithData"] == 1
     bedrock.stub.assert_no_pending_responses()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the promotion's serving manifest: the version an A/B variant serves since a promotion
+
+ARTIFACTS = "fmft-artifacts"
+MANIFEST_URI = f"s3://{ARTIFACTS}/{CURRENT_KEY}"
+SHARED = "fmft-prod-llm-shared"
+
+
+def prepared(execution: str) -> str:
+    return f"s3://fmft-data/training-data/processed/{execution}/"
+
+
+@pytest.fixture
+def versions(aws):
+    """Three versions of one group, each with the baseline of its own pipeline execution (exec-1..3), and the
+    artifacts bucket the promotion writes its manifest to."""
+    s3, sagemaker = aws
+    s3.create_bucket(Bucket=ARTIFACTS)
+    sagemaker.create_model_package_group(ModelPackageGroupName="models")
+    arns = [
+        add_version(sagemaker, "models", f"{prepared(f'exec-{n}')}baseline/baseline.json") for n in (1, 2, 3)
+    ]
+    return s3, sagemaker, arns
+
+
+def manifest_settings(**changes: Any) -> dict:
+    names = {"manifestBucket": ARTIFACTS, "manifestKey": CURRENT_KEY, "manifestEndpointName": ENDPOINT}
+    return {**canary_settings(), **names, **changes}
+
+
+def put_serving_manifest(s3, body: Any) -> None:
+    if isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    s3.put_object(Bucket=ARTIFACTS, Key=CURRENT_KEY, Body=body)
+
+
+def served(status: str, previous: dict | None = None, **arns: str) -> dict:
+    """current.json as training.registry.promotion writes it: ``arns`` by variant name."""
+    variants = [
+        {"variant": name, "parameter": f"ModelPackage{name.title()}", "weight": 50, "modelPackageArn": arn}
+        for name, arn in arns.items()
+    ]
+    return {
+        "status": status,
+        "action": "promote",
+        "variants": variants,
+        **({"previous": previous} if previous else {}),
+    }
+
+
+def ab_targets(**arns: str | None) -> dict:
+    """An event whose targets are the A/B variants ``arns`` (by name) and the shared endpoint's variant."""
+    targets = [
+        {"endpointName": ENDPOINT, "variantName": name, **({"modelPackageArn": arn} if arn else {})}
+        for name, arn in arns.items()
+    ]
+    targets.append({"endpointName": SHARED, "variantName": "AllTraffic"})
+    return {"scheduledTime": "2026-11-29T10:10:00Z", "executionName": "run-1", "targets": targets}
+
+
+class ReadingS3:
+    """The S3 client, keeping each request the planner sends for the serving manifest's bucket."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3, self.requests = s3, []
+
+    def list_objects_v2(self, **params: Any) -> Any:
+        if params["Bucket"] == ARTIFACTS:
+            self.requests.append(("ListObjectsV2", params))
+        return self.s3.list_objects_v2(**params)
+
+    def get_object(self, **params: Any) -> Any:
+        if params["Bucket"] == ARTIFACTS:
+            self.requests.append(("GetObject", params))
+        return self.s3.get_object(**params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def plan_with_manifest(s3, sagemaker, event: dict, settings: dict, capsys) -> tuple[dict, list[str]]:
+    """``{endpoint/variant: run}`` and the notes the planner logged about the manifest, after checking that it
+    listed the manifest's key before reading it."""
+    reading = ReadingS3(s3)
+    result = planner.plan(event, settings, reading, sagemaker)
+    listed = ("ListObjectsV2", {"Bucket": ARTIFACTS, "Prefix": CURRENT_KEY, "MaxKeys": 1})
+    assert reading.requests in ([listed], [listed, ("GetObject", {"Bucket": ARTIFACTS, "Key": CURRENT_KEY})])
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "servingManifest" in line]
+    assert all(entry["servingManifest"] == MANIFEST_URI for entry in logged)
+    runs = {f"{r['endpointName']}/{r['variantName']}": r for r in result["runs"]}
+    return runs, [note for entry in logged for note in entry["notes"]]
+
+
+def test_a_serving_manifest_gives_each_ab_variant_the_version_it_serves_since_a_promotion(versions, capsys):
+    s3, sagemaker, (v1, v2, _) = versions
+    # Deployed with v1 in both variants; the promotion has since put v2 in `current`.
+    put_serving_manifest(s3, served("serving", current=v2, candidate=v1))
+    event = ab_targets(current=v1, candidate=v1, shadow=v1)
+
+    runs, notes = plan_with_manifest(s3, sagemaker, event, manifest_settings(), capsys)
+
+    current, candidate = runs[f"{ENDPOINT}/current"], runs[f"{ENDPOINT}/candidate"]
+    # The promoted version's baseline and its own held-out test split, not the configured version's.
+    assert current["baselineUri"] == f"{prepared('exec-2')}baseline/baseline.json"
+    assert current["canary"]["goldenUri"] == f"{prepared('exec-2')}test/test.jsonl"
+    assert candidate["baselineUri"] == f"{prepared('exec-1')}baseline/baseline.json"
+    # A variant the manifest does not name keeps its configured version; the shared endpoint is not asked.
+    assert runs[f"{ENDPOINT}/shadow"]["baselineUri"] == f"{prepared('exec-1')}baseline/baseline.json"
+    assert runs[f"{SHARED}/AllTraffic"]["baselineUri"] is None
+    assert "names no model package version" in runs[f"{SHARED}/AllTraffic"]["canarySkipped"]
+    assert notes == [
+        f"{ENDPOINT}/current: {v2} from serving manifest {MANIFEST_URI} (configured: {v1})",
+        f"{ENDPOINT}/candidate: {v1} from serving manifest {MANIFEST_URI} (as configured)",
+        f"{ENDPOINT}/shadow: not in serving manifest {MANIFEST_URI}: the configured version {v1}",
+    ]
+
+
+@pytest.mark.parametrize("status", ["rolling-out", "rolling-back", "failed"])
+def test_during_a_rollout_the_versions_it_replaces_are_monitored_and_the_log_says_so(
+    versions, status, capsys
+):
+    s3, sagemaker, (v1, v2, v3) = versions
+    # v2 was promoted; v3 is rolling out and does not serve until the rollout ends.
+    put_serving_manifest(s3, served(status, served("serving", current=v2), current=v3))
+
+    runs, notes = plan_with_manifest(s3, sagemaker, ab_targets(current=v1), manifest_settings(), capsys)
+
+    assert runs[f"{ENDPOINT}/current"]["baselineUri"] == f"{prepared('exec-2')}baseline/baseline.json"
+    assert notes == [
+        f"{ENDPOINT}/current: {v2} from the previous variants of serving manifest {MANIFEST_URI} "
+        f"(status {status!r}: they serve until the rollout ends) (configured: {v1})"
+    ]
+
+
+def test_a_rollout_without_previous_variants_leaves_the_configured_versions_and_says_so(versions, capsys):
+    s3, sagemaker, (v1, _, v3) = versions
+    put_serving_manifest(s3, served("rolling-out", current=v3))
+
+    runs, notes = plan_with_manifest(s3, sagemaker, ab_targets(current=v1), manifest_settings(), capsys)
+
+    assert runs[f"{ENDPOINT}/current"]["baselineUri"] == f"{prepared('exec-1')}baseline/baseline.json"
+    assert notes == [
+        f"serving manifest {MANIFEST_URI} has status 'rolling-out', not 'serving', and no previous: "
+        "using the configured versions"
+    ]
+
+
+def test_without_a_manifest_object_the_configured_versions_are_monitored_silently(versions, capsys):
+    s3, sagemaker, (v1, v2, _) = versions
+    # A key that only starts like the manifest's is not it.
+    s3.put_object(
+        Bucket=ARTIFACTS, Key=f"{CURRENT_KEY}.bak", Body=json.dumps(served("serving", current=v2)).encode()
+    )
+
+    runs, notes = plan_with_manifest(s3, sagemaker, ab_targets(current=v1), manifest_settings(), capsys)
+
+    assert runs[f"{ENDPOINT}/current"]["baselineUri"] == f"{prepared('exec-1')}baseline/baseline.json"
+    assert notes == []
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("{not json", "is not JSON"),
+        (b"\xff\xfe{}", "is not JSON"),  # not UTF-8
+        ("[1, 2]", "is not a JSON object"),
+        ({"status": "serving"}, ": not a list of {variant, modelPackageArn}"),
+        (
+            {"status": "serving", "variants": [{"variant": "current"}]},
+            ": not a list of {variant, modelPackageArn}",
+        ),
+        (
+            {"status": "serving", "variants": [{"variant": "current", "modelPackageArn": "v2"}]},
+            ": not a list of {variant, modelPackageArn}",
+        ),
+        (
+            {"status": "rolling-out", "previous": {"variants": "x"}},
+            ": not a list of {variant, modelPackageArn}",
+        ),
+    ],
+)
+def test_an_unusable_manifest_leaves_the_configured_versions_and_the_log_says_why(
+    versions, body, why, capsys
+):
+    s3, sagemaker, (v1, _, _) = versions
+    put_serving_manifest(s3, body)
+
+    runs, notes = plan_with_manifest(s3, sagemaker, ab_targets(current=v1), manifest_settings(), capsys)
+
+    assert runs[f"{ENDPOINT}/current"]["baselineUri"] == f"{prepared('exec-1')}baseline/baseline.json"
+    [note] = notes
+    assert f"serving manifest {MANIFEST_URI}" in note and why in note
+    assert note.endswith("using the configured versions")
+
+
+def test_targets_of_other_endpoints_keep_their_versions_and_the_manifest_is_not_read_for_them(
+    versions, capsys
+):
+    s3, sagemaker, (v1, v2, _) = versions
+    put_serving_manifest(s3, served("serving", current=v2))
+    event = {
+        "scheduledTime": "2026-11-29T10:10:00Z",
+        "targets": [
+            {"endpointName": "fmft-prod-llm-other", "variantName": "current", "modelPackageArn": v1},
+            {"endpointName": SHARED, "variantName": "AllTraffic"},
+        ],
+    }
+    reading = ReadingS3(s3)
+
+    runs = planner.plan(event, manifest_settings(), reading, sagemaker)["runs"]
+
+    assert runs[0]["baselineUri"] == f"{prepared('exec-1')}baseline/baseline.json"
+    assert runs[1]["baselineUri"] is None
+    assert reading.requests == [] and capsys.readouterr().out == ""
+
+
+def test_the_handler_reads_the_manifest_named_in_its_settings(versions, monkeypatch, capsys):
+    s3, _, (v1, v2, _) = versions
+    put_serving_manifest(s3, served("serving", current=v2))
+    monkeypatch.setenv("FMFT_MONITOR_SETTINGS", json.dumps(manifest_settings()))
+    runs = planner.handler(ab_targets(current=v1))["runs"]
+    assert runs[0]["canary"]["goldenUri"] == f"{prepared('exec-2')}test/test.jsonl"
+    assert f"{v2} from serving manifest" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"manifestKey": None}, "manifestKey: got None; allowed: manifestBucket, manifestKey and"),
+        ({"manifestBucket": ""}, "manifestBucket: got ''"),
+        ({"manifestEndpointName": None}, "manifestEndpointName: got None"),
+        ({"manifestEndpointName": "bad_name"}, "manifestEndpointName: got 'bad_name'; allowed: 1-63 letters"),
+    ],
+)
+def test_bad_manifest_settings_name_the_field(changes, message):
+    with pytest.raises(ValueError, match=message):
+        planner.plan(one_target(), manifest_settings(**changes), s3=None, sagemaker=None)
+    none = {"manifestBucket": None, "manifestKey": None, "manifestEndpointName": None}
+    assert planner.manifest_settings({**SETTINGS, **none}) is None

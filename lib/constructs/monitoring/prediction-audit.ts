@@ -254,6 +254,7 @@ export class PredictionAudit extends Construct {
       abortIncompleteUploadDays: 1,
       expirations: [{ prefix: QUERY_RESULTS_PREFIX, days: resultExpirationDays }],
       retainOnDelete: props.retainOnDelete,
+      replication: { exemption: 'Athena query results are copies a rerun of the query reproduces from the replicated capture and invocation logs; they expire within days' },
     });
 
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {

@@ -1,0 +1,73 @@
+import { Stack, StackProps } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../config/environment-config';
+import { REPLICA_KEY_PURPOSES, replicaNames } from '../config/replicas';
+import { MlBucketKind } from '../config/storage-layout';
+import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { MlBucket } from '../constructs/ml-bucket';
+import { environmentKey } from './environment-key';
+import { addOutputs } from './outputs';
+
+export interface DisasterRecoveryStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * The environment's copies in `drRegion`: one replica bucket per primary bucket, with its own customer managed
+ * keys (data, and invocation logs apart as in the primary region), versioning, TLS only, the same lifecycle,
+ * and server access logs. The primary buckets replicate into them (StorageStack, with S3 Replication Time
+ * Control), so this stack is deployed first.
+ */
+export class DisasterRecoveryStack extends Stack {
+  readonly dataKey: kms.Key;
+  readonly invocationLogsKey: kms.Key;
+  readonly replicas: Readonly<Record<MlBucketKind | 'invocationLogs', MlBucket>>;
+  readonly accessLogsBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: DisasterRecoveryStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    if (this.region !== config.drRegion) {
+      throw new Error(`Invalid DisasterRecoveryStack props:\n- env.region: got "${this.region}"; the stack must be deployed to drRegion ${config.drRegion}`);
+    }
+    const st = config.storage;
+    const names = replicaNames(config, this.account);
+    this.dataKey = environmentKey(this, 'ReplicaDataKey', config, REPLICA_KEY_PURPOSES.data, 'Replicas of training data, model artifacts and evaluation results').key;
+    this.invocationLogsKey = environmentKey(this, 'ReplicaInvocationLogsKey', config, REPLICA_KEY_PURPOSES.invocationLogs, 'Replica of Bedrock model invocation logs').key;
+
+    const isReplica = (of: string) => ({
+      exemption: `This is the replica of ${of} in the DR region ${config.drRegion}; replicating it onward would need a third region`,
+    });
+    // Holds the primary access logs' replica (their keys start with the primary bucket names) and the server
+    // access logs of the replicas below (under their own names).
+    this.accessLogsBucket = new AccessLogBucket(this, 'AccessLogsReplica', {
+      bucketName: names.buckets.accessLogs,
+      expirationDays: st.auditLogExpirationDays,
+      retainOnDelete: st.retainOnDelete,
+      replication: isReplica('the access logs'),
+    }).bucket;
+    const replica = (id: string, kind: MlBucketKind | 'invocationLogs', key: kms.IKey) =>
+      new MlBucket(this, id, {
+        bucketName: names.buckets[kind],
+        encryptionKey: key,
+        accessLogsBucket: this.accessLogsBucket,
+        noncurrentVersionExpirationDays: st.noncurrentVersionExpirationDays,
+        abortIncompleteUploadDays: st.abortIncompleteUploadDays,
+        retainOnDelete: st.retainOnDelete,
+        replication: isReplica(`the ${kind} bucket`),
+      });
+    this.replicas = {
+      trainingData: replica('TrainingDataReplica', 'trainingData', this.dataKey),
+      modelArtifacts: replica('ModelArtifactsReplica', 'modelArtifacts', this.dataKey),
+      evaluation: replica('EvaluationReplica', 'evaluation', this.dataKey),
+      invocationLogs: replica('InvocationLogsReplica', 'invocationLogs', this.invocationLogsKey),
+    };
+    addOutputs(this, {
+      TrainingDataReplicaName: { value: this.replicas.trainingData.bucket.bucketName, description: `Replica of the training data in ${config.drRegion}` },
+      ModelArtifactsReplicaName: { value: this.replicas.modelArtifacts.bucket.bucketName, description: `Replica of the model artifacts (models, data capture, serving manifests) in ${config.drRegion}` },
+      EvaluationReplicaName: { value: this.replicas.evaluation.bucket.bucketName, description: `Replica of the evaluation results in ${config.drRegion}` },
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { ENVIRONMENTS } from '../../lib/config/environments';
+import { configWith, synthesizeEnvironment } from '../support/app';
+
+const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
+const storage = Template.fromStack(dev.platform.storage);
+const dr = Template.fromStack(dev.platform.dr!);
+
+/** A template value with `${AWS::AccountId}` and the partition written out as placeholders. */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as any)?.['Fn::Join'];
+  if (join) return join[1].map(text).join(join[0]);
+  const ref = (value as any)?.Ref;
+  return ref ? `<${ref}>` : JSON.stringify(value);
+}
+const buckets = (t: Template) => Object.entries(t.findResources('AWS::S3::Bucket')) as [string, any][];
+
+describe('disaster recovery: replicas in drRegion', () => {
+  test('the DR stack lives in drRegion, and the storage stack (primary region) deploys after it', () => {
+    expect(dev.platform.dr!.region).toBe(ENVIRONMENTS.dev.drRegion);
+    expect(dev.platform.dr!.stackName).toBe('fmft-dev-dr');
+    expect(dev.platform.storage.region).toBe(ENVIRONMENTS.dev.primaryRegion);
+    expect(dev.platform.storage.dependencies.map((s) => s.stackName)).toContain('fmft-dev-dr');
+  });
+
+  test('every bucket of the storage stack replicates, and every destination is a bucket of the DR stack with its key alias', () => {
+    const replicaNames = buckets(dr).map(([, b]) => text(b.Properties.BucketName));
+    const aliases = Object.values(dr.findResources('AWS::KMS::Alias')).map((a: any) => `alias/${String(a.Properties.AliasName).replace(/^alias\//, '')}`);
+    const sources = buckets(storage);
+    expect(sources.length).toBe(5);
+    for (const [id, b] of sources) {
+      const rule = b.Properties.ReplicationConfiguration?.Rules?.[0];
+      expect({ id, replicated: rule !== undefined }).toEqual({ id, replicated: true });
+      const destination = text(rule.Destination.Bucket).replace('arn:<AWS::Partition>:s3:::', '').replace('arn:aws:s3:::', '');
+      expect(replicaNames).toContain(destination);
+      const key = rule.Destination.EncryptionConfiguration?.ReplicaKmsKeyID;
+      if (key) expect(aliases).toContain(text(key).replace(/^.*:(alias\/.*)$/, '$1'));
+    }
+    // The one replica without a key is the access logs' (SSE-S3, as S3 delivers server access logs).
+    expect(sources.filter(([, b]) => !b.Properties.ReplicationConfiguration.Rules[0].Destination.EncryptionConfiguration).map(([id]) => id)).toEqual([
+      expect.stringMatching(/^AccessLogsBucket/),
+    ]);
+  });
+
+  test('replicas are encrypted with the DR region\u2019s own keys, versioned, and kept like their sources', () => {
+    for (const [, b] of buckets(dr)) {
+      expect(b.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      const encryption = b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault;
+      if (encryption.SSEAlgorithm === 'aws:kms') expect(JSON.stringify(encryption.KMSMasterKeyID)).toMatch(/Replica(Data|InvocationLogs)Key/);
+    }
+    expect(Object.keys(dr.findResources('AWS::KMS::Key'))).toHaveLength(2);
+  });
+
+  test('no acknowledgement says the DR stack is missing any more; the buckets without a replica say why', () => {
+    const reasons = dev.report.pluginReports.flatMap((r) => r.suppressedViolations ?? []).filter((v) => v.ruleName.includes('S3BucketReplicationEnabled'));
+    expect(reasons.length).toBeGreaterThan(0);
+    for (const r of reasons) expect(r.reason ?? '').not.toMatch(/not deployed yet/);
+    const why = [...new Set(reasons.map((r) => r.reason))];
+    expect(why.every((w) => /replica of .* in the DR region|Trail log files are evidence|Athena query results are copies/.test(w ?? ''))).toBe(true);
+  });
+
+  test('each replicated bucket has a latency alarm at the 15-minute objective and a failure alarm, with the metrics\u2019 exact dimensions', () => {
+    const monitoring = Template.fromStack(dev.platform.monitoring);
+    const alarms = Object.values(monitoring.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.Namespace === 'AWS/S3') as any[];
+    expect(alarms).toHaveLength(2 * dev.platform.storage.replicated.length);
+    expect(dev.platform.storage.replicated.map((r) => r.label).sort()).toEqual(['accessLogs', 'evaluation', 'invocationLogs', 'modelArtifacts', 'trainingData']);
+    const latency = alarms.filter((a) => a.Properties.MetricName === 'ReplicationLatency');
+    for (const a of latency) {
+      expect(a.Properties).toEqual(expect.objectContaining({ Statistic: 'Maximum', Threshold: 900, Period: 300, EvaluationPeriods: 3, DatapointsToAlarm: 3, TreatMissingData: 'notBreaching' }));
+    }
+    const failed = alarms.filter((a) => a.Properties.MetricName === 'OperationsFailedReplication');
+    expect(failed).toHaveLength(latency.length);
+    for (const a of [...latency, ...failed]) {
+      const dims = Object.fromEntries(a.Properties.Dimensions.map((d: any) => [d.Name, text(d.Value)]));
+      expect(Object.keys(dims).sort()).toEqual(['DestinationBucket', 'RuleId', 'SourceBucket']);
+      expect(dims.RuleId).toBe('ToDisasterRecoveryRegion');
+      expect(dims.DestinationBucket).toMatch(/^fmft-dev-dr-.*-<AWS::AccountId>-us-west-2$/);
+      expect(a.Properties.AlarmActions).toHaveLength(1);
+      expect(a.Properties.AlarmName).toMatch(/^fmft-dev-(training-data|model-artifacts|evaluation|invocation-logs|access-logs)-replication-(latency|failed)$/);
+    }
+  });
+
+  test('with disasterRecovery.replication off there is no DR stack, and each bucket says so', () => {
+    const off = synthesizeEnvironment(configWith(ENVIRONMENTS.dev, (c) => (c.disasterRecovery.replication = false)));
+    expect(off.platform.dr).toBeUndefined();
+    expect(JSON.stringify(Template.fromStack(off.platform.storage).toJSON())).not.toContain('ReplicationConfiguration');
+    const reasons = off.report.pluginReports.flatMap((r) => r.suppressedViolations ?? []).filter((v) => v.ruleName.includes('S3BucketReplicationEnabled'));
+    expect(reasons.some((r) => /disasterRecovery.replication is off for dev/.test(r.reason ?? ''))).toBe(true);
+  });
+});
