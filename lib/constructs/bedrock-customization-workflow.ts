@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { JobCode, jobCodeInputs, launcherEntrypoint, moduleArguments, s3ProcessingInput } from '../pipeline/job-code';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlServiceRole } from './ml-service-role';
+import { workflowTags } from './workflow-tags';
 
 /** Names of the states, for tests and for reading an execution's history. */
 export const BEDROCK_STATE_NAMES = {
@@ -128,7 +129,9 @@ export class BedrockCustomizationWorkflow extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const n = BEDROCK_STATE_NAMES;
-    const tagList = Object.entries(props.tags).map(([Key, Value]) => ({ Key, Value }));
+    // Jobs, custom models and throughput carry the cost tags and the run (the execution's name).
+    const tagList = workflowTags(props.tags, props.stateMachineName, 'asl');
+    const taskTags = workflowTags(props.tags, props.stateMachineName, 'task');
     const waitPolls = props.throughputWaitMinutes;
 
     // ------------------------------------------------------------------ terminal states
@@ -235,7 +238,7 @@ export class BedrockCustomizationWorkflow extends Construct {
         ProvisionedModelName: sfn.JsonPath.stringAt('$.run.provisionedModelName'),
         ModelUnits: sfn.JsonPath.numberAt('$.run.provisionedModelUnits'),
         ClientRequestToken: sfn.JsonPath.stringAt(idempotencyToken('provisioned-throughput')),
-        Tags: tagList,
+        Tags: taskTags,
       },
       iamResources: [this.bedrockArn('provisioned-model/*'), this.bedrockArn('custom-model/*')],
       resultSelector: { 'arn.$': '$.ProvisionedModelArn' },

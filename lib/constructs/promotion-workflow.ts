@@ -13,6 +13,7 @@ import { JobCode, jobCodeInputs, launcherEntrypoint, moduleArguments } from '../
 import { JobPlacement } from './bedrock-customization-workflow';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlServiceRole } from './ml-service-role';
+import { workflowTags } from './workflow-tags';
 
 /** Names of the states, for tests, for the graph proof and for reading an execution's history. */
 export const PROMOTION_STATE_NAMES = {
@@ -121,7 +122,8 @@ export class PromotionWorkflow extends Construct {
     const stack = Stack.of(this);
     const n = PROMOTION_STATE_NAMES;
     const p = props.promotion;
-    const tagList = Object.entries(props.tags).map(([Key, Value]) => ({ Key, Value }));
+    // The jobs carry the cost tags and the run (the execution's name).
+    const tagList = workflowTags(props.tags, props.stateMachineName, 'asl');
 
     // ------------------------------------------------------------------ failure
     const failed = new sfn.Fail(this, n.failed, { errorPath: '$.error.Error', causePath: '$.error.Cause' });

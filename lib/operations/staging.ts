@@ -25,6 +25,8 @@ export interface StagingTarget {
   readonly kmsKeyArn?: string;
   /** Extra container environment (continuous batching). */
   readonly environment?: Record<string, string>;
+  /** Tags of the model, endpoint configuration and endpoint (the environment's cost tags). @default none */
+  readonly tags?: Record<string, string>;
 }
 
 /** The one production variant of the staging endpoint (the promotion's staging canary asks it). */
@@ -66,6 +68,8 @@ export async function deployToStaging(sm: SageMakerClient, target: StagingTarget
   }
   const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const base = `${target.endpointName}-v${version}-${stamp}`.slice(0, 63);
+  const entries = Object.entries(target.tags ?? {});
+  const Tags = entries.length ? entries.map(([Key, Value]) => ({ Key, Value })) : undefined;
   await sm.send(
     new CreateModelCommand({
       ModelName: base,
@@ -73,6 +77,7 @@ export async function deployToStaging(sm: SageMakerClient, target: StagingTarget
       Containers: [{ ModelPackageName: modelPackageArn, Environment: target.environment }],
       EnableNetworkIsolation: true,
       VpcConfig: { Subnets: target.subnetIds, SecurityGroupIds: target.securityGroupIds },
+      Tags,
     }),
   );
   let configCreated = false;
@@ -91,6 +96,7 @@ export async function deployToStaging(sm: SageMakerClient, target: StagingTarget
               CaptureOptions: [{ CaptureMode: 'Input' }, { CaptureMode: 'Output' }],
             }
           : undefined,
+        Tags,
       }),
     );
     configCreated = true;
@@ -98,7 +104,7 @@ export async function deployToStaging(sm: SageMakerClient, target: StagingTarget
     if (exists) {
       await sm.send(new UpdateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base }));
     } else {
-      await sm.send(new CreateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base }));
+      await sm.send(new CreateEndpointCommand({ EndpointName: target.endpointName, EndpointConfigName: base, Tags }));
     }
   } catch (e) {
     // Nothing half-made stays behind: the endpoint still runs its previous configuration (or none).

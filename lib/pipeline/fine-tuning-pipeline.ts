@@ -13,10 +13,12 @@
  *
  * Every job runs in the given private subnets with network isolation, inter-container traffic encryption,
  * KMS-encrypted volumes and outputs, a stopping condition and retry policies for capacity and throttling
- * errors. Because network isolation keeps the containers off every network (S3 and the Hugging Face hub
- * included), code, base model and data arrive as job inputs that SageMaker copies in.
+ * errors, and carries the cost tags (`costTags`, the pipeline's name and the execution id). Because network
+ * isolation keeps the containers off every network (S3 and the Hugging Face hub included), code, base model
+ * and data arrive as job inputs that SageMaker copies in.
  */
 import { Token } from 'aws-cdk-lib';
+import { COST_TAG_KEYS } from '../config/cost-tags';
 import {
   buildPipelineDefinition,
   ConditionStep,
@@ -37,6 +39,9 @@ import {
   RetryPolicy,
   StringParameter,
   StringValue,
+  Tag,
+  TAG_LIMITS,
+  tagEntryProblems,
   TrainingChannel,
   TrainingJobCommon,
   TrainingStep,
@@ -281,7 +286,16 @@ export interface FineTuningPipelineProps {
   readonly retryPolicies?: readonly RetryPolicy[];
   /** More static hyperparameters for training (text values). @default none */
   readonly extraHyperparameters?: Readonly<Record<string, string>>;
+  /**
+   * Cost allocation tags of every job (`costTags(config)`: the environment's `tags` and `fmft:environment`).
+   * The run's own tags come on top: `fmft:workflow` (the pipeline's name) and `fmft:execution` (the execution
+   * id), so at most 48 may be given here (SageMaker allows 50 per job).
+   */
+  readonly costTags: Readonly<Record<string, string>>;
 }
+
+/** Tags the pipeline adds to `costTags` on every job: which pipeline and which of its executions started it. */
+export const RUN_TAG_KEYS = [COST_TAG_KEYS.workflow, COST_TAG_KEYS.execution] as const;
 
 // Paths inside the containers.
 const PROC = '/opt/ml/processing';
@@ -309,6 +323,14 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
   const spot = props.spot ?? true;
   const executionId = ExecutionVariable.PIPELINE_EXECUTION_ID;
   const underExecution = (prefix: string, ...rest: string[]) => new Join('', [prefix, executionId, ...rest]);
+  // One list for every job, so the bill splits by environment, pipeline and run. The pipeline's name is read
+  // from the execution like its id: the builder is not told the name, and the variable cannot drift from it.
+  // Tuning jobs copy their tags to the training jobs they launch.
+  const tags: readonly Tag[] = [
+    ...Object.entries(props.costTags).map(([Key, Value]) => ({ Key, Value })),
+    { Key: COST_TAG_KEYS.workflow, Value: ExecutionVariable.PIPELINE_NAME },
+    { Key: COST_TAG_KEYS.execution, Value: executionId },
+  ];
 
   const baseModel = new StringParameter(p.baseModel, {
     defaultValue: d.baseModelUri,
@@ -338,7 +360,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
   const prepare = new ProcessingStep(names.prepareData, {
     description: 'Format, validate, de-duplicate and split the raw records',
     retryPolicies,
-    arguments: processingJob(props, {
+    arguments: processingJob(props, tags, {
       instanceType: props.processingInstanceType,
       runtime: processingRuntime,
       module: 'training.data',
@@ -425,6 +447,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
         TrainingJobEarlyStoppingType: t.earlyStopping ?? 'Auto',
       },
       TrainingJobDefinition: { ...common, StaticHyperParameters: staticHyperparameters },
+      Tags: tags,
     };
     const tune = new TuningStep(names.tune, { description: 'Tune the fine-tuning hyperparameters', retryPolicies, arguments: tuningArgs });
     modelArtifactsUri = tune.bestModelArtifactsUri(outputPath);
@@ -448,6 +471,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
           learning_rate: learningRate.asString(),
           lora_r: loraRank.asString(),
         },
+        Tags: tags,
       },
     });
     modelArtifactsUri = train.modelArtifactsUri;
@@ -486,7 +510,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     description: `Evaluate the model on the test split (${ev.task})${champion ? ', and the production version on the same records' : ''}`,
     retryPolicies,
     propertyFiles: [{ name: EVALUATION_PROPERTY_FILE, outputName: 'evaluation', filePath: 'evaluation.json' }],
-    arguments: processingJob(props, {
+    arguments: processingJob(props, tags, {
       instanceType: ev.instanceType ?? props.processingInstanceType,
       runtime: processingRuntime,
       module: 'training.evaluate',
@@ -523,7 +547,7 @@ export function buildFineTuningPipeline(props: FineTuningPipelineProps): Pipelin
     ? new ProcessingStep(names.explain, {
         description: `Token attributions of ${props.explain.samples} test prompts (${props.explain.method})`,
         retryPolicies,
-        arguments: processingJob(props, {
+        arguments: processingJob(props, tags, {
           instanceType: ev.instanceType ?? props.processingInstanceType,
           runtime: processingRuntime,
           module: 'training.explain',
@@ -645,7 +669,7 @@ interface ProcessingJobSpec {
   readonly outputs: NonNullable<ProcessingJobArguments['ProcessingOutputConfig']>['Outputs'];
 }
 
-function processingJob(props: FineTuningPipelineProps, spec: ProcessingJobSpec): ProcessingJobArguments {
+function processingJob(props: FineTuningPipelineProps, tags: readonly Tag[], spec: ProcessingJobSpec): ProcessingJobArguments {
   return {
     RoleArn: props.processingRoleArn,
     AppSpecification: {
@@ -661,6 +685,7 @@ function processingJob(props: FineTuningPipelineProps, spec: ProcessingJobSpec):
     // Isolation still lets SageMaker copy the S3 inputs in and upload the outputs; only the container is cut off.
     NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true, VpcConfig: vpc(props.processingNetwork) },
     StoppingCondition: { MaxRuntimeInSeconds: spec.runtime },
+    Tags: tags,
   };
 }
 
@@ -800,7 +825,27 @@ function validateProps(props: FineTuningPipelineProps): void {
   for (const key of Object.keys(props.extraHyperparameters ?? {})) {
     if (RESERVED_HYPERPARAMETERS.includes(key)) problems.push(`extraHyperparameters must not set '${key}': the pipeline sets it`);
   }
+  problems.push(...costTagProblems(props.costTags));
   if (problems.length) throw new Error(`Invalid FineTuningPipeline props:\n- ${problems.join('\n- ')}`);
+}
+
+function costTagProblems(costTags: Readonly<Record<string, string>>): string[] {
+  const problems: string[] = [];
+  const given = Object.keys(costTags).length;
+  const total = given + RUN_TAG_KEYS.length;
+  if (total > TAG_LIMITS.maxTags) {
+    problems.push(
+      `costTags (the environment's tags and ${COST_TAG_KEYS.environment}) has ${given} tags; with ${RUN_TAG_KEYS.join(' and ')} ` +
+        `every job would carry ${total}, and SageMaker allows at most ${TAG_LIMITS.maxTags} per job: ` +
+        `give at most ${TAG_LIMITS.maxTags - RUN_TAG_KEYS.length} (remove ${total - TAG_LIMITS.maxTags} from the environment config's \`tags\`)`,
+    );
+  }
+  for (const key of RUN_TAG_KEYS) {
+    if (key in costTags) problems.push(`costTags must not set '${key}': the pipeline sets it for each run`);
+  }
+  // Named after the prop rather than each step: the same list goes on every job.
+  problems.push(...tagEntryProblems(Object.entries(costTags).map(([Key, Value]) => ({ Key, Value })), 'costTags'));
+  return problems;
 }
 
 function tuningProblems(t: HyperparameterTuningOptions, metricNames: string[]): string[] {

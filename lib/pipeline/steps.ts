@@ -91,6 +91,53 @@ function retryPolicyProblems(policies: readonly RetryPolicy[] | undefined): stri
 
 // ---------------------------------------------------------------- API-shaped arguments
 
+/**
+ * A tag of a job, in the `{Key, Value}` shape of the requests' `Tags` (SageMaker `Tag`). The value may be a
+ * runtime expression (the execution id), which the pipeline resolves before it starts the job.
+ */
+export interface Tag {
+  readonly Key: string;
+  readonly Value: StringValue;
+}
+
+/**
+ * Limits of SageMaker's `TagList`, `TagKey` and `TagValue` shapes (botocore `sagemaker/2017-07-24` service
+ * model; the same on CreateProcessingJob, CreateTrainingJob and CreateHyperParameterTuningJob): at most 50
+ * tags, keys 1-128 and values 0-256 characters of `TAG_PATTERN`, keys unique per resource.
+ */
+export const TAG_LIMITS = { maxTags: 50, maxKeyLength: 128, maxValueLength: 256 } as const;
+/** The characters `TagKey` and `TagValue` allow: letters, digits, white space and `_ . : / = + - @`. */
+export const TAG_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** Problems with a job's Tags (`field` names them in messages); values that are expressions or tokens are left to the service. */
+export function tagProblems(tags: readonly Tag[] | undefined, field = 'Tags'): string[] {
+  const list = tags ?? [];
+  return [
+    ...(list.length > TAG_LIMITS.maxTags ? [`${field}: ${list.length} tags, at most ${TAG_LIMITS.maxTags} allowed`] : []),
+    ...tagEntryProblems(list, field),
+  ];
+}
+
+/** Problems with the keys and values of tags, whatever their number. */
+export function tagEntryProblems(tags: readonly Tag[], field = 'Tags'): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const { Key: key, Value: value } of tags) {
+    if (Token.isUnresolved(key)) continue;
+    if (seen.has(key)) problems.push(`${field}: key '${key}' appears more than once (keys are unique per resource)`);
+    seen.add(key);
+    if (key.length < 1 || key.length > TAG_LIMITS.maxKeyLength || !TAG_PATTERN.test(key)) {
+      problems.push(`${field}: key '${key}' must be 1-${TAG_LIMITS.maxKeyLength} letters, digits, spaces and _.:/=+-@`);
+    }
+    // AWS reserves the prefix for its own tags.
+    if (key.toLowerCase().startsWith('aws:')) problems.push(`${field}: key '${key}' must not start with aws:`);
+    if (typeof value === 'string' && !Token.isUnresolved(value) && (value.length > TAG_LIMITS.maxValueLength || !TAG_PATTERN.test(value))) {
+      problems.push(`${field}: value of '${key}' must be at most ${TAG_LIMITS.maxValueLength} letters, digits, spaces and _.:/=+-@, got '${value}'`);
+    }
+  }
+  return problems;
+}
+
 export interface VpcConfig {
   readonly Subnets: readonly StringValue[];
   readonly SecurityGroupIds: readonly StringValue[];
@@ -142,6 +189,8 @@ export interface ProcessingJobArguments {
     readonly VpcConfig?: VpcConfig;
   };
   readonly StoppingCondition?: { readonly MaxRuntimeInSeconds: IntegerValue };
+  /** Tags of the job (cost allocation). @default none */
+  readonly Tags?: readonly Tag[];
 }
 
 export interface MetricDefinition {
@@ -200,6 +249,8 @@ export interface TrainingJobArguments extends TrainingJobCommon {
     readonly EnableSageMakerMetricsTimeSeries?: boolean;
   };
   readonly HyperParameters?: Readonly<Record<string, StringValue>>;
+  /** Tags of the job (cost allocation). @default none */
+  readonly Tags?: readonly Tag[];
 }
 
 /** A tuning job's TrainingJobDefinition (CreateHyperParameterTuningJob). */
@@ -233,6 +284,14 @@ export interface TuningJobArguments {
     readonly TrainingJobEarlyStoppingType?: 'Off' | 'Auto';
   };
   readonly TrainingJobDefinition: TuningTrainingJobDefinition;
+  /**
+   * Tags of the tuning job. The API copies them to every training job the tuning job launches
+   * (CreateHyperParameterTuningJob `Tags`: "Tags that you specify for the tuning job are also added to all
+   * training jobs that the tuning job launches",
+   * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateHyperParameterTuningJob.html), which is
+   * why the TrainingJobDefinition has no Tags member of its own. @default none
+   */
+  readonly Tags?: readonly Tag[];
 }
 
 export interface MetricsSource {
@@ -240,7 +299,16 @@ export interface MetricsSource {
   readonly S3Uri: StringValue;
 }
 
-/** CreateModelPackage request for a versioned package in a group. */
+/**
+ * CreateModelPackage request for a versioned package in a group.
+ *
+ * No `Tags`: a versioned package "uses the tags associated with the model group. In this case, you cannot
+ * supply a tag argument" (CreateModelPackage `Tags`, botocore `sagemaker/2017-07-24`), "Model packages in the
+ * SageMaker Model Registry do not support tags ... Instead, you can add key value pairs using
+ * CustomerMetadataProperties" (https://docs.aws.amazon.com/sagemaker/latest/dg/modelregistryfaq.html), and the
+ * published definition schema has no Tags on the RegisterModel step. The run that produced a version goes in
+ * its CustomerMetadataProperties.
+ */
 export interface RegisterModelArguments {
   readonly ModelPackageGroupName: StringValue;
   readonly ModelPackageDescription?: StringValue;
@@ -404,7 +472,7 @@ export class ProcessingStep extends RetryableStep {
   }
 
   public problems(): string[] {
-    const problems = [...super.problems(), ...processingSecurityProblems(this.arguments)];
+    const problems = [...super.problems(), ...processingSecurityProblems(this.arguments), ...tagProblems(this.arguments.Tags)];
     const outputs = (this.arguments.ProcessingOutputConfig?.Outputs ?? []).map((o) => o.OutputName);
     for (const file of this.propertyFiles) {
       if (!outputs.includes(file.outputName)) {
@@ -453,7 +521,7 @@ export class TrainingStep extends RetryableStep {
   }
 
   public problems(): string[] {
-    return [...super.problems(), ...trainingSecurityProblems(this.arguments, 'arguments')];
+    return [...super.problems(), ...trainingSecurityProblems(this.arguments, 'arguments'), ...tagProblems(this.arguments.Tags)];
   }
 
   protected renderArguments(ctx: RenderContext): unknown {
@@ -492,6 +560,7 @@ export class TuningStep extends RetryableStep {
     const problems = [
       ...super.problems(),
       ...trainingSecurityProblems(this.arguments.TrainingJobDefinition, 'TrainingJobDefinition'),
+      ...tagProblems(this.arguments.Tags),
     ];
     const limits = this.arguments.HyperParameterTuningJobConfig.ResourceLimits;
     const { MaxNumberOfTrainingJobs: max, MaxParallelTrainingJobs: parallel } = limits;

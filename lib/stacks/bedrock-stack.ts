@@ -3,6 +3,7 @@ import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { COST_TAG_KEYS, costTags } from '../config/cost-tags';
 import { EnvironmentConfig } from '../config/environment-config';
 import { environmentPrefix, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
@@ -32,8 +33,8 @@ export interface BedrockStackProps extends StackProps {
   readonly training: TrainingStack;
 }
 
-/** Tag on everything the customization workflow creates, naming the environment that owns it. */
-export const OWNER_TAG_KEY = 'fmft:environment';
+/** Tag on everything the workflows create, naming the environment that owns it (the cost tags' environment). */
+export const OWNER_TAG_KEY = COST_TAG_KEYS.environment;
 
 /** Prefix of the Bedrock reports in the evaluation bucket, next to the SageMaker pipeline's reports. */
 /** Minutes a Bedrock dataset folder must stay unchanged before its run starts, unless `bedrock.trigger.quietMinutes` says. */
@@ -158,7 +159,7 @@ export class BedrockStack extends Stack {
       logKey: key,
       logRetention: retention,
       throughputWaitMinutes: b.throughputWaitMinutes,
-      tags: { [OWNER_TAG_KEY]: config.name },
+      tags: costTags(config),
     });
 
     const loggingHandler = fn('InvocationLoggingHandler', 'invocation_logging_resource', `Sets Bedrock model invocation logging (${config.name})`, Duration.minutes(2));

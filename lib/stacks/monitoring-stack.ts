@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { costTags } from '../config/cost-tags';
 import { EnvironmentConfig } from '../config/environment-config';
 import { modelMonitorAnalyzerImage } from '../config/model-monitor-images';
 import { platformMetricNamespace } from '../config/monitoring-metrics';
@@ -26,7 +27,7 @@ import { jobCodeInputs } from '../pipeline/job-code';
 import { EndpointsStack } from './endpoints-stack';
 import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
-import { BEDROCK_REPORTS_PREFIX, OWNER_TAG_KEY } from './bedrock-stack';
+import { BEDROCK_REPORTS_PREFIX } from './bedrock-stack';
 import { addOutputs } from './outputs';
 import { PipelinesStack } from './pipelines-stack';
 import { TrainingStack } from './training-stack';
@@ -270,7 +271,7 @@ export class MonitoringStack extends Stack {
       deadLetterQueue: deadLetters,
       logKey: key,
       logRetention: retention,
-      tags: { [OWNER_TAG_KEY]: config.name },
+      tags: costTags(config),
     });
     const drift = config.training.retraining?.onDrift;
     if (drift && pipelines.retrainingTrigger) this.driftRetraining = this.addDriftRetraining(config, drift, pipelines.retrainingTrigger, deadLetters);

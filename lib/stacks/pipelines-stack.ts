@@ -3,6 +3,7 @@ import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import metricsContract from '../../training/contracts/training-metrics.json';
+import { costTags } from '../config/cost-tags';
 import { servingImage } from '../config/serving-images';
 import { EnvironmentConfig } from '../config/environment-config';
 import { driftRetrainingRuleName, resourceName } from '../config/naming';
@@ -133,6 +134,8 @@ export class PipelinesStack extends Stack {
             : undefined,
         explain: t.explain,
         tuning: jobs.tuning,
+        // Every job of a run carries these, the pipeline's name and the execution id (cost allocation).
+        costTags: costTags(config),
       },
     });
     const r = t.retraining;

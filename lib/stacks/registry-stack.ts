@@ -5,6 +5,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { COST_TAG_KEYS, costTags } from '../config/cost-tags';
 import { EnvironmentConfig } from '../config/environment-config';
 import { environmentPrefix, resourceName } from '../config/naming';
 import { DEFAULT_STAGING_P95_MS, PromotionConfig } from '../config/environment-config';
@@ -20,7 +21,6 @@ import { PromotionWorkflow } from '../constructs/promotion-workflow';
 import { pythonHandlersCode } from '../constructs/python-handlers-code';
 import { typescriptHandlerCode } from '../constructs/typescript-handler-code';
 import type { StagingTarget } from '../operations/staging';
-import { OWNER_TAG_KEY } from './bedrock-stack';
 import { environmentKey } from './environment-key';
 import { NetworkStack } from './network-stack';
 import { PipelinesStack } from './pipelines-stack';
@@ -103,6 +103,8 @@ export class RegistryStack extends Stack {
       dataCaptureUri: storage.buckets.modelArtifacts.bucket.s3UrlForObject(STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture),
       kmsKeyArn: storage.dataKey.keyArn,
       environment: batchingEnvironment(s.container, s.batching),
+      // The staging endpoint bills like any other: the environment's cost tags, and the workflow that made it.
+      tags: { ...costTags(config), [COST_TAG_KEYS.workflow]: resourceName(config, 'promotion') },
     };
     const placement: JobNetworkPlacement = { vpc: net.vpc, subnets: net.subnetsFor('processing').subnets, securityGroups: [net.securityGroups.lambda] };
     const code = typescriptHandlerCode(path.join(__dirname, '..', 'operations', 'handlers.ts'));
@@ -132,6 +134,8 @@ export class RegistryStack extends Stack {
     add(stager, ['sagemaker:DescribeModelPackage'], [versions]);
     // Delete*: the function removes what it made when the deployment fails.
     add(stager, ['sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig', 'sagemaker:DeleteModel', 'sagemaker:DeleteEndpointConfig'], stagingObjects);
+    // Create* with Tags needs AddTags on what it creates.
+    add(stager, ['sagemaker:AddTags'], [...stagingObjects, sm('endpoint', this.stagingEndpointName)]);
     add(stager, ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint', 'sagemaker:DescribeEndpoint'], [sm('endpoint', this.stagingEndpointName), stagingObjects[1]]);
     stager.allowPassRole('sagemaker.amazonaws.com', security.roles.deployment.role);
     stager.allowKeyUseVia(storage.dataKey, 'sagemaker', ['kms:CreateGrant', 'kms:DescribeKey']);
@@ -328,7 +332,7 @@ export class RegistryStack extends Stack {
       topic: security.alerts.topic,
       logKey: key,
       logRetention: retention,
-      tags: { [OWNER_TAG_KEY]: config.name },
+      tags: costTags(config),
     });
     add(eventsRole, ['states:StartExecution'], [workflow.stateMachine.stateMachineArn]);
     workflow.stateMachine.grantTaskResponse(eventsRole.grantPrincipal);

@@ -82,7 +82,8 @@ describe('bedrock state machine', () => {
     // Only data, names, model and hyperparameters come from the checked run; the token from the execution.
     const fromInput = Object.keys(p).filter((k) => k.endsWith('.$') && k !== 'ClientRequestToken.$');
     expect(fromInput.sort()).toEqual(['BaseModelIdentifier.$', 'CustomModelName.$', 'CustomizationType.$', 'HyperParameters.$', 'JobName.$']);
-    expect(p.JobTags).toEqual([{ Key: 'fmft:environment', Value: 'dev' }]);
+    // The cost tags (test/environments/cost.cases.ts checks every billed task the same way).
+    expect(p.JobTags).toEqual(expect.arrayContaining([{ Key: 'fmft:environment', Value: 'dev' }, { Key: 'fmft:execution', 'Value.$': '$$.Execution.Name' }]));
   });
 
   test('every create call that a state retries carries an idempotency token of its run and call, the same on every attempt', () => {

@@ -144,6 +144,20 @@ describe('staging deployment, update path (aws-sdk-client-mock)', () => {
   });
   const arn = `arn:aws:sagemaker:us-east-1:123456789012:model-package/${GROUP}/7`;
 
+  test('the model, configuration and endpoint carry the target\u2019s cost tags; without tags none are sent', async () => {
+    sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'PendingManualApproval' });
+    sm.on(DescribeEndpointCommand).rejects(Object.assign(new Error('Could not find endpoint'), { name: 'ValidationException' }));
+    const tags = { 'cost-center': 'ml-platform', 'fmft:environment': 'dev', 'fmft:workflow': 'fmft-dev-promotion' };
+    await deployToStaging(new SageMakerClient({}), { ...target, tags }, arn);
+    const expected = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    expect(sm.commandCalls(CreateModelCommand)[0].args[0].input.Tags).toEqual(expected);
+    expect(sm.commandCalls(CreateEndpointConfigCommand)[0].args[0].input.Tags).toEqual(expected);
+    expect(sm.commandCalls(CreateEndpointCommand)[0].args[0].input.Tags).toEqual(expected);
+    sm.resetHistory();
+    await deployToStaging(new SageMakerClient({}), target, arn);
+    expect(sm.commandCalls(CreateModelCommand)[0].args[0].input.Tags).toBeUndefined();
+  });
+
   test('an existing staging endpoint is updated to the new configuration', async () => {
     sm.on(DescribeModelPackageCommand).resolves({ ModelApprovalStatus: 'Approved' });
     sm.on(DescribeEndpointCommand).resolves({ EndpointName: target.endpointName, EndpointStatus: 'InService' });

@@ -200,6 +200,32 @@ describe('builder validation (one rule per test)', () => {
       }, /step 'Tune': MaxParallelTrainingJobs \(4\) must not exceed MaxNumberOfTrainingJobs \(2\)/));
   });
 
+  describe('job tags (SageMaker TagList: at most 50, keys 1-128, values up to 256, unique keys)', () => {
+    const tagged = (n: number) => Array.from({ length: n }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    const tuning = (tags: { Key: string; Value: string }[]) =>
+      new TuningStep('Tune', { arguments: {
+        HyperParameterTuningJobConfig: { Strategy: 'Bayesian', HyperParameterTuningJobObjective: { Type: 'Minimize', MetricName: 'loss' }, ResourceLimits: { MaxNumberOfTrainingJobs: 2, MaxParallelTrainingJobs: 1 }, ParameterRanges: {} },
+        TrainingJobDefinition: trainingArgs(),
+        Tags: tags,
+      } });
+    test('51 tags on a processing job', () => throwsFor({ steps: [prep('A', { Tags: tagged(51) })] }, /step 'A': Tags: 51 tags, at most 50 allowed/));
+    test('51 tags on a training job', () => throwsFor({ steps: [new TrainingStep('T', { arguments: trainingArgs({ Tags: tagged(51) }) })] }, /step 'T': Tags: 51 tags, at most 50 allowed/));
+    test('51 tags on a tuning job', () => throwsFor({ steps: [tuning(tagged(51))] }, /step 'Tune': Tags: 51 tags, at most 50 allowed/));
+    test('a repeated key', () => throwsFor({ steps: [prep('A', { Tags: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] })] }, /Tags: key 'a' appears more than once/));
+    test('a key of 129 characters', () => throwsFor({ steps: [prep('A', { Tags: [{ Key: 'k'.repeat(129), Value: '' }] })] }, /Tags: key 'k{129}' must be 1-128 letters/));
+    test('a key with a character the API refuses', () => throwsFor({ steps: [prep('A', { Tags: [{ Key: 'team#1', Value: 'x' }] })] }, /Tags: key 'team#1' must be 1-128 letters, digits, spaces and _.:\/=\+-@/));
+    test('a key with the reserved prefix', () => throwsFor({ steps: [prep('A', { Tags: [{ Key: 'aws:owner', Value: 'x' }] })] }, /Tags: key 'aws:owner' must not start with aws:/));
+    test('a value of 257 characters', () => throwsFor({ steps: [prep('A', { Tags: [{ Key: 'k', Value: 'v'.repeat(257) }] })] }, /Tags: value of 'k' must be at most 256/));
+    test('50 tags, an empty value and an expression as value are accepted, and render as {Key, Value}', () => {
+      const tags = [...tagged(48), { Key: 'empty', Value: '' }, { Key: 'run', Value: ExecutionVariable.PIPELINE_EXECUTION_ID }];
+      const def: any = buildPipelineDefinition({ steps: [prep('A', { Tags: tags })] });
+      expect(def.Steps[0].Arguments.Tags).toHaveLength(50);
+      expect(def.Steps[0].Arguments.Tags.slice(-2)).toEqual([{ Key: 'empty', Value: '' }, { Key: 'run', Value: { Get: 'Execution.PipelineExecutionId' } }]);
+      const validate = overlaidValidator();
+      if (!validate(JSON.parse(JSON.stringify(def)))) throw new Error(errorsOf(validate));
+    });
+  });
+
   describe('retry policies', () => {
     const withRetry = (policy: RetryPolicy) => ({ steps: [prep('A', {}, { retryPolicies: [policy] })] });
     test('both maxAttempts and expireAfterMinutes', () =>

@@ -5,6 +5,7 @@ import {
   FINE_TUNING_STEP_NAMES as N,
 } from '../../lib/pipeline/fine-tuning-pipeline';
 import { CHAMPION_BETTER_PATH, CHAMPION_OUTPUTS, MAX_DISPARITY_PATH } from '../../lib/pipeline/fine-tuning-pipeline';
+import { COST_TAG_KEYS } from '../../lib/config/cost-tags';
 import { allSteps, baseProps, tuningOptions } from './fixtures';
 
 const props = baseProps();
@@ -49,6 +50,49 @@ describe.each([
     expect(job.outputKms).toBe(props.outputKmsKeyId);
     expect(job.stopping.MaxRuntimeInSeconds).toBe(isTraining ? 86400 : 14400);
     expect(job.step.RetryPolicies).toEqual(expectedRetries);
+  });
+});
+
+describe('cost tags', () => {
+  // costTags(config), then the pipeline's name and the execution id, read from the running execution.
+  const expectedTags = [
+    ...Object.entries(props.costTags).map(([Key, Value]) => ({ Key, Value })),
+    { Key: COST_TAG_KEYS.workflow, Value: { Get: 'Execution.PipelineName' } },
+    { Key: COST_TAG_KEYS.execution, Value: { Get: 'Execution.PipelineExecutionId' } },
+  ];
+  const everything = JSON.parse(JSON.stringify(buildFineTuningPipeline({
+    ...props,
+    explain: { samples: 4, method: 'occlusion' },
+    champion: { functionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:find', margin: 0, confidence: 0.95 },
+  })));
+  const variants: [string, any][] = [['training', trainingDef], ['tuning', tuningDef], ['on-demand', onDemandDef], ['explained, against production', everything]];
+  const jobSteps = (def: any) => allSteps(def).filter((s) => ['Processing', 'Training', 'Tuning'].includes(s.Type));
+
+  test.each(variants)('%s: every job step carries every cost tag key once, the run ones as execution variables', (_n, def) => {
+    const steps = jobSteps(def);
+    expect(steps.length).toBeGreaterThanOrEqual(3);
+    for (const s of steps) {
+      expect({ step: s.Name, tags: s.Arguments.Tags }).toEqual({ step: s.Name, tags: expectedTags });
+      const keys = s.Arguments.Tags.map((t: any) => t.Key);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(keys).toEqual(expect.arrayContaining([COST_TAG_KEYS.environment, COST_TAG_KEYS.workflow, COST_TAG_KEYS.execution]));
+    }
+  });
+
+  test('the explain step is among the tagged jobs', () => {
+    expect(jobSteps(everything).map((s) => s.Name)).toEqual([N.prepareData, N.train, N.evaluate, N.explain]);
+  });
+
+  test("tuning: the tags sit on the tuning job, which copies them to its training jobs; the TrainingJobDefinition has no Tags member", () => {
+    const tune = step(tuningDef, N.tune).Arguments;
+    expect(tune.Tags).toEqual(expectedTags);
+    expect(tune.TrainingJobDefinition.Tags).toBeUndefined();
+  });
+
+  test.each(variants)('%s: RegisterModel carries no Tags (a versioned package takes its group\'s) and names its run in the metadata', (_n, def) => {
+    const register = step(def, N.register).Arguments;
+    expect(register.Tags).toBeUndefined();
+    expect(register.CustomerMetadataProperties.pipeline_execution).toEqual({ Get: 'Execution.PipelineExecutionId' });
   });
 });
 

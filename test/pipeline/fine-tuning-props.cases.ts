@@ -1,6 +1,12 @@
 import { buildFineTuningPipeline, FineTuningPipelineProps } from '../../lib/pipeline/fine-tuning-pipeline';
 import { baseProps, tuningOptions } from './fixtures';
 
+/** `count` environment tags, plus fmft:environment when `withEnvironment` (what costTags(config) adds). */
+const manyTags = (count: number, withEnvironment: boolean) => ({
+  ...Object.fromEntries(Array.from({ length: count }, (_, i) => [`team-tag-${i}`, `value-${i}`])),
+  ...(withEnvironment ? { 'fmft:environment': 'dev' } : {}),
+});
+
 const build = (change: (p: any) => void) => () => {
   const p: any = { ...baseProps(), tuning: undefined };
   change(p);
@@ -57,6 +63,11 @@ describe('FineTuningPipeline props validation (one rule per test)', () => {
     ['tuning: empty categorical', (p) => (p.tuning = { ...tuningOptions, perDeviceTrainBatchSize: { values: [] } }), /tuning.perDeviceTrainBatchSize.values must not be empty/],
     ['tuning: repeated categorical', (p) => (p.tuning = { ...tuningOptions, loraR: { values: [8, 8] } }), /tuning.loraR.values must be distinct/],
     ['retry policy over the service limit (checked by the builder)', (p) => (p.retryPolicies = [{ exceptionTypes: ['SageMaker.CAPACITY_ERROR'], maxAttempts: 50 }]), /step 'PrepareData': retry policy 1: maxAttempts must be an integer from 1 to 20, got 50/],
+    ['49 environment tags: with fmft:environment, fmft:workflow and fmft:execution every job would carry 52', (p) => (p.costTags = manyTags(49, true)),
+      /costTags \(the environment's tags and fmft:environment\) has 50 tags; with fmft:workflow and fmft:execution every job would carry 52, and SageMaker allows at most 50 per job: give at most 48 \(remove 2 from the environment config's `tags`\)/],
+    ['a cost tag that the run sets', (p) => (p.costTags = { ...p.costTags, 'fmft:execution': 'x' }), /costTags must not set 'fmft:execution': the pipeline sets it for each run/],
+    ['a cost tag key the API refuses', (p) => (p.costTags = { ...p.costTags, 'cost#center': 'x' }), /costTags: key 'cost#center' must be 1-128 letters/],
+    ['a cost tag value too long', (p) => (p.costTags = { ...p.costTags, owner: 'x'.repeat(257) }), /costTags: value of 'owner' must be at most 256/],
   ];
   test.each(rules)('%s', (_name, change, message) => {
     expect(build(change)).toThrow(message);
@@ -69,5 +80,11 @@ describe('FineTuningPipeline props validation (one rule per test)', () => {
 
   test('valid props build', () => {
     expect(build(() => undefined)).not.toThrow();
+  });
+
+  test('47 environment tags build: with fmft:environment and the two run tags every job carries exactly 50', () => {
+    const def: any = build((p) => (p.costTags = manyTags(47, true)))();
+    const prepare = def.Steps.find((s: any) => s.Name === 'PrepareData');
+    expect(prepare.Arguments.Tags).toHaveLength(50);
   });
 });

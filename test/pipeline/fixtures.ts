@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import { COST_TAG_KEYS } from '../../lib/config/cost-tags';
 import { FineTuningPipelineProps } from '../../lib/pipeline/fine-tuning-pipeline';
 import { applySchemaOverlay, loadPublishedSchema } from '../../lib/pipeline/schema/overlay';
 import metricsContract from '../../training/contracts/training-metrics.json';
@@ -57,6 +58,8 @@ export function baseProps(): FineTuningPipelineProps {
     metricDefinitions: metricsContract.metrics.map((m) => ({ name: m.name, regex: m.regex })),
     evaluation: { task: 'perplexity', metricPath: 'generation_metrics.perplexity.value', maximum: 12 },
     modelPackageGroupName: 'fine-tuning-dev',
+    // What costTags(config) gives: the environment's tags and its name.
+    costTags: { project: 'fine-tuning', 'cost-center': 'ml-platform', [COST_TAG_KEYS.environment]: 'dev' },
   };
 }
 

@@ -23,6 +23,7 @@ import { JobPlacement, statesArray } from '../bedrock-customization-workflow';
 import { acknowledgeNag, iam5ResourceFinding } from '../compliance';
 import { MlBucket } from '../ml-bucket';
 import { MlServiceRole } from '../ml-service-role';
+import { workflowTags } from '../workflow-tags';
 import { JobCode, launcherEntrypoint, moduleArguments } from '../../pipeline/job-code';
 
 /** One served model whose captured traffic is monitored: an endpoint variant. */
@@ -142,7 +143,8 @@ export class CaptureMonitor extends Construct {
     this.props = props;
     const stack = Stack.of(this);
     const n = MONITOR_STATE_NAMES;
-    const tagList = Object.entries(props.tags).map(([Key, Value]) => ({ Key, Value }));
+    // The jobs carry the cost tags and the run (the execution's name).
+    const tagList = workflowTags(props.tags, props.stateMachineName, 'asl');
 
     const failed = new sfn.Fail(this, n.failed, { errorPath: '$.error.Error', causePath: '$.error.Cause' });
     const notifyFailure = new tasks.SnsPublish(this, n.notifyFailure, {
