@@ -665,6 +665,22 @@ const monitoringSchema = strictObject({
   }).describe('SageMaker Model Monitor, off by default: it no longer takes new customers and its analyzer profiles tabular data'),
 });
 
+// ------------------------------------------------------------------------------------------------ cost
+
+/** AWS Budgets allows this many notifications per budget ("A budget can have up to ten notifications": the Notification type of the Budgets API). */
+export const MAX_BUDGET_NOTIFICATIONS = 10;
+
+/** Percentages of a budget, strictly increasing. */
+function budgetPercents() {
+  return z
+    .array(numberWhere((p) => p > 0 && p <= 1000, 'a percentage above 0 and at most 1000'), { error: 'allowed: a list of percentages' })
+    .superRefine((list, ctx) => {
+      list.forEach((p, i) => {
+        if (i > 0 && !(p > list[i - 1])) ctx.addIssue({ code: 'custom', path: [i], input: p, message: `allowed: a percentage above the one before (${list[i - 1]}): the list increases` });
+      });
+    });
+}
+
 // ---------------------------------------------------------------------------------------- environment
 
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -692,7 +708,19 @@ export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
     trailLogRetentionDays: logRetentionDays().describe('days to keep CloudTrail events in CloudWatch Logs'),
   }).describe('CloudTrail'),
   alarmEmail: matching(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an e-mail address').describe('address that receives alarms and budget alerts'),
-  monthlyBudgetUsd: numberWhere((usd) => usd > 0, 'a number of US dollars > 0').describe('monthly cost budget in USD; alerts at 80 % forecast and 100 % actual'),
+  monthlyBudgetUsd: numberWhere((usd) => usd > 0, 'a number of US dollars > 0').describe('monthly cost budget in USD of the account; `cost.budgetAlerts` says when it alerts'),
+  cost: strictObject({
+    budgetAlerts: strictObject({
+      forecastPercents: budgetPercents().describe('alert when the month\'s forecast spend exceeds these shares of the budget'),
+      actualPercents: budgetPercents().describe('alert when the month\'s actual spend exceeds these shares of the budget'),
+    }).describe(`percentages of \`monthlyBudgetUsd\` that alert the alerts topic, increasing in each list; at most ${MAX_BUDGET_NOTIFICATIONS} in all (AWS Budgets' limit per budget)`),
+    idleEndpoints: strictObject({
+      idleHours: wholeNumber(1, 720, 'a whole number of hours from 1 to 720').describe('an endpoint with no invocation for this long (and not changed for as long) is idle'),
+      action: oneOf(['delete', 'report']).describe('`delete` idle endpoints the platform made outside CloudFormation (staging) and report the rest; `report` only reports'),
+    })
+      .optional()
+      .describe('hourly check for idle endpoints of the environment; omit for none'),
+  }).describe('budget alerts and idle endpoints'),
   tags: z
     .record(z.string(), z.string({ error: 'tag values are at most 256 letters, digits, spaces and _.:/=+-@' }), { error: 'allowed: an object of tag keys and values' })
     .describe('tags on every resource of the environment'),
@@ -700,6 +728,11 @@ export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
 
 /** Rules that span sections. */
 function checkEnvironment(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: Report): void {
+  const alerts = c.cost.budgetAlerts;
+  const notifications = alerts.forecastPercents.length + alerts.actualPercents.length;
+  if (notifications === 0 || notifications > MAX_BUDGET_NOTIFICATIONS) {
+    report(['cost', 'budgetAlerts'], alerts, `${notifications} alerts; allowed: 1 to ${MAX_BUDGET_NOTIFICATIONS} in all (AWS Budgets' limit per budget)`);
+  }
   if (c.drRegion === c.primaryRegion) {
     report(['drRegion'], c.drRegion, 'must differ from primaryRegion so a regional outage cannot take both');
   } else {

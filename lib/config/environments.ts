@@ -98,6 +98,11 @@ const dev: EnvironmentConfig = {
   audit: { trailLogRetentionDays: 365 },
   alarmEmail: 'ml-platform-alerts@example.com',
   monthlyBudgetUsd: 2000,
+  cost: {
+    budgetAlerts: { forecastPercents: [80, 100], actualPercents: [50, 100] },
+    // Staging endpoints nobody calls for a day are deleted; the rest are reported.
+    idleEndpoints: { idleHours: 24, action: 'delete' },
+  },
   tags: { project: 'fm-finetuning', environment: 'dev', 'cost-center': 'ml-platform' },
 };
 
@@ -160,6 +165,11 @@ const prod: EnvironmentConfig = {
   },
   audit: { trailLogRetentionDays: 2557 },
   monthlyBudgetUsd: 15000,
+  cost: {
+    budgetAlerts: { forecastPercents: [80, 100], actualPercents: [80, 100] },
+    // Production endpoints are only reported: deleting one is a decision for people.
+    idleEndpoints: { idleHours: 72, action: 'report' },
+  },
   tags: { ...dev.tags, environment: 'prod' },
 };
 

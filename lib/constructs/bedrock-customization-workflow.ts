@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { JobCode, jobCodeInputs, launcherEntrypoint, moduleArguments, s3ProcessingInput } from '../pipeline/job-code';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlServiceRole } from './ml-service-role';
+import { platformStateMachine } from './platform-state-machine';
 import { workflowTags } from './workflow-tags';
 
 /** Names of the states, for tests and for reading an execution's history. */
@@ -383,23 +384,13 @@ export class BedrockCustomizationWorkflow extends Construct {
       (this.node.findChild(job) as sfn.CustomState).next(wantsThroughput);
     }
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: props.logKey, retention: props.logRetention });
-    this.role = new MlServiceRole(this, 'Role', {
-      description: `Runs ${props.stateMachineName}`,
-      trust: {
-        service: 'states.amazonaws.com',
-        sourceArnPattern: stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-      },
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    ({ stateMachine: this.stateMachine, role: this.role, logGroup: this.logGroup } = platformStateMachine(this, {
       stateMachineName: props.stateMachineName,
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      role: iam.Role.fromRoleArn(this, 'ExecutionRole', this.role.role.roleArn, { mutable: false }),
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      tracingEnabled: true,
+      definition: definition,
+      logKey: props.logKey,
+      logRetention: props.logRetention,
       timeout: Duration.days(30),
-    });
-    this.stateMachine.node.addDependency(this.role);
+    }));
     this.grant(props);
   }
 

@@ -6,6 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { MAX_BUDGET_NOTIFICATIONS } from '../config/environment-config';
 import { acknowledgeNag } from './compliance';
 
 export interface PlatformAlertsProps {
@@ -17,11 +18,13 @@ export interface PlatformAlertsProps {
   readonly budgetName: string;
   /** Monthly cost limit in USD. */
   readonly monthlyBudgetUsd: number;
+  /** Percentages of the limit that alert: of the forecast and of the actual spend, each list increasing. */
+  readonly budgetAlerts: { readonly forecastPercents: readonly number[]; readonly actualPercents: readonly number[] };
 }
 
 /**
  * The environment's alert channel: a KMS-encrypted, TLS-only SNS topic with an e-mail subscription, and a
- * monthly cost budget that warns at 80 % of forecast and 100 % of actual spend.
+ * monthly cost budget that alerts the topic at the configured shares of forecast and actual spend.
  */
 export class PlatformAlerts extends Construct {
   readonly topic: sns.Topic;
@@ -31,9 +34,17 @@ export class PlatformAlerts extends Construct {
 
   constructor(scope: Construct, id: string, props: PlatformAlertsProps) {
     super(scope, id);
-    if (!Token.isUnresolved(props.monthlyBudgetUsd) && !(props.monthlyBudgetUsd > 0)) {
-      throw new Error(`Invalid PlatformAlerts props:\n- monthlyBudgetUsd must be > 0, got ${props.monthlyBudgetUsd}`);
+    const problems: string[] = [];
+    if (!Token.isUnresolved(props.monthlyBudgetUsd) && !(props.monthlyBudgetUsd > 0)) problems.push(`monthlyBudgetUsd must be > 0, got ${props.monthlyBudgetUsd}`);
+    for (const [name, list] of Object.entries(props.budgetAlerts)) {
+      list.forEach((p, i) => {
+        if (!(p > 0 && p <= 1000)) problems.push(`budgetAlerts.${name}[${i}] must be above 0 and at most 1000, got ${p}`);
+        if (i > 0 && !(p > list[i - 1])) problems.push(`budgetAlerts.${name}[${i}] must be above the one before (${list[i - 1]}), got ${p}`);
+      });
     }
+    const count = props.budgetAlerts.forecastPercents.length + props.budgetAlerts.actualPercents.length;
+    if (count < 1 || count > MAX_BUDGET_NOTIFICATIONS) problems.push(`budgetAlerts must hold 1 to ${MAX_BUDGET_NOTIFICATIONS} percentages in all (AWS Budgets' limit per budget), got ${count}`);
+    if (problems.length) throw new Error(`Invalid PlatformAlerts props:\n- ${problems.join('\n- ')}`);
     const account = Stack.of(this).account;
     this.topic = new sns.Topic(this, 'Topic', { masterKey: props.key, enforceSSL: true });
     // Alerts that cannot be delivered (a bouncing address, throttling) are kept for 14 days, not dropped.
@@ -94,7 +105,10 @@ export class PlatformAlerts extends Construct {
         timeUnit: 'MONTHLY',
         budgetLimit: { amount: props.monthlyBudgetUsd, unit: 'USD' },
       },
-      notificationsWithSubscribers: [notify('FORECASTED', 80), notify('ACTUAL', 100)],
+      notificationsWithSubscribers: [
+        ...props.budgetAlerts.forecastPercents.map((p) => notify('FORECASTED', p)),
+        ...props.budgetAlerts.actualPercents.map((p) => notify('ACTUAL', p)),
+      ],
     });
   }
 }

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,6 +13,7 @@ import { JobCode, jobCodeInputs, launcherEntrypoint, moduleArguments } from '../
 import { JobPlacement } from './bedrock-customization-workflow';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlServiceRole } from './ml-service-role';
+import { platformStateMachine } from './platform-state-machine';
 import { workflowTags } from './workflow-tags';
 
 /** Names of the states, for tests, for the graph proof and for reading an execution's history. */
@@ -348,24 +349,14 @@ export class PromotionWorkflow extends Construct {
       .when(sfn.Condition.and(sfn.Condition.isPresent('$.action'), sfn.Condition.stringEquals('$.action', 'rollback')), restore)
       .otherwise(check);
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: props.logKey, retention: props.logRetention });
-    this.role = new MlServiceRole(this, 'Role', {
-      description: `Runs ${props.stateMachineName}`,
-      trust: {
-        service: 'states.amazonaws.com',
-        sourceArnPattern: stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-      },
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    ({ stateMachine: this.stateMachine, role: this.role, logGroup: this.logGroup } = platformStateMachine(this, {
       stateMachineName: props.stateMachineName,
-      definitionBody: sfn.DefinitionBody.fromChainable(start),
-      role: iam.Role.fromRoleArn(this, 'ExecutionRole', this.role.role.roleArn, { mutable: false }),
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      tracingEnabled: true,
+      definition: start,
+      logKey: props.logKey,
+      logRetention: props.logRetention,
       // Staging, validation, the longest approval wait and the longest rollout, with a day to spare.
       timeout: Duration.hours(p.approvalTimeoutHours + MAX_ROLLOUT_HOURS + 24),
-    });
-    this.stateMachine.node.addDependency(this.role);
+    }));
     this.grant(props);
   }
 

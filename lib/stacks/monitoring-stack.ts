@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { costTags } from '../config/cost-tags';
+import { COST_TAG_KEYS, costTags } from '../config/cost-tags';
 import { EnvironmentConfig } from '../config/environment-config';
 import { modelMonitorAnalyzerImage } from '../config/model-monitor-images';
 import { platformMetricNamespace } from '../config/monitoring-metrics';
@@ -14,6 +14,7 @@ import { SERVING_MANIFEST_KEY, STORAGE_LAYOUT } from '../config/storage-layout';
 import { INVOCATION_LOG_PREFIXES } from '../constructs/bedrock-invocation-logging';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
+import { IdleEndpointReaper } from '../constructs/idle-endpoint-reaper';
 import { MlServiceRole } from '../constructs/ml-service-role';
 import { CaptureMonitor } from '../constructs/monitoring/capture-monitor';
 import { DataQualitySchedule } from '../constructs/monitoring/data-quality-schedule';
@@ -65,6 +66,8 @@ export class MonitoringStack extends Stack {
   readonly replication?: ReplicationWatch;
   /** The role of the monitor jobs: reads capture and baselines, writes results, nothing else. */
   readonly jobRole: MlServiceRole;
+  /** Hourly look for endpoints nobody calls, when `cost.idleEndpoints` is set. */
+  readonly idleEndpointReaper?: IdleEndpointReaper;
 
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id, props);
@@ -85,10 +88,11 @@ export class MonitoringStack extends Stack {
     const servingManifest = config.serving.promotion && abEndpoints.length === 1 ? { endpointName: abEndpoints[0] } : undefined;
 
     const key = environmentKey(this, 'MonitoringKey', config, 'monitoring', 'Capture monitor logs and dead letters', { allowCloudWatchLogs: true }).key;
+    const idleEndpoints = config.cost.idleEndpoints;
     const deadLetters = new DeadLetterQueue(this, 'DeadLetters', {
       key,
       topic: alerts.topic,
-      sources: 'the capture monitor schedule and planner',
+      sources: `the capture monitor schedule and planner${idleEndpoints ? ', and the idle-endpoint reaper' : ''}`,
     }).queue;
 
     // The monitor job: SageMaker assumes it for this account and region's jobs only (confused deputy).
@@ -311,6 +315,22 @@ export class MonitoringStack extends Stack {
       projectionDays: m.captureRetentionDays,
       retainOnDelete: config.storage.retainOnDelete,
     });
+    // Endpoints bill by the hour whether called or not: the environment's idle ones are deleted or reported.
+    this.idleEndpointReaper = idleEndpoints
+      ? new IdleEndpointReaper(this, 'IdleEndpointReaper', {
+          code: handlersCode,
+          placement: lambdaPlacement,
+          key,
+          logRetention: retention,
+          deadLetterQueue: deadLetters,
+          topic: alerts.topic,
+          environmentName: config.name,
+          namePrefix: `${environmentPrefix(config)}-`,
+          idleHours: idleEndpoints.idleHours,
+          action: idleEndpoints.action,
+          ownerTag: { key: COST_TAG_KEYS.environment, value: config.name },
+        })
+      : undefined;
     // The RPO of the replicas in drRegion (the DR stack): latency above the objective, failed operations.
     this.replication = storage.replicated.length
       ? new ReplicationWatch(this, 'ReplicationWatch', {
@@ -325,6 +345,14 @@ export class MonitoringStack extends Stack {
       PredictionAuditWorkGroup: { value: this.audit.workGroupName, description: 'Athena workgroup for queries over captured predictions (enforced settings, KMS)' },
       PredictionAuditDatabase: { value: this.audit.databaseName, description: 'Glue database with the data_capture and bedrock_invocations tables' },
       MonitoringDashboardName: { value: this.dashboard.dashboard.dashboardName, description: 'Drift, answer health, traffic and latency per served variant' },
+      ...(this.idleEndpointReaper
+        ? {
+            IdleEndpointReaperFunctionName: {
+              value: this.idleEndpointReaper.handler.fn.functionName,
+              description: 'The idle-endpoint reaper: run it now with aws lambda invoke; python -m training.cost.idle_endpoints --dry-run shows what it would do',
+            },
+          }
+        : {}),
       ...(this.replication
         ? { ReplicationDashboardName: { value: this.replication.dashboard.dashboardName, description: `Replication to ${config.drRegion}: latency against the 15-minute objective, pending and failed operations` } }
         : {}),

@@ -71,6 +71,7 @@ export class SecurityStack extends Stack {
       email: config.alarmEmail,
       budgetName: resourceName(config, 'monthly-cost'),
       monthlyBudgetUsd: config.monthlyBudgetUsd,
+      budgetAlerts: config.cost.budgetAlerts,
     });
 
     // SageMaker assumes these roles for jobs, tuning, pipelines and endpoints of this account and region only

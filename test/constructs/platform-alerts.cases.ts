@@ -17,6 +17,7 @@ function fixture(props: Partial<PlatformAlertsProps> = {}) {
       email: ENVIRONMENTS.dev.alarmEmail,
       budgetName: 'fmft-dev-monthly',
       monthlyBudgetUsd: ENVIRONMENTS.dev.monthlyBudgetUsd,
+      budgetAlerts: { forecastPercents: [80], actualPercents: [100] },
       ...props,
     });
   return { stack, key, make };
@@ -152,6 +153,28 @@ describe('PlatformAlerts', () => {
       expect(() => fixture({ monthlyBudgetUsd: usd }).make()).toThrow(/Invalid PlatformAlerts props:\n- monthlyBudgetUsd must be > 0/);
     });
 
+    test('each configured percentage becomes one notification, forecasts first, in order', () => {
+      const f = fixture({ budgetAlerts: { forecastPercents: [50, 90], actualPercents: [75, 100, 120] } });
+      f.make();
+      const budget = Object.values(Template.fromStack(f.stack).findResources('AWS::Budgets::Budget'))[0] as any;
+      expect(budget.Properties.NotificationsWithSubscribers.map((n: any) => `${n.Notification.NotificationType} ${n.Notification.Threshold}`)).toEqual([
+        'FORECASTED 50',
+        'FORECASTED 90',
+        'ACTUAL 75',
+        'ACTUAL 100',
+        'ACTUAL 120',
+      ]);
+    });
+
+    test.each([
+      [{ forecastPercents: [90, 80], actualPercents: [] }, /budgetAlerts.forecastPercents\[1\] must be above the one before \(90\), got 80/],
+      [{ forecastPercents: [], actualPercents: [0] }, /budgetAlerts.actualPercents\[0\] must be above 0 and at most 1000, got 0/],
+      [{ forecastPercents: [], actualPercents: [] }, /budgetAlerts must hold 1 to 10 percentages in all .*, got 0/],
+      [{ forecastPercents: [1, 2, 3, 4, 5, 6], actualPercents: [1, 2, 3, 4, 5] }, /budgetAlerts must hold 1 to 10 percentages in all .*, got 11/],
+    ])('budget alerts %j are refused', (budgetAlerts, message) => {
+      expect(() => fixture({ budgetAlerts }).make()).toThrow(message);
+    });
+
     test('a fractional budget is accepted', () => {
       expect(() => fixture({ monthlyBudgetUsd: 0.5 }).make()).not.toThrow();
     });
@@ -160,7 +183,7 @@ describe('PlatformAlerts', () => {
     test('an unresolved token for monthlyBudgetUsd is not validated', () => {
       const f = fixture();
       const usd = new CfnParameter(f.stack, 'BudgetUsd', { type: 'Number' }).valueAsNumber;
-      expect(() => new PlatformAlerts(f.stack, 'Alerts', { key: f.key, email: 'a@example.com', budgetName: 'b', monthlyBudgetUsd: usd })).not.toThrow();
+      expect(() => new PlatformAlerts(f.stack, 'Alerts', { key: f.key, email: 'a@example.com', budgetName: 'b', monthlyBudgetUsd: usd, budgetAlerts: { forecastPercents: [80], actualPercents: [100] } })).not.toThrow();
     });
   });
 });

@@ -13,6 +13,7 @@ import pytest
 from training.bench_monitor import BenchArgs as MonitorBenchArgs
 from training.common.args import parse_into
 from training.compliance.__main__ import COMMANDS as COMPLIANCE_COMMANDS
+from training.cost.idle_endpoints import IdleEndpointsArgs
 from training.data.__main__ import COMMANDS as DATA_COMMANDS
 from training.evaluate.__main__ import COMMANDS as EVALUATE_COMMANDS
 from training.explain.__main__ import ExplainArgs
@@ -107,6 +108,8 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
         parse_into(ExplainArgs, args, prog=module)
     elif module == "training.triggers.retrain":
         parse_into(RetrainArgs, args, prog=module)
+    elif module == "training.cost.idle_endpoints":
+        parse_into(IdleEndpointsArgs, args, prog=module)
     elif module == "training.registry.promotion":
         assert args and args[0] in PROMOTION_COMMANDS, f"{where}: {module} has no subcommand {args[:1]}"
         parse_into(PROMOTION_COMMANDS[args[0]], args[1:], prog=f"python -m {module} {args[0]}")

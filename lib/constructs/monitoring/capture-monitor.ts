@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -23,6 +23,7 @@ import { JobPlacement, statesArray } from '../bedrock-customization-workflow';
 import { acknowledgeNag, iam5ResourceFinding } from '../compliance';
 import { MlBucket } from '../ml-bucket';
 import { MlServiceRole } from '../ml-service-role';
+import { platformStateMachine } from '../platform-state-machine';
 import { workflowTags } from '../workflow-tags';
 import { JobCode, launcherEntrypoint, moduleArguments } from '../../pipeline/job-code';
 
@@ -326,23 +327,13 @@ export class CaptureMonitor extends Construct {
     eachTarget.itemProcessor(oneTarget);
     eachTarget.addCatch(notifyFailure, { resultPath: '$.error' });
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: props.logKey, retention: props.logRetention });
-    this.role = new MlServiceRole(this, 'Role', {
-      description: `Runs ${props.stateMachineName}`,
-      trust: {
-        service: 'states.amazonaws.com',
-        sourceArnPattern: stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-      },
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    ({ stateMachine: this.stateMachine, role: this.role, logGroup: this.logGroup } = platformStateMachine(this, {
       stateMachineName: props.stateMachineName,
-      definitionBody: sfn.DefinitionBody.fromChainable(plan.next(eachTarget)),
-      role: iam.Role.fromRoleArn(this, 'ExecutionRole', this.role.role.roleArn, { mutable: false }),
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      tracingEnabled: true,
+      definition: plan.next(eachTarget),
+      logKey: props.logKey,
+      logRetention: props.logRetention,
       timeout: Duration.hours(props.intervalHours * 2),
-    });
-    this.stateMachine.node.addDependency(this.role);
+    }));
     this.grant();
 
     // Ten minutes past the hour: SageMaker has flushed the capture files of the hour before. The schedule

@@ -1,0 +1,1 @@
+"""What the environment spends while nobody uses it: the idle-endpoint reaper."""
