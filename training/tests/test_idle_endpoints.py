@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -534,32 +533,3 @@ def test_the_command_runs_the_same_and_its_dry_run_only_reports(world):
     bad = cli(world, "--dry-run", settings=json.dumps(world.cfg | {"action": "delete-all"}))
     assert bad.returncode == 2
     assert "FMFT_IDLE_ENDPOINT_SETTINGS.action: got 'delete-all'; allowed: delete or report" in bad.stderr
-
-
-def test_the_module_imports_with_the_lambda_package_and_the_standard_library_only(tmp_path):
-    source = (REPO / "lib" / "constructs" / "python-handlers-code.ts").read_text(encoding="utf-8")
-    packages = re.findall(r"'([\w.]+)'", re.search(r"HANDLER_PACKAGES = \[(.*?)\]", source)[1])
-    assert "cost" in packages
-    (tmp_path / "training").mkdir()
-    for entry in packages:
-        src, dst = REPO / "training" / entry, tmp_path / "training" / entry
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dst)
-    script = (
-        "import importlib.abc, sys\n"
-        "class Only(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path, target=None):\n"
-        "        if name.split('.')[0] not in sys.stdlib_module_names and name.split('.')[0] != 'training':\n"
-        "            raise ImportError('not in the Lambda runtime: ' + name)\n"
-        "sys.meta_path.insert(0, Only())\n"
-        "import training.cost.idle_endpoints as m\n"
-        "print(m.__file__)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(tmp_path / "training" / "cost" / "idle_endpoints.py")

@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -1183,35 +1182,6 @@ def test_the_handlers_read_their_settings_and_make_their_clients(env, monkeypatc
     monkeypatch.setenv(promotion.SETTINGS_ENV, "{")
     with pytest.raises(PromotionError, match=re.escape("FMFT_PROMOTION_SETTINGS: got '{'; allowed: JSON")):
         promotion.step_handler({"step": "check"})
-
-
-def test_the_module_imports_with_the_lambda_package_and_the_standard_library_only(tmp_path):
-    source = (REPO / "lib" / "constructs" / "python-handlers-code.ts").read_text(encoding="utf-8")
-    packages = re.findall(r"'([\w.]+)'", re.search(r"HANDLER_PACKAGES = \[(.*?)\]", source)[1])
-    assert "registry" in packages
-    (tmp_path / "training").mkdir()
-    for entry in packages:
-        src, dst = REPO / "training" / entry, tmp_path / "training" / entry
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dst)
-    script = (
-        "import importlib.abc, sys\n"
-        "class Only(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path, target=None):\n"
-        "        if name.split('.')[0] not in sys.stdlib_module_names and name.split('.')[0] != 'training':\n"
-        "            raise ImportError('not in the Lambda runtime: ' + name)\n"
-        "sys.meta_path.insert(0, Only())\n"
-        "import training.registry.promotion as p, training.registry.champion\n"
-        "print(p.__file__)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(tmp_path / "training" / "registry" / "promotion.py")
 
 
 # ------------------------------------------------------------------------------------------------- command
