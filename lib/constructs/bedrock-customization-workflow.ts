@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { JobCode, jobCodeInputs, launcherEntrypoint, moduleArguments, s3ProcessingInput } from '../pipeline/job-code';
+import { JobPlacement, ProcessingJobSpec, jobCodeInputs, launcherEntrypoint, moduleArguments, s3ProcessingInput } from '../pipeline/job-code';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlServiceRole } from './ml-service-role';
 import { platformStateMachine } from './platform-state-machine';
@@ -75,10 +75,7 @@ const TRANSIENT = {
   sns: ['Sns.ThrottledException', 'Sns.InternalErrorException'],
 };
 
-export interface JobPlacement {
-  readonly subnetIds: string[];
-  readonly securityGroupIds: string[];
-}
+export type { JobPlacement } from '../pipeline/job-code';
 
 export interface BedrockCustomizationWorkflowProps {
   readonly stateMachineName: string;
@@ -94,17 +91,8 @@ export interface BedrockCustomizationWorkflowProps {
   readonly outputUri: string;
   /** Where the customization job's ENIs go. */
   readonly jobPlacement: JobPlacement;
-  readonly evaluation: {
-    readonly imageUri: string;
-    readonly role: iam.IRole;
-    /** The job code; the evaluation job runs `python -m training.evaluate <task>` from it. */
-    readonly code: JobCode;
-    readonly bucketName: string;
-    readonly instanceType: string;
-    readonly placement: JobPlacement;
-    /** Volumes and outputs of the evaluation job. */
-    readonly key: kms.IKey;
-  };
+  /** The evaluation job (`python -m training.evaluate <task>`) and the bucket its report goes to. */
+  readonly evaluation: ProcessingJobSpec & { readonly bucketName: string };
   readonly topic: sns.ITopic;
   /** Encrypts the state machine's log group. */
   readonly logKey: kms.IKey;

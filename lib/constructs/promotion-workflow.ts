@@ -9,8 +9,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { PromotionConfig } from '../config/environment-config';
 import { STAGING_VARIANT } from '../operations/staging';
-import { JobCode, jobCodeInputs, launcherEntrypoint, moduleArguments } from '../pipeline/job-code';
-import { JobPlacement } from './bedrock-customization-workflow';
+import { jobCodeInputs, launcherEntrypoint, moduleArguments, ProcessingJobSpec } from '../pipeline/job-code';
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlServiceRole } from './ml-service-role';
 import { platformStateMachine } from './platform-state-machine';
@@ -63,17 +62,6 @@ export const ROLLOUT_POLL_SECONDS = 120;
 /** A rollout (blue/green steps, bake times, old-fleet wait) may take this long before the execution gives up. */
 export const MAX_ROLLOUT_HOURS = 24;
 
-/** Where the staging answers are scored: the job image, role and code of the platform's processing jobs. */
-export interface ScoringJob {
-  readonly imageUri: string;
-  readonly role: iam.IRole;
-  readonly code: JobCode;
-  readonly instanceType: string;
-  readonly placement: JobPlacement;
-  /** Encrypts the job's volume and output. */
-  readonly key: kms.IKey;
-}
-
 export interface PromotionWorkflowProps {
   readonly stateMachineName: string;
   readonly promotion: PromotionConfig;
@@ -86,7 +74,8 @@ export interface PromotionWorkflowProps {
   readonly stagingEndpointName: string;
   /** Serving container of the staging endpoint (the canary's request shape). */
   readonly container: string;
-  readonly scoring: ScoringJob;
+  /** Where the staging answers are scored: the job image, role and code of the platform's processing jobs. */
+  readonly scoring: ProcessingJobSpec;
   readonly topic: sns.ITopic;
   readonly logKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;

@@ -7,6 +7,27 @@
  *   python3 /opt/ml/processing/input/launcher/<hash>.py /opt/ml/processing/input/code/<hash>.gz training.data prepare ...
  */
 
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+
+/** Subnets and security groups of a job's ENIs. */
+export interface JobPlacement {
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+}
+
+/** A network-isolated processing job that runs our code: image, role, code, instance type, placement and key. */
+export interface ProcessingJobSpec {
+  readonly imageUri: string;
+  readonly role: iam.IRole;
+  /** The job code; the job runs `python -m <module>` from it. */
+  readonly code: JobCode;
+  readonly instanceType: string;
+  readonly placement: JobPlacement;
+  /** Encrypts the job's volume and outputs. */
+  readonly key: kms.IKey;
+}
+
 /** Where the job code is in S3 (see `TrainingCodeAsset`). */
 export interface JobCode {
   /** S3 URI of the code archive, a gzipped tar with the `training/` package at its root. */

@@ -19,13 +19,13 @@ import {
   MONITORING_METRICS,
   THRESHOLD_METRICS,
 } from '../../config/monitoring-metrics';
-import { JobPlacement, statesArray } from '../bedrock-customization-workflow';
+import { statesArray } from '../bedrock-customization-workflow';
 import { acknowledgeNag, iam5ResourceFinding } from '../compliance';
 import { MlBucket } from '../ml-bucket';
 import { MlServiceRole } from '../ml-service-role';
 import { platformStateMachine } from '../platform-state-machine';
 import { workflowTags } from '../workflow-tags';
-import { JobCode, launcherEntrypoint, moduleArguments } from '../../pipeline/job-code';
+import { launcherEntrypoint, moduleArguments, ProcessingJobSpec } from '../../pipeline/job-code';
 
 /** One served model whose captured traffic is monitored: an endpoint variant. */
 export interface MonitorTarget {
@@ -46,15 +46,7 @@ export interface CaptureMonitorProps {
   /** Hours between runs (1 to 6); each run reads the whole clock hours since the previous one. */
   readonly intervalHours: number;
   /** The monitor job (`python -m training.monitor run`), network isolated in `placement`. */
-  readonly job: {
-    readonly imageUri: string;
-    readonly role: iam.IRole;
-    readonly code: JobCode;
-    readonly instanceType: string;
-    readonly placement: JobPlacement;
-    /** Encrypts the job's volume and outputs. */
-    readonly key: kms.IKey;
-  };
+  readonly job: ProcessingJobSpec;
   /** The bucket the jobs write results to (the planner names the keys); the state machine reads metrics.json there. */
   readonly outputBucket: MlBucket;
   /** Key prefix of the results in `outputBucket`. */
