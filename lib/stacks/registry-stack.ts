@@ -160,7 +160,7 @@ export class RegistryStack extends Stack {
       reason: 'cloudwatch:GetMetricData has no resource-level permissions and DescribeAlarms is read-only; the function reads endpoint metrics and rollback alarms',
     });
     addOutputs(this, {
-      StagingEndpointName: { value: this.stagingEndpointName, description: 'Approved versions are deployed here (managed by the approval function, not by CloudFormation)' },
+      StagingEndpointName: { value: this.stagingEndpointName, description: 'Every registered version is validated here (managed by the promotion workflow, not by CloudFormation)' },
       OperationsFunctionName: { value: this.operationsFunction.fn.functionName, description: 'Endpoint status, shift, promote, rollback and A/B result (aws lambda invoke)' },
     });
   }
