@@ -3,9 +3,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
-import { REPLICA_KEY_PURPOSES, replicaNames } from '../config/replicas';
+import { BACKUP_VAULT_PURPOSES, backupVaultNames, REPLICA_KEY_PURPOSES, replicaNames, replicaOf } from '../config/replicas';
 import { MlBucketKind } from '../config/storage-layout';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { PlatformBackupVault } from '../constructs/bucket-backup';
 import { MlBucket } from '../constructs/ml-bucket';
 import { environmentKey } from './environment-key';
 import { addOutputs } from './outputs';
@@ -25,6 +26,8 @@ export class DisasterRecoveryStack extends Stack {
   readonly invocationLogsKey: kms.Key;
   readonly replicas: Readonly<Record<MlBucketKind | 'invocationLogs', MlBucket>>;
   readonly accessLogsBucket: s3.Bucket;
+  /** Receives the storage stack's daily backup copies, when `disasterRecovery.backup.drCopy` is set. */
+  readonly backupVault?: PlatformBackupVault;
 
   constructor(scope: Construct, id: string, props: DisasterRecoveryStackProps) {
     super(scope, id, props);
@@ -64,10 +67,25 @@ export class DisasterRecoveryStack extends Stack {
       evaluation: replica('EvaluationReplica', 'evaluation', this.dataKey),
       invocationLogs: replica('InvocationLogsReplica', 'invocationLogs', this.invocationLogsKey),
     };
+    // The storage stack's backup plan copies into this vault by its name; its own key, and the same lock as the primary vault.
+    const backup = config.disasterRecovery.backup;
+    this.backupVault = backup?.drCopy
+      ? new PlatformBackupVault(this, 'BackupVault', {
+          vaultName: backupVaultNames(config).dr,
+          encryptionKey: environmentKey(this, 'BackupVaultKey', config, BACKUP_VAULT_PURPOSES.dr, `AWS Backup copies in ${config.drRegion}`).key,
+          lock: backup.vaultLock,
+          retainOnDelete: st.retainOnDelete,
+        })
+      : undefined;
     addOutputs(this, {
       TrainingDataReplicaName: { value: this.replicas.trainingData.bucket.bucketName, description: `Replica of the training data in ${config.drRegion}` },
       ModelArtifactsReplicaName: { value: this.replicas.modelArtifacts.bucket.bucketName, description: `Replica of the model artifacts (models, data capture, serving manifests) in ${config.drRegion}` },
       EvaluationReplicaName: { value: this.replicas.evaluation.bucket.bucketName, description: `Replica of the evaluation results in ${config.drRegion}` },
+      ...(this.backupVault ? { BackupVaultName: { value: this.backupVault.vault.backupVaultName, description: `AWS Backup vault of the daily copies in ${config.drRegion}: docs/backup.md` } } : {}),
+      ReplicaBuckets: {
+        value: this.toJsonString(replicaOf(config, this.account)),
+        description: 'JSON {primary bucket: its replica here}: python -m training.dr restore maps the registry exports with it',
+      },
     });
   }
 }

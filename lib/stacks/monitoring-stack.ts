@@ -20,6 +20,7 @@ import { CaptureMonitor } from '../constructs/monitoring/capture-monitor';
 import { DataQualitySchedule } from '../constructs/monitoring/data-quality-schedule';
 import { MonitoringDashboard } from '../constructs/monitoring/monitoring-dashboard';
 import { PredictionAudit } from '../constructs/monitoring/prediction-audit';
+import { BackupJobAlerts } from '../constructs/bucket-backup';
 import { ReplicationWatch } from '../constructs/replication-watch';
 import { requestTarget, RetrainingTrigger } from '../constructs/pipelines/retraining-trigger';
 import { PlatformFunction } from '../constructs/platform-function';
@@ -64,6 +65,8 @@ export class MonitoringStack extends Stack {
   readonly dataQualitySchedules: readonly DataQualitySchedule[];
   /** Alarms and dashboard of the replication to drRegion, when the environment replicates. */
   readonly replication?: ReplicationWatch;
+  /** Failed backup and copy jobs of the storage stack's vault, when the environment backs up. */
+  readonly backupAlerts?: BackupJobAlerts;
   /** The role of the monitor jobs: reads capture and baselines, writes results, nothing else. */
   readonly jobRole: MlServiceRole;
   /** Hourly look for endpoints nobody calls, when `cost.idleEndpoints` is set. */
@@ -339,6 +342,10 @@ export class MonitoringStack extends Stack {
           dashboardName: resourceName(config, 'replication'),
           topic: alerts.topic,
         })
+      : undefined;
+    // The RPO of the backups: a failed backup or DR copy is as urgent as a late replica.
+    this.backupAlerts = storage.backup
+      ? new BackupJobAlerts(this, 'BackupJobAlerts', { vaultName: storage.backup.vaultName, topic: alerts.topic, deadLetterQueue: alerts.undeliveredAlerts })
       : undefined;
     addOutputs(this, {
       CaptureMonitorStateMachineArn: { value: this.monitor.stateMachine.stateMachineArn, description: 'Run the capture monitor now (aws stepfunctions start-execution)' },

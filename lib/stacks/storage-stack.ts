@@ -4,9 +4,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
 import { bucketName as platformBucketName } from '../config/naming';
-import { ReplicaNames, replicaNames } from '../config/replicas';
+import { BACKUP_VAULT_PURPOSES, backupVaultNames, ReplicaNames, replicaNames, restoredBucketPrefix } from '../config/replicas';
 import { ACCESS_LOGS_PURPOSE, INVOCATION_LOGS_PURPOSE, MlBucketKind, STORAGE_LAYOUT } from '../config/storage-layout';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { BucketBackup } from '../constructs/bucket-backup';
 import { ReplicationChoice } from '../constructs/bucket-replication';
 import type { ReplicatedBucket } from '../constructs/replication-watch';
 import { admitBedrockInvocationLogs } from '../constructs/bedrock-invocation-logging';
@@ -35,6 +36,8 @@ export class StorageStack extends Stack {
   readonly invocationLogsBucket: MlBucket;
   /** Every bucket with a replica in the DR region, and the replica's name (empty without replication). */
   readonly replicated: readonly ReplicatedBucket[];
+  /** AWS Backup of the data buckets, when `disasterRecovery.backup` is set. */
+  readonly backup?: BucketBackup;
 
   constructor(scope: Construct, id: string, props: StorageStackProps) {
     super(scope, id, props);
@@ -93,6 +96,30 @@ export class StorageStack extends Stack {
       replication: replication('invocationLogs', 'invocationLogs'),
     });
     admitBedrockInvocationLogs(this.invocationLogsBucket.bucket, this.invocationLogsKey);
+    // What the platform cannot recreate: the data, the models trained on it, their evaluations and every prompt
+    // and answer. Not the access logs: audit evidence that is only ever appended to, kept from deletion by its
+    // replica (delete markers are not replicated), and SSE-S3 as S3 delivers it.
+    const backup = config.disasterRecovery.backup;
+    const vaults = backupVaultNames(config);
+    this.backup = backup
+      ? new BucketBackup(this, 'Backup', {
+          vaultName: vaults.primary,
+          encryptionKey: key('BackupKey', BACKUP_VAULT_PURPOSES.primary, 'AWS Backup vault of the data buckets'),
+          lock: backup.vaultLock,
+          retainOnDelete: st.retainOnDelete,
+          planName: vaults.primary,
+          buckets: { ...this.buckets, invocationLogs: this.invocationLogsBucket },
+          continuousRetentionDays: backup.continuousRetentionDays,
+          // The DR stack's vault, found by name: no cross-region reference.
+          copy: backup.drCopy && {
+            vaultName: vaults.dr,
+            region: config.drRegion,
+            retentionDays: backup.drCopy.retentionDays,
+            restoreKeyAliases: Object.values(replicas.keyAliases),
+          },
+          restoreBucketPrefix: restoredBucketPrefix(config),
+        })
+      : undefined;
     const sources: Record<keyof ReplicaNames['buckets'], string> = {
       trainingData: bucketName(STORAGE_LAYOUT.trainingData.purpose),
       modelArtifacts: bucketName(STORAGE_LAYOUT.modelArtifacts.purpose),
@@ -107,6 +134,12 @@ export class StorageStack extends Stack {
       TrainingDataBucketName: { value: this.buckets.trainingData.bucket.bucketName, description: 'Raw and prepared training data (training-data/raw/<dataset>/)' },
       ModelArtifactsBucketName: { value: this.buckets.modelArtifacts.bucket.bucketName, description: 'Base models (models/base/), checkpoints and fine-tuned models' },
       EvaluationBucketName: { value: this.buckets.evaluation.bucket.bucketName, description: 'Evaluation reports of every run' },
+      ...(this.backup
+        ? {
+            BackupVaultName: { value: vaults.primary, description: 'AWS Backup vault of the data buckets (point-in-time restore): docs/backup.md' },
+            BackupRestoreRoleArn: { value: this.backup.restoreRole.role.roleArn, description: 'Role to pass to aws backup start-restore-job (--iam-role-arn)' },
+          }
+        : {}),
     });
   }
 }

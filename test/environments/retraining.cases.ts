@@ -212,9 +212,9 @@ describe('retraining on drift (opt-in)', () => {
   });
 
   test('without onDrift there is no drift rule', () => {
-    // The stack's one other rule is the idle-endpoint reaper's schedule (cost.idleEndpoints).
+    // The stack's other rules are the idle-endpoint reaper's schedule (cost.idleEndpoints) and the backup job alerts (disasterRecovery.backup).
     const rules = Object.keys(Template.fromStack(dev.platform.monitoring).findResources('AWS::Events::Rule'));
-    expect(rules.filter((id) => !id.startsWith('IdleEndpointReaperSchedule'))).toEqual([]);
+    expect(rules.filter((id) => !id.startsWith('IdleEndpointReaperSchedule') && !id.startsWith('BackupJobAlerts'))).toEqual([]);
   });
 });
 

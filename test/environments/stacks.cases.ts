@@ -129,7 +129,8 @@ describe('storage stack', () => {
   });
 
   test('keys rotate; prod keeps keys and buckets on stack deletion', () => {
-    st.resourceCountIs('AWS::KMS::Key', 3);
+    // Data, Bedrock custom models, invocation logs, and the backup vault's own.
+    st.resourceCountIs('AWS::KMS::Key', 4);
     st.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true, RotationPeriodInDays: 365 });
     prod.templates.storage.allResources('AWS::KMS::Key', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     prod.templates.storage.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });

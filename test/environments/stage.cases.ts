@@ -15,7 +15,7 @@ function physicalNames(stage: typeof dev): string[] {
       if (r.Type === 'AWS::S3::Bucket' && p.BucketName !== undefined) names.push(JSON.stringify(p.BucketName));
       if (['AWS::Scheduler::Schedule', 'AWS::Athena::WorkGroup', 'AWS::Events::Rule'].includes(r.Type) && p.Name !== undefined) names.push(JSON.stringify(p.Name));
       if (r.Type === 'AWS::Glue::Database') names.push(JSON.stringify(p.DatabaseInput.Name));
-      for (const key of ['AliasName', 'RepositoryName', 'DashboardName']) {
+      for (const key of ['AliasName', 'RepositoryName', 'DashboardName', 'BackupVaultName']) {
         if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
       }
       if (p.Budget?.BudgetName) names.push(p.Budget.BudgetName);
@@ -39,11 +39,11 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 9 stacks (the DR stack in drRegion), 11 named buckets (5 replicas), 13 key aliases (2 of replicas), 1 repository, 1 budget, 1 pipeline, 1 model package group,
+    // 9 stacks (the DR stack in drRegion), 11 named buckets (5 replicas), 15 key aliases (2 of replicas, 2 of backup vaults), 2 backup vaults (1 in drRegion), 1 repository, 1 budget, 1 pipeline, 1 model package group,
     // 3 state machines (Bedrock customization, capture monitor, promotion), 2 schedules, 3 dashboards (replication too), 1 Glue database, 1 Athena workgroup, 1 named log group
     // (Bedrock invocations), 2 named rules (Bedrock dataset landed, new training data), 1 named function (the
     // pipeline's production-version finder).
-    expect(devNames).toHaveLength(51);
+    expect(devNames).toHaveLength(55);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 
