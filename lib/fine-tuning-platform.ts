@@ -2,6 +2,7 @@ import { Environment, Stage, Tags } from 'aws-cdk-lib';
 import { EnvironmentConfig } from './config/environment-config';
 import { environmentPrefix } from './config/naming';
 import { BedrockStack } from './stacks/bedrock-stack';
+import { DeliveryStack } from './stacks/delivery-stack';
 import { DisasterRecoveryStack } from './stacks/dr-stack';
 import { EndpointsStack } from './stacks/endpoints-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
@@ -35,6 +36,11 @@ export interface FineTuningPlatform {
   readonly dr?: DisasterRecoveryStack;
   /** Watches whatever is served (nothing yet when there are no endpoints). */
   readonly monitoring: MonitoringStack;
+  /**
+   * The GitHub Actions deploy role and the CloudFormation execution policy, when `delivery` is set. Not in
+   * `stacks`: an administrator deploys it once; the workflow deploys `stacks` and never this one.
+   */
+  readonly delivery?: DeliveryStack;
   /** Every stack above, in deployment order. */
   readonly stacks: readonly (DisasterRecoveryStack | NetworkStack | StorageStack | SecurityStack | TrainingStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack | MonitoringStack)[];
 }
@@ -122,8 +128,11 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
   if (endpoints) monitoring.addStackDependency(endpoints);
 
   const stacks = [...(dr ? [dr] : []), network, storage, security, training, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring];
-  for (const stack of stacks) {
+  const delivery = config.delivery
+    ? new DeliveryStack(stage, name('delivery'), { ...common('delivery', 'GitHub Actions deploy role and CloudFormation execution policy'), deploys: stacks })
+    : undefined;
+  for (const stack of delivery ? [...stacks, delivery] : stacks) {
     for (const [key, value] of Object.entries(config.tags)) Tags.of(stack).add(key, value);
   }
-  return { network, storage, security, training, pipelines, bedrock, registry, endpoints, monitoring, dr, stacks };
+  return { network, storage, security, training, pipelines, bedrock, registry, endpoints, monitoring, dr, delivery, stacks };
 }

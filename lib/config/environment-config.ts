@@ -190,6 +190,64 @@ const storageSchema = strictObject({
   retainOnDelete: yesNo().describe('keep buckets and keys when the stack is deleted (then delete them by hand)'),
 });
 
+// -------------------------------------------------------------------------------------------- backup
+
+/**
+ * AWS Backup keeps continuous backups (point-in-time restore) from 1 to 35 days (AWS Backup developer guide,
+ * "Changing your retention period": "The minimum retention period is 1 day. The maximum retention period is
+ * 35 days." https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery-retention-period.html).
+ */
+export const MAX_CONTINUOUS_BACKUP_DAYS = 35;
+/** The longest retention a vault lock (and a recovery point's lifecycle) can name: 36500 days (PutBackupVaultLockConfiguration, MaxRetentionDays). */
+export const MAX_BACKUP_RETENTION_DAYS = 36500;
+/** AWS Backup's 72-hour cooling-off period: ChangeableForDays must be 3 or more (PutBackupVaultLockConfiguration, ChangeableForDays). */
+export const MIN_VAULT_LOCK_CHANGEABLE_DAYS = 3;
+
+const retentionDays = (allowed: string) => wholeNumber(1, MAX_BACKUP_RETENTION_DAYS, allowed);
+
+const backupSchema = strictObject({
+  continuousRetentionDays: wholeNumber(1, MAX_CONTINUOUS_BACKUP_DAYS, `a whole number of days from 1 to ${MAX_CONTINUOUS_BACKUP_DAYS} (AWS Backup's limit for continuous backups)`).describe(
+    `days of point-in-time restore of every data bucket (continuous backups, 1 to ${MAX_CONTINUOUS_BACKUP_DAYS})`,
+  ),
+  drCopy: strictObject({
+    retentionDays: retentionDays(`a whole number of days from 1 to ${MAX_BACKUP_RETENTION_DAYS}`).describe('days each copy is kept in the DR vault'),
+  })
+    .optional()
+    .describe('a daily copy of each bucket\'s backup to a vault in `drRegion` (a snapshot: copies of continuous backups have no point-in-time restore); needs `disasterRecovery.replication`; omit for none'),
+  vaultLock: strictObject({
+    minRetentionDays: retentionDays(`a whole number of days from 1 to ${MAX_BACKUP_RETENTION_DAYS}`).describe('the vault refuses a backup or copy kept for fewer days'),
+    maxRetentionDays: retentionDays(`a whole number of days from 1 to ${MAX_BACKUP_RETENTION_DAYS}`).describe('the vault refuses a backup or copy kept for more days'),
+    changeableForDays: wholeNumber(MIN_VAULT_LOCK_CHANGEABLE_DAYS, MAX_BACKUP_RETENTION_DAYS, `a whole number of days from ${MIN_VAULT_LOCK_CHANGEABLE_DAYS} (AWS Backup's 72-hour cooling-off period) to ${MAX_BACKUP_RETENTION_DAYS}`)
+      .optional()
+      .describe('compliance mode: after these days nobody, root and AWS included, can remove the lock or delete a recovery point before it expires; omit for governance mode (removable with IAM permission)'),
+  })
+    .optional()
+    .describe('AWS Backup Vault Lock on both vaults: no recovery point can be deleted or shortened; omit for none'),
+});
+
+/** Cross-field rules of `disasterRecovery`: the DR copy needs the DR stack, and a locked vault accepts only retentions within its range. */
+function checkBackup(dr: { replication: boolean; backup?: z.infer<typeof backupSchema> }, report: Report): void {
+  const b = dr.backup;
+  if (!b) return;
+  if (b.drCopy && !dr.replication) {
+    report(['backup', 'drCopy'], b.drCopy, 'needs disasterRecovery.replication true: the DR vault is in the DR stack, which exists only with replication; allowed: omit drCopy or turn replication on');
+  }
+  const lock = b.vaultLock;
+  if (!lock) return;
+  if (lock.minRetentionDays > lock.maxRetentionDays) {
+    report(['backup', 'vaultLock'], lock, `allowed: minRetentionDays (${lock.minRetentionDays}) at most maxRetentionDays (${lock.maxRetentionDays})`);
+    return;
+  }
+  // A locked vault fails every backup or copy job whose retention is outside the lock's range (PutBackupVaultLockConfiguration).
+  const range = `from vaultLock.minRetentionDays (${lock.minRetentionDays}) to vaultLock.maxRetentionDays (${lock.maxRetentionDays}): the locked vault fails jobs kept for less or longer`;
+  if (b.continuousRetentionDays < lock.minRetentionDays || b.continuousRetentionDays > lock.maxRetentionDays) {
+    report(['backup', 'continuousRetentionDays'], b.continuousRetentionDays, `allowed: ${range}`);
+  }
+  if (b.drCopy && (b.drCopy.retentionDays < lock.minRetentionDays || b.drCopy.retentionDays > lock.maxRetentionDays)) {
+    report(['backup', 'drCopy', 'retentionDays'], b.drCopy.retentionDays, `allowed: ${range}`);
+  }
+}
+
 // ------------------------------------------------------------------------------------------- training
 
 const qualityGateSchema = strictObject({
@@ -681,6 +739,63 @@ function budgetPercents() {
     });
 }
 
+// ------------------------------------------------------------------------------------------- delivery
+
+/**
+ * GitHub's rule for account (user and organization) names, as its sign-up and new-organization forms state it:
+ * "Username may only contain alphanumeric characters or single hyphens, and cannot begin or end with a hyphen",
+ * at most 39 characters (https://github.com/join).
+ */
+const GITHUB_OWNER = /^[A-Za-z0-9](?:-?[A-Za-z0-9])*$/;
+const GITHUB_OWNER_MAX = 39;
+/**
+ * GitHub's rule for repository names, as its new-repository form states it: "The repository name can only contain
+ * ASCII letters, digits, and the characters ., -, and _", at most 100 characters (https://github.com/new); `.`
+ * and `..` are refused.
+ */
+const GITHUB_REPOSITORY = /^[A-Za-z0-9._-]{1,100}$/;
+/**
+ * GitHub environment names: "Environment names are not case sensitive. An environment name may not exceed 255
+ * characters" (docs.github.com, Managing environments for deployment). Ours is narrower: lower case, because
+ * IAM's StringEquals on the `sub` claim is case-sensitive while GitHub matches environments in any case; and
+ * no `:`, which GitHub writes as `%3A` in the `sub` claim (docs.github.com, OpenID Connect reference).
+ */
+const GITHUB_ENVIRONMENT = /^[a-z0-9][a-z0-9._-]{0,254}$/;
+
+const githubIdAllowed = (what: string) => `GitHub's numeric ID of the ${what} (a whole number >= 1)`;
+
+const deliverySchema = strictObject({
+  github: strictObject({
+    owner: stringWhere(
+      (o) => (o.length <= GITHUB_OWNER_MAX && GITHUB_OWNER.test(o) ? undefined : `allowed: a GitHub user or organization name: 1-${GITHUB_OWNER_MAX} letters, digits and single hyphens, not starting or ending with a hyphen`),
+      'a GitHub user or organization name',
+    ).describe('user or organization that owns the repository, spelled as GitHub spells it (IAM compares the `sub` claim case-sensitively)'),
+    repository: stringWhere(
+      (r) => (GITHUB_REPOSITORY.test(r) && r !== '.' && r !== '..' ? undefined : 'allowed: a GitHub repository name: 1-100 ASCII letters, digits, ., - and _ (not . or ..)'),
+      'a GitHub repository name',
+    ).describe('the repository whose workflows deploy, without the owner'),
+    ownerId: wholeNumber(1, Number.MAX_SAFE_INTEGER, githubIdAllowed('owner'))
+      .optional()
+      .describe('with `repositoryId`: the repository uses immutable subject claims (default for repositories created or renamed after 2026-07-15), `repo:<owner>@<ownerId>/<repo>@<repositoryId>:...`; omit both for the name-only `sub`'),
+    repositoryId: wholeNumber(1, Number.MAX_SAFE_INTEGER, githubIdAllowed('repository')).optional().describe('GitHub\'s numeric ID of the repository, given together with `ownerId`'),
+    environment: stringWhere(
+      (e) => (GITHUB_ENVIRONMENT.test(e) ? undefined : 'allowed: a GitHub environment name: 1-255 lower-case letters, digits, ., - and _, starting with a letter or digit'),
+      'a GitHub environment name',
+    )
+      .optional()
+      .describe('GitHub environment of the deploy job (its required reviewers are the approval); default: the environment name'),
+  }).superRefine((g, ctx) => {
+    if ((g.ownerId === undefined) !== (g.repositoryId === undefined)) {
+      const missing = g.ownerId === undefined ? 'ownerId' : 'repositoryId';
+      ctx.addIssue({ code: 'custom', path: [missing], input: undefined, message: 'allowed: ownerId and repositoryId together (the immutable `sub` names both), or neither' });
+    }
+  }).describe('the one repository whose GitHub Actions jobs may deploy, and the GitHub environment they run in; the role trusts exactly `repo:<owner>/<repository>:environment:<environment>`; omit `delivery` for no delivery stack'),
+  oidcProvider: oneOf(['create', 'import']).describe(
+    '`create` the account\'s IAM OIDC provider for token.actions.githubusercontent.com in this stack, or `import` the one that exists (an account has at most one per URL)',
+  ),
+  pullRequestDiff: yesNo().describe('a second role that pull_request workflows of the repository may assume, allowed only the CDK lookup role: `cdk diff --method template` on pull requests'),
+});
+
 // ---------------------------------------------------------------------------------------- environment
 
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -699,7 +814,12 @@ export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
     replication: yesNo().describe(
       'replicate every bucket to a replica in `drRegion` (the `<prefix>-<env>-dr` stack: own KMS keys, Replication Time Control, 15-minute objective), with alarms on latency and failed operations',
     ),
-  }).describe('copies of the data in `drRegion`'),
+    backup: backupSchema
+      .optional()
+      .describe('AWS Backup of the data buckets (training data, model artifacts, evaluation, invocation logs) in a KMS-encrypted vault, with failed jobs on the alerts topic; omit for none'),
+  })
+    .superRefine((dr, ctx) => checkBackup(dr, reporter(ctx)))
+    .describe('copies of the data in `drRegion`, and backups'),
   training: trainingSchema.describe('the SageMaker fine-tuning pipeline'),
   bedrock: bedrockSchema.describe('Bedrock model customization'),
   serving: servingSchema.describe('endpoints'),
@@ -721,6 +841,9 @@ export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
       .optional()
       .describe('hourly check for idle endpoints of the environment; omit for none'),
   }).describe('budget alerts and idle endpoints'),
+  delivery: deliverySchema
+    .optional()
+    .describe('deploy from GitHub Actions with OIDC: the `<prefix>-<env>-delivery` stack (deploy role, CloudFormation execution policy), deployed once with administrator credentials (docs/delivery.md); omit for none'),
   tags: z
     .record(z.string(), z.string({ error: 'tag values are at most 256 letters, digits, spaces and _.:/=+-@' }), { error: 'allowed: an object of tag keys and values' })
     .describe('tags on every resource of the environment'),
@@ -789,6 +912,7 @@ export type EnvironmentConfig = z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>;
 export type NetworkConfig = EnvironmentConfig['network'];
 export type EncryptionConfig = EnvironmentConfig['encryption'];
 export type StorageConfig = EnvironmentConfig['storage'];
+export type BackupConfig = NonNullable<EnvironmentConfig['disasterRecovery']['backup']>;
 export type TrainingConfig = EnvironmentConfig['training'];
 export type QualityGateConfig = TrainingConfig['qualityGate'];
 export type BedrockConfig = EnvironmentConfig['bedrock'];

@@ -28,8 +28,9 @@ const dev: EnvironmentConfig = {
     auditLogExpirationDays: 365,
     retainOnDelete: false,
   },
-  // Every bucket has a replica in drRegion, written within 15 minutes (S3 Replication Time Control).
-  disasterRecovery: { replication: true },
+  // Every bucket has a replica in drRegion, written within 15 minutes (S3 Replication Time Control); the data
+  // buckets can be restored to any point of the last week, and a daily copy of each is kept in drRegion for a week.
+  disasterRecovery: { replication: true, backup: { continuousRetentionDays: 7, drCopy: { retentionDays: 7 } } },
   training: {
     baseModels: ['meta-llama/Llama-3.2-1B-Instruct', 'mistralai/Mistral-7B-Instruct-v0.3'],
     trainingInstanceType: 'ml.g5.2xlarge',
@@ -121,6 +122,17 @@ const prod: EnvironmentConfig = {
     checkpointExpirationDays: 30,
     auditLogExpirationDays: 2557,
     retainOnDelete: true,
+  },
+  // As dev, with the longest point-in-time window AWS Backup allows, DR copies kept for a quarter, and both
+  // vaults locked in compliance mode: a week after the first deploy nobody (root included) can delete a
+  // recovery point before it expires.
+  disasterRecovery: {
+    ...dev.disasterRecovery,
+    backup: {
+      continuousRetentionDays: 35,
+      drCopy: { retentionDays: 90 },
+      vaultLock: { minRetentionDays: 7, maxRetentionDays: 365, changeableForDays: 7 },
+    },
   },
   training: {
     ...dev.training,
