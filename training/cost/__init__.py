@@ -1,1 +1,1 @@
-"""What the environment spends while nobody uses it: the idle-endpoint reaper."""
+"""What the environment spends: the idle-endpoint reaper, the cost report and the instance recommendation."""
