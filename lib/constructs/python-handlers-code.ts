@@ -4,7 +4,7 @@ import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** Sub-packages of `training/` the Lambda handlers import: pure standard library plus boto3 from the runtime. */
-export const HANDLER_PACKAGES = ['__init__.py', 'bedrock', 'data', 'common', 'contracts', 'cost', 'monitor', 'registry', 'triggers'] as const;
+export const HANDLER_PACKAGES = ['__init__.py', 'bedrock', 'data', 'common', 'contracts', 'cost', 'dr', 'monitor', 'registry', 'triggers'] as const;
 
 /**
  * The Python Lambda code: `training/` reduced to HANDLER_PACKAGES, copied locally (no Docker, no pip),

@@ -18,6 +18,7 @@ import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { JobNetworkPlacement, MlServiceRole } from '../constructs/ml-service-role';
 import { PLATFORM_NODE_RUNTIME, PlatformFunction } from '../constructs/platform-function';
 import { PromotionWorkflow } from '../constructs/promotion-workflow';
+import { RegistryExport } from '../constructs/registry-export';
 import { pythonHandlersCode } from '../constructs/python-handlers-code';
 import { typescriptHandlerCode } from '../constructs/typescript-handler-code';
 import type { StagingTarget } from '../operations/staging';
@@ -74,6 +75,8 @@ export class RegistryStack extends Stack {
   /** Staged promotion of every registered version, when `serving.promotion` is set. */
   readonly promotion?: Promotion;
   readonly stagingEndpointName: string;
+  /** Every version's registration, written where it replicates to the DR region (with disasterRecovery.replication). */
+  readonly registryExport?: RegistryExport;
 
   constructor(scope: Construct, id: string, props: RegistryStackProps) {
     super(scope, id, props);
@@ -145,6 +148,18 @@ export class RegistryStack extends Stack {
       { id: iam5ResourceFinding(stager, versions), reason: 'Any registered version of this environment\u2019s model package group is a candidate' },
       ...stagingObjects.map((arn) => ({ id: iam5ResourceFinding(stager, arn), reason: versioned })),
     );
+
+    if (config.disasterRecovery.replication) {
+      this.registryExport = new RegistryExport(this, 'RegistryExport', {
+        modelPackageGroupName: groupName,
+        artifactsBucket: storage.buckets.modelArtifacts,
+        code: pythonHandlersCode(path.join(__dirname, '..', '..', 'training')),
+        placement,
+        key,
+        logRetention: config.monitoring.logRetentionDays as logs.RetentionDays,
+        deadLetterQueue: deadLetters,
+      });
+    }
 
     if (s.promotion) {
       this.promotion = this.addPromotion(props, s.promotion, { key, deadLetters, staging, versions, groupName, productionEndpointName });

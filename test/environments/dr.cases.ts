@@ -1,4 +1,6 @@
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
+import { REGISTRY_EXPORT_HANDLER, REGISTRY_EXPORT_SETTINGS_ENV } from '../../lib/constructs/registry-export';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { configWith, synthesizeEnvironment } from '../support/app';
 
@@ -49,7 +51,8 @@ describe('disaster recovery: replicas in drRegion', () => {
       const encryption = b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault;
       if (encryption.SSEAlgorithm === 'aws:kms') expect(JSON.stringify(encryption.KMSMasterKeyID)).toMatch(/Replica(Data|InvocationLogs)Key/);
     }
-    expect(Object.keys(dr.findResources('AWS::KMS::Key'))).toHaveLength(2);
+    // Two for the replicas, one for the vault of the backup copies.
+    expect(Object.keys(dr.findResources('AWS::KMS::Key'))).toHaveLength(3);
   });
 
   test('no acknowledgement says the DR stack is missing any more; the buckets without a replica say why', () => {
@@ -87,5 +90,50 @@ describe('disaster recovery: replicas in drRegion', () => {
     expect(JSON.stringify(Template.fromStack(off.platform.storage).toJSON())).not.toContain('ReplicationConfiguration');
     const reasons = off.report.pluginReports.flatMap((r) => r.suppressedViolations ?? []).filter((v) => v.ruleName.includes('S3BucketReplicationEnabled'));
     expect(reasons.some((r) => /disasterRecovery.replication is off for dev/.test(r.reason ?? ''))).toBe(true);
+    expect(off.platform.registry.registryExport).toBeUndefined();
+  });
+});
+
+describe('the model registry as replicated data (registry export)', () => {
+  const registry = Template.fromStack(dev.platform.registry);
+  const fn = Object.values(registry.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === REGISTRY_EXPORT_HANDLER) as any;
+  const exportPrefix = STORAGE_LAYOUT.modelArtifacts.prefixes.registryExports;
+  const group = 'fmft-dev-fine-tuning-models';
+
+  test('a function exports every state change of the group’s versions, with the group and the artifacts bucket as settings', () => {
+    expect(fn).toBeDefined();
+    const settings = text(fn.Properties.Environment.Variables[REGISTRY_EXPORT_SETTINGS_ENV]);
+    expect(settings).toContain(`"modelPackageGroupName":"${group}"`);
+    expect(settings).toMatch(/"artifactsBucket":"<?.*ModelArtifactsBucket/);
+    registry.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.sagemaker'], 'detail-type': ['SageMaker Model Package State Change'], detail: { ModelPackageGroupName: [group] } },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: { MaximumEventAgeInSeconds: 7200, MaximumRetryAttempts: 4 } })],
+    });
+  });
+
+  test('its role may describe the group’s versions and write under the export prefix, nothing more in S3 or SageMaker', () => {
+    const policies = Object.values(registry.findResources('AWS::IAM::ManagedPolicy')).filter((p: any) => JSON.stringify(p).includes('Writes each version of'));
+    const statements = policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const actions = (s: any) => [].concat(s.Action);
+    const s3 = statements.filter((s) => actions(s).some((a: string) => a.startsWith('s3:')));
+    const sagemaker = statements.filter((s) => actions(s).some((a: string) => a.startsWith('sagemaker:')));
+    expect(sagemaker.map((s) => [actions(s), text([].concat(s.Resource)[0])])).toEqual([[['sagemaker:DescribeModelPackage'], expect.stringMatching(new RegExp(`:model-package/${group}/\\*$`))]]);
+    expect(s3.length).toBeGreaterThan(0);
+    expect(s3.flatMap(actions).every((a: string) => /^s3:(PutObject|Abort|ListMultipart)/.test(a))).toBe(true);
+    for (const s of s3) for (const r of [].concat(s.Resource)) expect(text(r)).toMatch(new RegExp(`/${exportPrefix}\\*$`));
+  });
+
+  test('the DR stack says which replica holds which primary bucket (ReplicaBuckets), for the restore', () => {
+    const value = text(dr.toJSON().Outputs.ReplicaBuckets.Value).replace(/<AWS::AccountId>/g, '111122223333');
+    const purposes = ['training-data', 'model-artifacts', 'evaluation-results', 'invocation-logs'];
+    expect(JSON.parse(value)).toEqual(
+      Object.fromEntries(purposes.map((p) => [`fmft-dev-${p}-111122223333-us-east-1`, `fmft-dev-dr-${p}-111122223333-us-west-2`])),
+    );
+    expect(text(dr.toJSON().Outputs.ModelArtifactsReplicaName.Value)).toMatch(/ModelArtifactsReplica/);
+  });
+
+  test('the primary bucket names the output maps from are the storage stack’s own', () => {
+    const value = text(dr.toJSON().Outputs.ReplicaBuckets.Value);
+    for (const [, b] of buckets(storage).filter(([id]) => !id.startsWith('AccessLogs'))) expect(value).toContain(`"${text(b.Properties.BucketName)}"`);
   });
 });

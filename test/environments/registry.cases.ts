@@ -30,9 +30,10 @@ describe('registry stack', () => {
     expect(bundle).toContain('UpdateEndpointWeightsAndCapacities');
   });
 
-  test('the promotion functions run the Python handlers in the private subnets', () => {
+  test('the promotion and registry-export functions run the Python handlers in the private subnets', () => {
     const functions = (Object.values(tpl.findResources('AWS::Lambda::Function')) as any[]).filter((f) => !f.Properties.Handler.startsWith('index.'));
     expect(functions.map((f) => f.Properties.Handler).sort()).toEqual([
+      'training.dr.registry_export.handler',
       'training.monitor.canary.handler',
       'training.registry.promotion.events_handler',
       'training.registry.promotion.step_handler',

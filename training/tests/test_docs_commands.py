@@ -13,8 +13,10 @@ import pytest
 from training.bench_monitor import BenchArgs as MonitorBenchArgs
 from training.common.args import parse_into
 from training.compliance.__main__ import COMMANDS as COMPLIANCE_COMMANDS
+from training.cost.__main__ import COMMANDS as COST_COMMANDS
 from training.cost.idle_endpoints import IdleEndpointsArgs
 from training.data.__main__ import COMMANDS as DATA_COMMANDS
+from training.dr.__main__ import COMMANDS as DR_COMMANDS
 from training.evaluate.__main__ import COMMANDS as EVALUATE_COMMANDS
 from training.explain.__main__ import ExplainArgs
 from training.monitor.__main__ import COMMANDS as MONITOR_COMMANDS
@@ -95,6 +97,7 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
         "training.evaluate": EVALUATE_COMMANDS,
         "training.monitor": MONITOR_COMMANDS,
         "training.compliance": COMPLIANCE_COMMANDS,
+        "training.cost": COST_COMMANDS,
     }
     if module in subcommands:
         commands = subcommands[module]
@@ -113,6 +116,9 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
     elif module == "training.registry.promotion":
         assert args and args[0] in PROMOTION_COMMANDS, f"{where}: {module} has no subcommand {args[:1]}"
         parse_into(PROMOTION_COMMANDS[args[0]], args[1:], prog=f"python -m {module} {args[0]}")
+    elif module == "training.dr":
+        assert args and args[0] in DR_COMMANDS, f"{where}: {module} has no subcommand {args[:1]}"
+        parse_into(DR_COMMANDS[args[0]], args[1:], prog=f"python -m {module} {args[0]}")
     elif module in ("training.train", "training.train.launch"):
         if "--help" in args:
             return

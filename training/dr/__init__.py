@@ -1,0 +1,1 @@
+"""Disaster recovery: the model registry kept as replicated data, and the restore into the DR region."""
