@@ -1,5 +1,6 @@
 import { Environment, Stage, Tags } from 'aws-cdk-lib';
 import { EnvironmentConfig } from './config/environment-config';
+import { failoverConfig } from './config/failover';
 import { environmentPrefix } from './config/naming';
 import { BedrockStack } from './stacks/bedrock-stack';
 import { DeliveryStack } from './stacks/delivery-stack';
@@ -18,6 +19,12 @@ export interface FineTuningPlatformProps {
   readonly config: EnvironmentConfig;
   /** Account and region of every stack. @default the config's primary region, account from the CLI */
   readonly env?: Environment;
+  /**
+   * The failover deployment (`-c failover=true`): every stack in `drRegion`, on the DR stack's replicas
+   * (`failoverConfig`); no budget (the primary's is account-wide and still counts) and no delivery stack (its
+   * roles are account-wide). `config` is the environment as configured, not the derived one. @default false
+   */
+  readonly failover?: boolean;
 }
 
 /** The stacks of one environment, by role. */
@@ -53,7 +60,10 @@ export interface FineTuningPlatform {
  * props.
  */
 export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformProps): FineTuningPlatform {
-  const { config } = props;
+  const configured = props.config;
+  const failover = props.failover ?? false;
+  // In a failover every stack but the DR stack gets the derived config: primaryRegion is the DR region.
+  const config = failover ? failoverConfig(configured) : configured;
   const env = props.env ?? { account: process.env.CDK_DEFAULT_ACCOUNT, region: config.primaryRegion };
   const name = (stack: string) => `${environmentPrefix(config)}-${stack}`;
   const common = (stack: string, what: string) => ({
@@ -65,15 +75,23 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
 
   const network = new NetworkStack(stage, name('network'), common('network', 'Private network'));
   // The replicas must exist before the primary buckets' replication rules name them.
-  const dr = config.disasterRecovery.replication
-    ? new DisasterRecoveryStack(stage, name('dr'), { ...common('dr', `Replicas in ${config.drRegion}`), env: { account: env.account, region: config.drRegion } })
+  // Built from the environment as configured, also in a failover: the same stack, already there, whose
+  // replicas the failover's storage stack adopts.
+  const dr = configured.disasterRecovery.replication
+    ? new DisasterRecoveryStack(stage, name('dr'), {
+        config: configured,
+        env: { account: env.account, region: configured.drRegion },
+        stackName: name('dr'),
+        description: `Replicas in ${configured.drRegion} of the ${config.name} fine-tuning platform`,
+      })
     : undefined;
-  const storage = new StorageStack(stage, name('storage'), common('storage', 'Keys and buckets'));
-  if (dr) storage.addStackDependency(dr, 'replicates into its buckets');
+  const storage = new StorageStack(stage, name('storage'), { ...common('storage', 'Keys and buckets'), adopt: failover ? dr : undefined });
+  if (dr) storage.addStackDependency(dr, failover ? 'its buckets and keys are the replicas' : 'replicates into its buckets');
   const security = new SecurityStack(stage, name('security'), {
     ...common('security', 'Roles, audit trail, image repository and alerts'),
     network,
     storage,
+    budget: !failover,
   });
   const training = new TrainingStack(stage, name('training'), {
     ...common('training', 'Job image, job code and job settings'),
@@ -128,7 +146,7 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
   if (endpoints) monitoring.addStackDependency(endpoints);
 
   const stacks = [...(dr ? [dr] : []), network, storage, security, training, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring];
-  const delivery = config.delivery
+  const delivery = config.delivery && !failover
     ? new DeliveryStack(stage, name('delivery'), { ...common('delivery', 'GitHub Actions deploy role and CloudFormation execution policy'), deploys: stacks })
     : undefined;
   for (const stack of delivery ? [...stacks, delivery] : stacks) {

@@ -106,6 +106,8 @@ done
 # No environment serves a model until one is approved: prod is also synthesized with the two fixture
 # variants, so the scanners and the tests see the endpoints stack too.
 start synth-prod-serving synth prod-serving -c env=prod -c serving=test/fixtures/serving.json
+# And prod's failover deployment (the same stacks in drRegion, on the replicas), so it is scanned like the rest.
+start synth-prod-failover synth prod-failover -c env=prod -c failover=true
 start --background python python_checks
 
 finish tsc

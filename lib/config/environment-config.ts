@@ -226,7 +226,13 @@ const backupSchema = strictObject({
 });
 
 /** Cross-field rules of `disasterRecovery`: the DR copy needs the DR stack, and a locked vault accepts only retentions within its range. */
-function checkBackup(dr: { replication: boolean; backup?: z.infer<typeof backupSchema> }, report: Report): void {
+function checkBackup(dr: { replication: boolean; backup?: z.infer<typeof backupSchema>; failover?: { availabilityZones: string[] } }, report: Report): void {
+  if (dr.failover && !dr.replication) {
+    report(['failover'], dr.failover, 'needs disasterRecovery.replication true: a failover runs on the replicas of the DR stack; allowed: omit failover or turn replication on');
+  }
+  const azs = dr.failover?.availabilityZones ?? [];
+  if (dr.failover && azs.length < 2) report(['failover', 'availabilityZones'], azs, 'list at least 2 zones so training and endpoints survive a zone outage');
+  if (new Set(azs).size !== azs.length) report(['failover', 'availabilityZones'], azs, 'zones must be unique');
   const b = dr.backup;
   if (!b) return;
   if (b.drCopy && !dr.replication) {
@@ -817,6 +823,13 @@ export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
     backup: backupSchema
       .optional()
       .describe('AWS Backup of the data buckets (training data, model artifacts, evaluation, invocation logs) in a KMS-encrypted vault, with failed jobs on the alerts topic; omit for none'),
+    failover: strictObject({
+      availabilityZones: z
+        .array(z.string({ error: 'allowed: a zone name such as us-west-2a' }), { error: 'allowed: a list of zone names' })
+        .describe('zones of `drRegion` the platform\'s subnets use when it runs there: at least 2'),
+    })
+      .optional()
+      .describe('how the platform runs in `drRegion` after the primary region is lost (`-c failover=true`: the same stacks there, on the replicas); needs `disasterRecovery.replication`; omit when this environment never fails over'),
   })
     .superRefine((dr, ctx) => checkBackup(dr, reporter(ctx)))
     .describe('copies of the data in `drRegion`, and backups'),
@@ -868,6 +881,12 @@ function checkEnvironment(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: 
   c.network.availabilityZones.forEach((az, i) => {
     if (!new RegExp(`^${c.primaryRegion}[a-z]$`).test(az)) {
       report(['network', 'availabilityZones', i], az, `allowed: a zone of primaryRegion ${c.primaryRegion}, such as ${c.primaryRegion}a`);
+    }
+  });
+  // Only once drRegion itself is right: zones of a wrong region say nothing new.
+  (c.drRegion === c.primaryRegion ? [] : (c.disasterRecovery.failover?.availabilityZones ?? [])).forEach((az, i) => {
+    if (!new RegExp(`^${c.drRegion}[a-z]$`).test(az)) {
+      report(['disasterRecovery', 'failover', 'availabilityZones', i], az, `allowed: a zone of drRegion ${c.drRegion}, such as ${c.drRegion}a`);
     }
   });
   const prefix = c.storage.bucketNamePrefix;

@@ -30,7 +30,12 @@ const dev: EnvironmentConfig = {
   },
   // Every bucket has a replica in drRegion, written within 15 minutes (S3 Replication Time Control); the data
   // buckets can be restored to any point of the last week, and a daily copy of each is kept in drRegion for a week.
-  disasterRecovery: { replication: true, backup: { continuousRetentionDays: 7, drCopy: { retentionDays: 7 } } },
+  disasterRecovery: {
+    replication: true,
+    backup: { continuousRetentionDays: 7, drCopy: { retentionDays: 7 } },
+    // With -c failover=true the same stacks deploy to drRegion, on the replicas (README, "Failing over").
+    failover: { availabilityZones: ['us-west-2a', 'us-west-2b'] },
+  },
   training: {
     baseModels: ['meta-llama/Llama-3.2-1B-Instruct', 'mistralai/Mistral-7B-Instruct-v0.3'],
     trainingInstanceType: 'ml.g5.2xlarge',
@@ -218,8 +223,13 @@ const PROCESS_IO: ExitIo = {
  * Node with its stack, and the CDK CLI relays the app's stderr as it is. Other errors are bugs and still throw.
  */
 export function loadEnvironmentConfigOrExit(name: string, servingFile?: string, io: ExitIo = PROCESS_IO): EnvironmentConfig {
+  return exitOnConfigError(() => loadEnvironmentConfig(name, servingFile), io);
+}
+
+/** `check()`, or, when it throws a ConfigValidationError, its message once on stderr and exit status 1. */
+export function exitOnConfigError<T>(check: () => T, io: ExitIo = PROCESS_IO): T {
   try {
-    return loadEnvironmentConfig(name, servingFile);
+    return check();
   } catch (e) {
     if (!(e instanceof ConfigValidationError)) throw e;
     io.writeError(`${e.message}\n`);

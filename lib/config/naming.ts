@@ -32,3 +32,12 @@ export function replicaBucketName(config: EnvironmentConfig, purpose: string, ac
 export function bucketName(config: EnvironmentConfig, purpose: string, account: string, region: string): string {
   return `${resourceName(config, purpose)}-${account}-${region}`;
 }
+
+/**
+ * CloudWatch dashboards are global to the account, not regional ("All dashboards in your account are global",
+ * AWS::CloudWatch::Dashboard in the CloudFormation reference): a name ends with its region, so the failover
+ * deployment's dashboards (-c failover=true) do not replace the primary region's.
+ */
+export function dashboardName(name: string, region: string): string {
+  return `${name}-${region}`;
+}

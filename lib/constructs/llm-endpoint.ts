@@ -1,4 +1,5 @@
 import { CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
+import { dashboardName } from '../config/naming';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -326,7 +327,7 @@ export class LlmEndpoint extends Construct {
     const variants = props.serving.variants.map((v) => v.name);
     const per = (metricName: string, statistic: string) => variants.map((v) => this.metric(props, v, metricName, statistic).with({ label: `${v} ${statistic}` }));
     const percentiles = (metricName: string) => ['p50', 'p90', 'p99'].flatMap((p) => per(metricName, p));
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.endpointName });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: dashboardName(props.endpointName, Stack.of(this).region) });
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Invocations per variant', left: per('Invocations', 'Sum'), width: 12 }),
       new cloudwatch.GraphWidget({ title: '4xx / 5xx errors per variant', left: per('Invocation4XXErrors', 'Sum'), right: per('Invocation5XXErrors', 'Sum'), width: 12 }),

@@ -14,8 +14,12 @@ export interface PlatformAlertsProps {
   readonly key: kms.Key;
   /** Address subscribed to the topic. */
   readonly email: string;
-  /** Name of the cost budget, unique in the account. */
-  readonly budgetName: string;
+  /**
+   * Name of the cost budget, unique in the account. A budget counts the whole account's cost, so an account
+   * needs one per environment, not one per region. @default - no budget (a failover deployment: the
+   * primary's budget still counts)
+   */
+  readonly budgetName?: string;
   /** Monthly cost limit in USD. */
   readonly monthlyBudgetUsd: number;
   /** Percentages of the limit that alert: of the forecast and of the actual spend, each list increasing. */
@@ -28,7 +32,7 @@ export interface PlatformAlertsProps {
  */
 export class PlatformAlerts extends Construct {
   readonly topic: sns.Topic;
-  readonly budget: budgets.CfnBudget;
+  readonly budget?: budgets.CfnBudget;
   /** Dead-letter queue of the e-mail subscription and of EventBridge rules that target the topic. */
   readonly undeliveredAlerts: sqs.Queue;
 
@@ -98,6 +102,7 @@ export class PlatformAlerts extends Construct {
       notification: { comparisonOperator: 'GREATER_THAN', notificationType, threshold, thresholdType: 'PERCENTAGE' },
       subscribers: [{ subscriptionType: 'SNS', address: this.topic.topicArn }],
     });
+    if (props.budgetName === undefined) return;
     this.budget = new budgets.CfnBudget(this, 'MonthlyCostBudget', {
       budget: {
         budgetName: props.budgetName,

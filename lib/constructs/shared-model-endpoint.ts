@@ -1,4 +1,5 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { dashboardName } from '../config/naming';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -116,7 +117,7 @@ export class SharedModelEndpoint extends Construct {
         label: `${component} ${statistic}`,
       });
     const per = (metricName: string, statistic: string) => sh.components.map((c) => metric(c.name, metricName, statistic));
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.endpointName });
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: dashboardName(props.endpointName, Stack.of(this).region) });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Invocations per model', left: per('Invocations', 'Sum'), width: 12 }),
       new cloudwatch.GraphWidget({ title: '4xx / 5xx errors per model', left: per('Invocation4XXErrors', 'Sum'), right: per('Invocation5XXErrors', 'Sum'), width: 12 }),

@@ -7,7 +7,9 @@ import { BACKUP_VAULT_PURPOSES, backupVaultNames, REPLICA_KEY_PURPOSES, replicaN
 import { MlBucketKind } from '../config/storage-layout';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { PlatformBackupVault } from '../constructs/bucket-backup';
+import { admitBedrockInvocationLogs } from '../constructs/bedrock-invocation-logging';
 import { MlBucket } from '../constructs/ml-bucket';
+import { dataBucketOptions } from './storage-stack';
 import { environmentKey } from './environment-key';
 import { addOutputs } from './outputs';
 
@@ -51,8 +53,12 @@ export class DisasterRecoveryStack extends Stack {
       retainOnDelete: st.retainOnDelete,
       replication: isReplica('the access logs'),
     }).bucket;
+    // The replicas are what a failover runs on (-c failover=true): the same lifecycle and notifications as
+    // their sources, and Bedrock in this region may write invocation logs into the logs' replica.
+    const options: Partial<Record<MlBucketKind | 'invocationLogs', Partial<ConstructorParameters<typeof MlBucket>[2]>>> = dataBucketOptions(config);
     const replica = (id: string, kind: MlBucketKind | 'invocationLogs', key: kms.IKey) =>
       new MlBucket(this, id, {
+        ...options[kind],
         bucketName: names.buckets[kind],
         encryptionKey: key,
         accessLogsBucket: this.accessLogsBucket,
@@ -67,6 +73,7 @@ export class DisasterRecoveryStack extends Stack {
       evaluation: replica('EvaluationReplica', 'evaluation', this.dataKey),
       invocationLogs: replica('InvocationLogsReplica', 'invocationLogs', this.invocationLogsKey),
     };
+    admitBedrockInvocationLogs(this.replicas.invocationLogs.bucket, this.invocationLogsKey);
     // The storage stack's backup plan copies into this vault by its name; its own key, and the same lock as the primary vault.
     const backup = config.disasterRecovery.backup;
     this.backupVault = backup?.drCopy

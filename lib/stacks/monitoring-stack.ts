@@ -9,7 +9,7 @@ import { COST_TAG_KEYS, costTags } from '../config/cost-tags';
 import { EnvironmentConfig } from '../config/environment-config';
 import { modelMonitorAnalyzerImage } from '../config/model-monitor-images';
 import { platformMetricNamespace } from '../config/monitoring-metrics';
-import { driftRetrainingRuleName, environmentPrefix, resourceName } from '../config/naming';
+import { dashboardName, driftRetrainingRuleName, environmentPrefix, resourceName } from '../config/naming';
 import { SERVING_MANIFEST_KEY, STORAGE_LAYOUT } from '../config/storage-layout';
 import { INVOCATION_LOG_PREFIXES } from '../constructs/bedrock-invocation-logging';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
@@ -283,7 +283,7 @@ export class MonitoringStack extends Stack {
     const drift = config.training.retraining?.onDrift;
     if (drift && pipelines.retrainingTrigger) this.driftRetraining = this.addDriftRetraining(config, drift, pipelines.retrainingTrigger, deadLetters);
     this.dashboard = new MonitoringDashboard(this, 'Dashboard', {
-      dashboardName: resourceName(config, 'monitoring'),
+      dashboardName: dashboardName(resourceName(config, 'monitoring'), this.region),
       monitor: this.monitor,
       targets,
       watchesBedrock: bedrockReachable,
@@ -339,7 +339,7 @@ export class MonitoringStack extends Stack {
       ? new ReplicationWatch(this, 'ReplicationWatch', {
           buckets: storage.replicated,
           alarmNamePrefix: environmentPrefix(config),
-          dashboardName: resourceName(config, 'replication'),
+          dashboardName: dashboardName(resourceName(config, 'replication'), this.region),
           topic: alerts.topic,
         })
       : undefined;

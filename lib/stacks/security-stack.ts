@@ -18,6 +18,8 @@ export interface SecurityStackProps extends StackProps {
   readonly config: EnvironmentConfig;
   readonly network: NetworkStack;
   readonly storage: StorageStack;
+  /** The environment's monthly cost budget; false in a failover deployment (the primary's, account-wide, still counts). @default true */
+  readonly budget?: boolean;
 }
 
 /** The roles jobs run as, and what they may touch. */
@@ -69,7 +71,7 @@ export class SecurityStack extends Stack {
     this.alerts = new PlatformAlerts(this, 'Alerts', {
       key: servicesKey.key,
       email: config.alarmEmail,
-      budgetName: resourceName(config, 'monthly-cost'),
+      budgetName: props.budget === false ? undefined : resourceName(config, 'monthly-cost'),
       monthlyBudgetUsd: config.monthlyBudgetUsd,
       budgetAlerts: config.cost.budgetAlerts,
     });

@@ -12,12 +12,37 @@ import { ReplicationChoice } from '../constructs/bucket-replication';
 import type { ReplicatedBucket } from '../constructs/replication-watch';
 import { admitBedrockInvocationLogs } from '../constructs/bedrock-invocation-logging';
 import { MlBucket } from '../constructs/ml-bucket';
+import type { DisasterRecoveryStack } from './dr-stack';
 import { environmentKey } from './environment-key';
 import { addOutputs } from './outputs';
 
 
 export interface StorageStackProps extends StackProps {
   readonly config: EnvironmentConfig;
+  /**
+   * A failover (`-c failover=true`): the platform's buckets and keys are this DR stack's replicas, in the same
+   * region, and this stack makes only what the DR stack lacks (the Bedrock custom-model key). @default - the
+   * stack makes every bucket and key
+   */
+  readonly adopt?: DisasterRecoveryStack;
+}
+
+/**
+ * What the data buckets get beyond MlBucket's defaults: training data announces new objects to EventBridge
+ * (retraining on new data), and checkpoints and data capture expire. The DR stack's replicas get the same,
+ * so a failover runs on them as the primary region ran on its buckets.
+ */
+export function dataBucketOptions(config: EnvironmentConfig): { readonly [K in MlBucketKind]: Partial<ConstructorParameters<typeof MlBucket>[2]> } {
+  return {
+    trainingData: { eventBridgeEnabled: true },
+    modelArtifacts: {
+      expirations: [
+        { prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.checkpoints, days: config.storage.checkpointExpirationDays },
+        { prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture, days: config.monitoring.captureRetentionDays },
+      ],
+    },
+    evaluation: {},
+  };
 }
 
 /** Keys and buckets for training data, model artifacts and evaluation results, plus their access logs. */
@@ -45,8 +70,32 @@ export class StorageStack extends Stack {
     const st = config.storage;
     const key = (name: string, purpose: string, description: string) =>
       environmentKey(this, name, config, purpose, description).key;
-    this.dataKey = key('DataKey', 'data', 'Training data, model artifacts and evaluation results');
     this.bedrockCustomModelKey = key('BedrockCustomModelKey', 'bedrock-custom-model', 'Bedrock custom models');
+    const outputs = () =>
+      addOutputs(this, {
+        TrainingDataBucketName: { value: this.buckets.trainingData.bucket.bucketName, description: 'Raw and prepared training data (training-data/raw/<dataset>/)' },
+        ModelArtifactsBucketName: { value: this.buckets.modelArtifacts.bucket.bucketName, description: 'Base models (models/base/), checkpoints and fine-tuned models' },
+        EvaluationBucketName: { value: this.buckets.evaluation.bucket.bucketName, description: 'Evaluation reports of every run' },
+        ...(this.backup
+          ? {
+              BackupVaultName: { value: backupVaultNames(config).primary, description: 'AWS Backup vault of the data buckets (point-in-time restore): docs/backup.md' },
+              BackupRestoreRoleArn: { value: this.backup.restoreRole.role.roleArn, description: 'Role to pass to aws backup start-restore-job (--iam-role-arn)' },
+            }
+          : {}),
+      });
+    if (props.adopt) {
+      // The replicas, as they are: no replication onward (the lost region is the only other one) and no backups.
+      const dr = props.adopt;
+      this.dataKey = dr.dataKey;
+      this.invocationLogsKey = dr.invocationLogsKey;
+      this.accessLogsBucket = dr.accessLogsBucket;
+      this.buckets = { trainingData: dr.replicas.trainingData, modelArtifacts: dr.replicas.modelArtifacts, evaluation: dr.replicas.evaluation };
+      this.invocationLogsBucket = dr.replicas.invocationLogs;
+      this.replicated = [];
+      outputs();
+      return;
+    }
+    this.dataKey = key('DataKey', 'data', 'Training data, model artifacts and evaluation results');
 
     // Account and region make the global S3 name unique without writing an account id anywhere.
     const bucketName = (purpose: string) => platformBucketName(config, purpose, this.account, this.region);
@@ -74,16 +123,12 @@ export class StorageStack extends Stack {
         replication: replication(kind, 'data'),
         ...extra,
       });
+    const options = dataBucketOptions(config);
     this.buckets = {
       // New data landing here can start a pipeline run through EventBridge.
-      trainingData: ml('TrainingDataBucket', 'trainingData', { eventBridgeEnabled: true }),
-      modelArtifacts: ml('ModelArtifactsBucket', 'modelArtifacts', {
-        expirations: [
-          { prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.checkpoints, days: st.checkpointExpirationDays },
-          { prefix: STORAGE_LAYOUT.modelArtifacts.prefixes.dataCapture, days: config.monitoring.captureRetentionDays },
-        ],
-      }),
-      evaluation: ml('EvaluationBucket', 'evaluation'),
+      trainingData: ml('TrainingDataBucket', 'trainingData', options.trainingData),
+      modelArtifacts: ml('ModelArtifactsBucket', 'modelArtifacts', options.modelArtifacts),
+      evaluation: ml('EvaluationBucket', 'evaluation', options.evaluation),
     };
     this.invocationLogsKey = key('InvocationLogsKey', 'invocation-logs', 'Bedrock model invocation logs');
     this.invocationLogsBucket = new MlBucket(this, 'InvocationLogsBucket', {
@@ -130,16 +175,6 @@ export class StorageStack extends Stack {
     this.replicated = config.disasterRecovery.replication
       ? (Object.keys(sources) as (keyof typeof sources)[]).map((label) => ({ label, sourceBucket: sources[label], destinationBucket: replicas.buckets[label] }))
       : [];
-    addOutputs(this, {
-      TrainingDataBucketName: { value: this.buckets.trainingData.bucket.bucketName, description: 'Raw and prepared training data (training-data/raw/<dataset>/)' },
-      ModelArtifactsBucketName: { value: this.buckets.modelArtifacts.bucket.bucketName, description: 'Base models (models/base/), checkpoints and fine-tuned models' },
-      EvaluationBucketName: { value: this.buckets.evaluation.bucket.bucketName, description: 'Evaluation reports of every run' },
-      ...(this.backup
-        ? {
-            BackupVaultName: { value: vaults.primary, description: 'AWS Backup vault of the data buckets (point-in-time restore): docs/backup.md' },
-            BackupRestoreRoleArn: { value: this.backup.restoreRole.role.roleArn, description: 'Role to pass to aws backup start-restore-job (--iam-role-arn)' },
-          }
-        : {}),
-    });
+    outputs();
   }
 }

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import metricsContract from '../../training/contracts/training-metrics.json';
 import { huggingFaceTrainingImage } from '../config/container-images';
 import { EnvironmentConfig } from '../config/environment-config';
-import { resourceName } from '../config/naming';
+import { dashboardName, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { JobImage } from '../constructs/job-image';
 import { TrainingCodeAsset } from '../constructs/training-code-asset';
@@ -79,7 +79,7 @@ export class TrainingStack extends Stack {
       processingRole: roles.processing.role,
       topic: security.alerts.topic,
       deadLetterQueue: security.alerts.undeliveredAlerts,
-      dashboardName: resourceName(config, 'training'),
+      dashboardName: dashboardName(resourceName(config, 'training'), this.region),
       jobMetricNames: metricsContract.metrics.map((m) => m.name),
     });
   }

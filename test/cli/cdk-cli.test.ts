@@ -46,6 +46,8 @@ const CONFIGS: Record<string, string[]> = {
   dev: ['-c', 'env=dev'],
   prod: ['-c', 'env=prod'],
   'prod-serving': ['-c', 'env=prod', '-c', `serving=${FIXTURE}`],
+  // The failover deployment: the same stacks in drRegion, on the replicas.
+  'prod-failover': ['-c', 'env=prod', '-c', 'failover=true'],
 };
 const assemblies = new Map<string, Promise<string>>();
 function assembly(config: string): Promise<string> {
@@ -87,6 +89,7 @@ describe('cdk ls', () => {
     ['dev', STACKS.map((s) => `fmft-dev-${s}`)],
     ['prod', STACKS.map((s) => `fmft-prod-${s}`)],
     ['prod-serving', [...STACKS.slice(0, -1), 'endpoints', 'monitoring'].map((s) => `fmft-prod-${s}`)],
+    ['prod-failover', STACKS.map((s) => `fmft-prod-${s}`)],
   ])('lists every stack of %s', async (config, expected) => {
     expect(await listed(config)).toEqual(expected);
   });
@@ -120,7 +123,10 @@ describe('the CDK commands of the README and docs/', () => {
   /** The assembly a README command runs against. */
   function configOf(c: CdkCommand): string {
     const env = c.context.env ?? 'dev';
-    return c.context.serving ? `${env}-serving` : env;
+    // A failover keeps every stack name (test/environments/failover.cases.ts): with a serving file, the
+    // serving assembly lists the same stacks.
+    if (c.context.serving) return `${env}-serving`;
+    return c.context.failover === 'true' ? `${env}-failover` : env;
   }
 
   test('are found, in code blocks and inline: every subcommand a user needs', () => {
@@ -133,7 +139,8 @@ describe('the CDK commands of the README and docs/', () => {
     for (const c of commands) {
       if (!['ls', 'list', 'synth', 'diff', 'deploy', 'destroy', 'bootstrap'].includes(c.subcommand)) problems.push(`${c.where}: subcommand '${c.subcommand}'`);
       if (c.context.env && !isPlaceholder(c.context.env) && !(c.context.env in ENVIRONMENTS)) problems.push(`${c.where}: environment '${c.context.env}'`);
-      for (const key of Object.keys(c.context)) if (!['env', 'serving'].includes(key)) problems.push(`${c.where}: context key '${key}'`);
+      for (const key of Object.keys(c.context)) if (!['env', 'serving', 'failover'].includes(key)) problems.push(`${c.where}: context key '${key}'`);
+      if (c.context.failover !== undefined && !['true', 'false'].includes(c.context.failover)) problems.push(`${c.where}: failover=${c.context.failover}`);
     }
     expect(problems).toEqual([]);
   });

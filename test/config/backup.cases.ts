@@ -17,7 +17,7 @@ describe('disasterRecovery.backup', () => {
 
   test.each<[string, (c: any) => void]>([
     ['no backup at all', (c) => delete c.disasterRecovery.backup],
-    ['no DR copy, and then no replication either', (c) => { delete c.disasterRecovery.backup.drCopy; c.disasterRecovery.replication = false; }],
+    ['no DR copy, and then no replication (nor failover) either', (c) => { delete c.disasterRecovery.backup.drCopy; delete c.disasterRecovery.failover; c.disasterRecovery.replication = false; }],
     ['a lock in governance mode (no changeableForDays)', (c) => delete c.disasterRecovery.backup.vaultLock.changeableForDays],
     ['retentions on the lock\u2019s bounds', (c) => (c.disasterRecovery.backup = { continuousRetentionDays: 7, drCopy: { retentionDays: 365 }, vaultLock: { minRetentionDays: 7, maxRetentionDays: 365 } })],
   ])('accepts %s', (_what, change) => {

@@ -226,7 +226,8 @@ describe('endpoints stack', () => {
 
   test('a dashboard per endpoint with invocations, errors, and model and overhead latency percentiles', () => {
     for (const name of ['fmft-prod-llm', 'fmft-prod-llm-shared']) {
-      const dashboard = Object.values(tpl.findResources('AWS::CloudWatch::Dashboard', { Properties: { DashboardName: name } }))[0] as any;
+      // Dashboards are account-wide: their names carry the region.
+      const dashboard = Object.values(tpl.findResources('AWS::CloudWatch::Dashboard', { Properties: { DashboardName: `${name}-us-east-1` } }))[0] as any;
       const body = JSON.stringify(dashboard.Properties.DashboardBody);
       for (const text of ['Invocations', 'Invocation5XXErrors', 'Invocation4XXErrors', 'ModelLatency', 'OverheadLatency', 'p50', 'p90', 'p99']) {
         expect(body).toContain(text);

@@ -26,7 +26,7 @@ describe('training stack', () => {
 
   test("the dashboard charts every metric the training jobs publish, and the hosts' GPUs, found by SEARCH", () => {
     const [dashboard] = Object.values(tpl.findResources('AWS::CloudWatch::Dashboard')) as any[];
-    expect(dashboard.Properties.DashboardName).toBe('fmft-dev-training');
+    expect(dashboard.Properties.DashboardName).toBe('fmft-dev-training-us-east-1');
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
     for (const m of metricsContract.metrics) expect(body).toContain(`MetricName=\\\\\\"${m.name}\\\\\\"`);
     expect(body).toContain('GPUUtilization');

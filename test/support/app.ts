@@ -54,13 +54,14 @@ const cache = new Map<string, SynthesizedEnvironment>();
  * Synthesizes every stack of one environment with the five cdk-nag packs, as bin/app.ts does, once per test
  * file. Synth does not throw on findings here: the tests read the report and name every finding.
  */
-export function synthesizeEnvironment(config: EnvironmentConfig): SynthesizedEnvironment {
-  const key = JSON.stringify(config);
+export function synthesizeEnvironment(config: EnvironmentConfig, options: { failover?: boolean } = {}): SynthesizedEnvironment {
+  const key = JSON.stringify({ config, failover: options.failover ?? false });
   const hit = cache.get(key);
   if (hit) return hit;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-stage-'));
   const app = testApp(outdir);
-  const platform = addFineTuningPlatform(app, { config, env: { region: config.primaryRegion } });
+  const region = options.failover ? config.drRegion : config.primaryRegion;
+  const platform = addFineTuningPlatform(app, { config, env: { region }, failover: options.failover });
   addCompliancePacks(app);
   try {
     app.synth();

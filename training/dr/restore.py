@@ -14,7 +14,9 @@ the primary region is asked, so it works when that region is down. Steps, each t
    neither, the latest approved version. Each must have an export that says ``Approved``.
 3. **artifacts**: every S3 object the versions point at (model data, metrics, baselines) is mapped to its
    replica and must be there (HeadObject). Anything missing: stop, naming every missing object.
-4. **group**: the model package group in ``--to`` (created when missing, tagged like the environment).
+4. **group**: the versions an earlier restore made in the model package group of ``--to``. The group must
+   exist (checked in step 3): the failover deployment's pipelines stack makes it
+   (``npx cdk deploy --all -c env=<env> -c failover=true``).
 5. **register**: each version again (CreateModelPackage, ``Approved``), pointing at the replicas, images in
    ``--to`` (an ECR image URI of the primary region names the same repository in ``--to``; the serving
    images of the platform exist per region), the version's metadata plus ``dr_source_arn`` and
@@ -29,8 +31,8 @@ the versions restored, the serving file written). Exit status 0 done, 1 refused 
 option.
 
 Permissions in ``--to``: cloudformation:DescribeStacks; s3:ListBucket, s3:GetObject on the replicas (and
-kms:Decrypt of their key); sagemaker:DescribeModelPackageGroup, CreateModelPackageGroup, AddTags,
-ListModelPackages, DescribeModelPackage, CreateModelPackage; sts:GetCallerIdentity.
+kms:Decrypt of their key); sagemaker:DescribeModelPackageGroup, ListModelPackages, DescribeModelPackage,
+CreateModelPackage.
 """
 
 from __future__ import annotations
@@ -288,23 +290,19 @@ def restored_versions(sagemaker: Any, group: str) -> dict[str, str]:
             return done
 
 
-def ensure_group(sagemaker: Any, group: str, environment: str, source: str) -> bool:
-    """True when the group was created now."""
+def check_group(sagemaker: Any, group: str, environment: str, region: str, prefix: str) -> None:
+    """The group must exist in the DR region: the failover's pipelines stack makes it (the registry belongs
+    to the infrastructure; the restore only fills it)."""
     try:
         sagemaker.describe_model_package_group(ModelPackageGroupName=group)
-        return False
     except Exception as error:
         if error_code(error) not in ("ValidationException", "ResourceNotFound"):
             raise
-    sagemaker.create_model_package_group(
-        ModelPackageGroupName=group,
-        ModelPackageGroupDescription=f"Restored from the replicas of {source}"[:1024],
-        Tags=[
-            {"Key": "fmft:environment", "Value": environment},
-            {"Key": "fmft:restored-from", "Value": source},
-        ],
-    )
-    return True
+        raise RestoreError(
+            f"no model package group {group} in {region}: deploy the platform there first "
+            f"(npx cdk deploy --all -c env={environment} -c failover=true; its "
+            f"{prefix}-{environment}-pipelines stack makes the group)"
+        ) from None
 
 
 def replace_arns(value: Any, arns: dict[str, str]) -> Any:
@@ -350,6 +348,7 @@ def restore(args: RestoreArgs, aws: Clients, now: dt.datetime) -> dict[str, Any]
     missing = missing_objects(aws.s3, reads)
     if missing:
         raise RestoreError(f"not in the replicas yet (replication may be behind): {', '.join(missing)}")
+    check_group(aws.sagemaker, group, args.environment, args.to, args.prefix)
     step("artifacts", t, objects=len(set(reads)))
 
     result: dict[str, Any] = {
@@ -362,9 +361,8 @@ def restore(args: RestoreArgs, aws: Clients, now: dt.datetime) -> dict[str, Any]
         return result | {"dryRun": True, "wouldRegister": sources}
 
     t = time.monotonic()
-    created = ensure_group(aws.sagemaker, group, args.environment, sources[0])
-    done = {} if created else restored_versions(aws.sagemaker, group)
-    step("group", t, created=created)
+    done = restored_versions(aws.sagemaker, group)
+    step("group", t, restoredBefore=len(done))
 
     t = time.monotonic()
     restored = {}

@@ -97,9 +97,14 @@ def event(arn: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(moto_endpoint, monkeypatch, tmp_path):
+def world(moto_endpoint, tmp_path):
+    return build_world(moto_endpoint, tmp_path, dr_group=True)
+
+
+def build_world(moto_endpoint: str, tmp_path: Path, dr_group: bool) -> dict[str, Any]:
     """Primary: the group with v1 and v2 Approved, v3 Rejected, each exported as the function does; the
-    promotion's manifest serving v2 as `current`. DR: the DR stack. Nothing replicated yet."""
+    promotion's manifest serving v2 as `current`. DR: the DR stack, and with ``dr_group`` the group the
+    failover deployment makes. Nothing replicated yet."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
     s3, sm = client("s3"), client("sagemaker")
     for bucket in SOURCE.values():
@@ -115,6 +120,8 @@ def world(moto_endpoint, monkeypatch, tmp_path):
     }
     s3.put_object(Bucket=ARTIFACTS, Key="serving/manifests/current.json", Body=json.dumps(manifest).encode())
     client("cloudformation", DR).create_stack(StackName="fmft-dev-dr", TemplateBody=dr_stack_template())
+    if dr_group:  # what the failover deployment's pipelines stack makes in the DR region
+        client("sagemaker", DR).create_model_package_group(ModelPackageGroupName=GROUP)
     serving = {
         "variants": [
             {
@@ -157,11 +164,10 @@ def dr_versions() -> list[dict[str, Any]]:
     return [sm.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
 
 
-def dr_groups() -> list[str]:
-    return [
-        g["ModelPackageGroupName"]
-        for g in client("sagemaker", DR).list_model_package_groups()["ModelPackageGroupSummaryList"]
-    ]
+def dr_version_count() -> int:
+    return len(
+        client("sagemaker", DR).list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+    )
 
 
 def test_the_drill_restores_the_served_versions_from_the_replicas(world, moto_endpoint):
@@ -266,14 +272,14 @@ def test_an_artifact_not_replicated_yet_is_named_and_nothing_is_created(world):
         f"not in the replicas yet (replication may be behind): s3://{REPLICA['model-artifacts']}/models/final/run-2/model.tar.gz"
         in err
     )
-    assert dr_groups() == []
+    assert dr_version_count() == 0
 
 
 def test_nothing_replicated_means_no_export_and_nothing_created(world):
     code, _, err = run("restore", "--environment", "dev", "--to", DR)
     assert code == 1
     assert "the replica holds no export of an Approved version under registry/versions/" in err
-    assert dr_groups() == []
+    assert dr_version_count() == 0
 
 
 def test_a_dry_run_checks_everything_and_creates_nothing(world):
@@ -282,7 +288,7 @@ def test_a_dry_run_checks_everything_and_creates_nothing(world):
     assert code == 0, err
     assert report["dryRun"] is True and report["wouldRegister"] == [world["arns"][1]]
     assert [s["step"] for s in report["steps"]] == ["replicas", "exports", "artifacts"]
-    assert dr_groups() == []
+    assert dr_version_count() == 0
 
 
 @pytest.mark.parametrize(
@@ -465,3 +471,13 @@ def test_every_request_of_the_restore_fits_the_api_model(world):
         shape = services.operation_model(service, operation).input_shape
         problems += [f"{service}.{operation}: {v}" for v in checker.check(request, shape)]
     assert problems == []
+
+
+def test_without_the_failover_deployment_the_group_is_missing_and_nothing_is_created(moto_endpoint, tmp_path):
+    build_world(moto_endpoint, tmp_path, dr_group=False)
+    replicate()
+    code, _, err = run("restore", "--environment", "dev", "--to", DR)
+    assert code == 1
+    assert f"no model package group {GROUP} in {DR}: deploy the platform there first" in err
+    assert "npx cdk deploy --all -c env=dev -c failover=true" in err
+    assert client("sagemaker", DR).list_model_package_groups()["ModelPackageGroupSummaryList"] == []
