@@ -16,6 +16,7 @@ import {
 import { MlBucket } from '../../lib/constructs/ml-bucket';
 import { PlatformKey } from '../../lib/constructs/platform-key';
 import { testStack } from '../support/app';
+import { templateText } from '../support/template-text';
 
 const NO_REPLICA = { exemption: 'A test bucket without a replica, backed up instead' };
 const COPY = { vaultName: 'fmft-dev-dr-backup', region: 'us-west-2', retentionDays: 30, restoreKeyAliases: ['fmft/dev/dr-data'] };
@@ -52,14 +53,7 @@ function fixture(change: Partial<BucketBackupProps> = {}, tweak: (buckets: Recor
 }
 
 const id = (stack: Stack, c: any) => stack.getLogicalId((c.node?.defaultChild ?? c) as any);
-/** A template value with Refs written as `<Ref>`. */
-function text(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const join = (value as any)?.['Fn::Join'];
-  if (join) return join[1].map(text).join(join[0]);
-  const ref = (value as any)?.Ref;
-  return ref ? `<${ref}>` : JSON.stringify(value);
-}
+const text = templateText;
 const BUCKETS = ['fmft-dev-training-data', 'fmft-dev-evaluation-results', 'fmft-dev-invocation-logs'].map((b) => `arn:<AWS::Partition>:s3:::${b}`);
 const arn = (b: string) => text(b).replace('arn:aws:', 'arn:<AWS::Partition>:');
 

@@ -1,15 +1,9 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { configWith, synthesizeEnvironment } from '../support/app';
+import { templateText } from '../support/template-text';
 
-/** A template value with Refs written as `<Ref>`. */
-function text(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const join = (value as any)?.['Fn::Join'];
-  if (join) return join[1].map(text).join(join[0]);
-  const ref = (value as any)?.Ref;
-  return ref ? `<${ref}>` : JSON.stringify(value);
-}
+const text = templateText;
 const one = (t: Template, type: string): any => {
   const found = Object.values(t.findResources(type));
   expect(found).toHaveLength(1);

@@ -3,19 +3,13 @@ import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
 import { REGISTRY_EXPORT_HANDLER, REGISTRY_EXPORT_SETTINGS_ENV } from '../../lib/constructs/registry-export';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { configWith, synthesizeEnvironment } from '../support/app';
+import { templateText } from '../support/template-text';
 
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
 const storage = Template.fromStack(dev.platform.storage);
 const dr = Template.fromStack(dev.platform.dr!);
 
-/** A template value with `${AWS::AccountId}` and the partition written out as placeholders. */
-function text(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const join = (value as any)?.['Fn::Join'];
-  if (join) return join[1].map(text).join(join[0]);
-  const ref = (value as any)?.Ref;
-  return ref ? `<${ref}>` : JSON.stringify(value);
-}
+const text = templateText;
 const buckets = (t: Template) => Object.entries(t.findResources('AWS::S3::Bucket')) as [string, any][];
 
 describe('disaster recovery: replicas in drRegion', () => {

@@ -3,22 +3,14 @@ import { ENVIRONMENTS } from '../../lib/config/environments';
 import { failoverConfig, failoverContext } from '../../lib/config/failover';
 import { findConfigProblems } from '../../lib/config/validate';
 import { configWith, synthesizeEnvironment } from '../support/app';
+import { templateText } from '../support/template-text';
 
 const prod = ENVIRONMENTS.prod;
 const primary = synthesizeEnvironment(prod);
 const failover = synthesizeEnvironment(prod, { failover: true });
 const stackNames = (env: typeof primary) => env.platform.stacks.map((s) => s.stackName);
 
-/** A template value as text, with references written as placeholders (`<Ref>`, `<Stack.Output>`). */
-function text(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const v = value as any;
-  if (v?.['Fn::Join']) return v['Fn::Join'][1].map(text).join(v['Fn::Join'][0]);
-  if (v?.Ref) return `<${v.Ref}>`;
-  if (v?.['Fn::GetStackOutput']) return `<${v['Fn::GetStackOutput'].StackName}.${v['Fn::GetStackOutput'].OutputName}>`;
-  if (v?.['Fn::ImportValue']) return `<import ${text(v['Fn::ImportValue'])}>`;
-  return JSON.stringify(value);
-}
+const text = templateText;
 
 /**
  * Names that are global to the account (or to S3), by resource type: a failover deployment in the same account

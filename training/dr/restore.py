@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from training.common.args import UsageError
+from training.common.s3 import list_keys
 from training.dr.registry_export import EXPORTS_PREFIX, VERSION_ARN, export_key
 from training.registry.serving_manifest import SERVING, error_code, read_manifest
 
@@ -159,22 +160,10 @@ def replica_buckets(cfn: Any, stack: str, region: str) -> tuple[dict[str, str], 
     return mapping, artifacts
 
 
-def _list(s3: Any, bucket: str, prefix: str) -> list[str]:
-    keys, token = [], None
-    while True:
-        page = s3.list_objects_v2(
-            Bucket=bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {})
-        )
-        keys += [o["Key"] for o in page.get("Contents", [])]
-        token = page.get("NextContinuationToken")
-        if not token:
-            return sorted(keys)
-
-
 def read_exports(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
     """Every export file of the replica, by source version ARN."""
     exports = {}
-    for key in _list(s3, bucket, EXPORTS_PREFIX):
+    for key in list_keys(s3, bucket, EXPORTS_PREFIX):
         if key.endswith(".json"):
             record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             exports[record["modelPackageArn"]] = record

@@ -102,6 +102,7 @@ from pathlib import Path
 from typing import Any
 
 from training.common.args import UsageError, run_subcommands
+from training.common.s3 import list_keys
 from training.monitor.canary import CONTAINERS, MAX_RECORDS, PREDICTIONS_FILE, TASKS
 from training.monitor.plan import golden_set
 
@@ -1329,23 +1330,11 @@ def _summary(key: str, manifest: Any) -> dict[str, Any]:
     return {k: m.get(k) for k in ("status", "action", "version", "createdAt", "reason")} | {"key": key}
 
 
-def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
-    keys, token = [], None
-    while True:
-        page = s3.list_objects_v2(
-            Bucket=bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {})
-        )
-        keys += [o["Key"] for o in page.get("Contents", [])]
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
-            return sorted(keys)
-
-
 def status_report(cfg: dict[str, Any], aws: Aws, entries: int) -> dict[str, Any]:
     bucket = cfg["artifactsBucket"]
-    history = _keys(aws.s3, bucket, HISTORY_PREFIX)[-entries:][::-1] if entries else []
+    history = list_keys(aws.s3, bucket, HISTORY_PREFIX)[-entries:][::-1] if entries else []
     pending = []
-    for key in _keys(aws.s3, bucket, APPROVALS_PREFIX):
+    for key in list_keys(aws.s3, bucket, APPROVALS_PREFIX):
         record = read_json(aws.s3, bucket, key) or {}
         pending.append(
             {k: record.get(k) for k in ("version", "modelPackageArn", "executionArn", "requestedAt")}

@@ -23,12 +23,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tools.api_model import cli_commands, services
-from tools.api_model.records import Origin, Request
-from tools.api_model.shapes import ShapeChecker
+from tools.api_model import cli_commands
 from training.common.args import UsageError
 from training.cost import __main__ as cost_main
 from training.cost import recommend
+from training.tests.api_requests import Recording, api_violations
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -39,34 +38,6 @@ NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 # A Llama-3-8B-like shape: 32 layers, 32 attention heads, 8 KV heads of 128.
 CONFIG = {"num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "hidden_size": 4096}
 PRICES = {"ml.g5.xlarge": 1.0, "ml.g6e.xlarge": 2.0, "ml.g5.12xlarge": 5.0, "ml.p4d.24xlarge": 30.0}
-
-
-class Recording:
-    """A client that keeps each request (service, operation, params) to check it with botocore's model."""
-
-    def __init__(self, client: Any, log: list[tuple[str, str, dict[str, Any]]]) -> None:
-        self.client, self.log = client, log
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.client, name)
-        if name not in self.client.meta.method_to_api_mapping:
-            return method
-
-        def call(**params: Any) -> Any:
-            operation = self.client.meta.method_to_api_mapping[name]
-            self.log.append((self.client.meta.service_model.service_name, operation, params))
-            return method(**params)
-
-        return call
-
-
-def api_violations(log: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    checker, found = ShapeChecker(), []
-    for service, operation, params in log:
-        request = Request(Origin("cost-recommend", "command"), "custom resource", service, operation, params)
-        shape = services.operation_model(service, operation).input_shape
-        found.extend(f"{service}.{operation}: {v}" for v in checker.check(request, shape))
-    return found
 
 
 def safetensors(shapes: dict[str, list[int]]) -> bytes:
@@ -290,7 +261,7 @@ def test_the_price_list_is_read_page_by_page():
     stubber.assert_no_pending_responses()
     # Two different prices for one instance type: no price rather than a guess; a zero price is no price.
     assert prices == {"ml.g5.xlarge": 1.581, "ml.g5.2xlarge": 1.701}
-    assert api_violations(log) == []
+    assert api_violations(log, "cost-recommend") == []
 
 
 # -------------------------------------------------------------------------- a registered version (moto)
@@ -398,7 +369,7 @@ def test_a_registered_version_starts_an_inference_recommender_job(registry, tmp_
     # Header reads are ranged: 8 bytes, then the header's length.
     ranges = [p["Range"] for _, op, p in log if op == "GetObject" and "Range" in p]
     assert ranges[0] == "bytes=0-7" and re.fullmatch(r"bytes=8-\d+", ranges[1]) and len(ranges) == 4
-    assert api_violations(log) == []
+    assert api_violations(log, "cost-recommend") == []
     assert any(op == "CreateInferenceRecommendationsJob" for _, op, _ in log)
 
     # How to follow it: commands the AWS CLI accepts.

@@ -26,46 +26,17 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from tools.api_model import cli_commands, services
-from tools.api_model.records import Origin, Request
-from tools.api_model.shapes import ShapeChecker
+from tools.api_model import cli_commands
 from training.cost import __main__ as cost_main
 from training.cost import report
 from training.cost.cli import COST_TAG_KEYS
+from training.tests.api_requests import Recording, api_violations
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"
 GROUP = "fmft-dev-fine-tuning-models"
 TODAY = dt.datetime.now(dt.UTC).date()
 START, END = TODAY.replace(day=1), TODAY + dt.timedelta(days=1)
-
-
-class Recording:
-    """A client that keeps each request (service, operation, params) to check it with botocore's model."""
-
-    def __init__(self, client: Any, log: list[tuple[str, str, dict[str, Any]]]) -> None:
-        self.client, self.log = client, log
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.client, name)
-        if name not in self.client.meta.method_to_api_mapping:
-            return method
-
-        def call(**params: Any) -> Any:
-            operation = self.client.meta.method_to_api_mapping[name]
-            self.log.append((self.client.meta.service_model.service_name, operation, params))
-            return method(**params)
-
-        return call
-
-
-def api_violations(log: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    checker, found = ShapeChecker(), []
-    for service, operation, params in log:
-        request = Request(Origin("cost-report", "command"), "custom resource", service, operation, params)
-        shape = services.operation_model(service, operation).input_shape
-        found.extend(f"{service}.{operation}: {v}" for v in checker.check(request, shape))
-    return found
 
 
 def post(url: str, body: dict[str, Any] | None = None) -> None:
@@ -180,7 +151,7 @@ def world(moto_endpoint: str) -> Any:
     post(f"{moto_endpoint}/moto-api/reset")
     w = World(moto_endpoint)
     yield w
-    assert api_violations(w.log) == []
+    assert api_violations(w.log, "cost-report") == []
 
 
 def environment(w: World) -> dict[str, str]:

@@ -24,6 +24,7 @@ import pytest
 from training.dr import __main__ as dr_cli
 from training.dr import registry_export
 from training.dr.restore import RestoreError, choose_versions
+from training.tests.api_requests import Recording, RequestLog, api_violations
 
 ACCOUNT, PRIMARY, DR = "123456789012", "us-east-1", "us-west-2"
 GROUP = "fmft-dev-fine-tuning-models"
@@ -158,6 +159,11 @@ def run(*args: str) -> tuple[int, dict[str, Any] | None, str]:
     )
 
 
+def restore_argv(world: dict[str, Any]) -> list[str]:
+    """The restore of the serving file, up to the value of --out."""
+    return ["restore", "--environment", "dev", "--to", DR, "--serving", str(world["serving"]), "--out"]
+
+
 def dr_versions() -> list[dict[str, Any]]:
     sm = client("sagemaker", DR)
     summaries = sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
@@ -173,17 +179,7 @@ def dr_version_count() -> int:
 def test_the_drill_restores_the_served_versions_from_the_replicas(world, moto_endpoint):
     replicate()
     out = world["tmp"] / "serving-dr.json"
-    argv = [
-        "restore",
-        "--environment",
-        "dev",
-        "--to",
-        DR,
-        "--serving",
-        str(world["serving"]),
-        "--out",
-        str(out),
-    ]
+    argv = [*restore_argv(world), str(out)]
     done = subprocess.run(
         [sys.executable, "-m", "training.dr", *argv],
         cwd=REPO,
@@ -428,49 +424,15 @@ def test_the_export_command_backfills_every_version(world, monkeypatch):
     assert code == 2 and f"--version: got 9; {GROUP} has no such version" in err
 
 
-def recording_clients(region: str, log: list[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
-    """Clients of ``region`` that record every request as sent (service, operation, parameters)."""
-    clients = {}
-    for service in ("s3", "sagemaker", "cloudformation"):
-        made = client(service, region)
-
-        def record(params: dict[str, Any], model: Any, service: str = service, **_: Any) -> None:
-            log.append((service, model.name, json.loads(json.dumps(params, default=str))))
-
-        made.meta.events.register("provide-client-params.*.*", record)
-        clients[service] = made
-    return clients
-
-
 def test_every_request_of_the_restore_fits_the_api_model(world):
     """moto accepts more than AWS: each request the restore sends is checked against botocore's model."""
-    from tools.api_model import services
-    from tools.api_model.records import Origin, Request
-    from tools.api_model.shapes import ShapeChecker
-
     replicate()
-    log: list[tuple[str, str, dict[str, Any]]] = []
-    out = world["tmp"] / "out.json"
-    argv = [
-        "restore",
-        "--environment",
-        "dev",
-        "--to",
-        DR,
-        "--serving",
-        str(world["serving"]),
-        "--out",
-        str(out),
-    ]
-    code = dr_cli.main(argv, clients=recording_clients(DR, log))
+    log: RequestLog = []
+    clients = {s: Recording(client(s, DR), log) for s in ("s3", "sagemaker", "cloudformation")}
+    code = dr_cli.main([*restore_argv(world), str(world["tmp"] / "out.json")], clients=clients)
     assert code == 0
     assert {op for _, op, _ in log} >= {"DescribeStacks", "ListObjectsV2", "HeadObject", "CreateModelPackage"}
-    checker, problems = ShapeChecker(), []
-    for service, operation, params in log:
-        request = Request(Origin("training.dr restore", "command"), "command", service, operation, params)
-        shape = services.operation_model(service, operation).input_shape
-        problems += [f"{service}.{operation}: {v}" for v in checker.check(request, shape)]
-    assert problems == []
+    assert api_violations(log, "training.dr restore") == []
 
 
 def test_without_the_failover_deployment_the_group_is_missing_and_nothing_is_created(moto_endpoint, tmp_path):

@@ -30,47 +30,15 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tools.api_model import services
-from tools.api_model.records import Origin, Request
-from tools.api_model.shapes import ShapeChecker
 from training.cost import idle_endpoints as reaper
 from training.cost.idle_endpoints import IdleEndpointsError
+from training.tests.api_requests import Recording, api_violations
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "us-east-1"
 STAGING = "fmft-dev-llm-staging"
 OWNER = {"fmft:environment": "dev"}
 STACK = {"aws:cloudformation:stack-name": "fmft-dev-endpoints", **OWNER}
-
-
-class Recording:
-    """A client that keeps each request (service, operation, params) to check it with botocore's model."""
-
-    def __init__(self, client: Any, log: list[tuple[str, str, dict[str, Any]]]) -> None:
-        self.client, self.log = client, log
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.client, name)
-        if name not in self.client.meta.method_to_api_mapping:
-            return method
-
-        def call(**params: Any) -> Any:
-            operation = self.client.meta.method_to_api_mapping[name]
-            self.log.append((self.client.meta.service_model.service_name, operation, params))
-            return method(**params)
-
-        return call
-
-
-def api_violations(log: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    checker, found = ShapeChecker(), []
-    for service, operation, params in log:
-        request = Request(
-            Origin("idle-endpoints", "Lambda"), "state-machine task", service, operation, params
-        )
-        shape = services.operation_model(service, operation).input_shape
-        found.extend(f"{service}.{operation}: {v}" for v in checker.check(request, shape))
-    return found
 
 
 @dataclasses.dataclass
@@ -182,7 +150,7 @@ def world(moto_endpoint):
     )
     w = World(sm, cw, sns, sqs, inbox, cfg, [])
     yield w
-    assert api_violations(w.log) == []
+    assert api_violations(w.log, "idle-endpoints") == []
 
 
 def later(moment: dt.datetime, hours: float) -> dt.datetime:
@@ -455,7 +423,7 @@ def test_metric_queries_go_500_a_request_and_every_page_is_read():
     assert calls["fmft-dev-e0"] == reaper.Calls(in_window=2.0, last_active=hour(0))
     assert calls["fmft-dev-e500"] == reaper.Calls(in_window=0.0, last_active=hour(39))
     assert calls["fmft-dev-e1"] == reaper.Calls(in_window=0.0, last_active=None)
-    assert api_violations(log) == []
+    assert api_violations(log, "idle-endpoints") == []
 
 
 def test_the_limits_agree_with_the_construct():

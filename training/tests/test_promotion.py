@@ -30,11 +30,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tools.api_model import services
-from tools.api_model.records import Origin, Request
-from tools.api_model.shapes import ShapeChecker
 from training.registry import promotion
 from training.registry.promotion import ManifestRefused, PromotionError
+from training.tests.api_requests import Recording, api_violations
 
 # moto parses the stack's one resource without creating anything; it says so with this warning.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..CloudFormation..WaitConditionHandle")
@@ -67,43 +65,10 @@ def aws_like_update(client: Any, **params: Any) -> Any:
     return client.update_model_package(**sent)
 
 
-class Recording:
-    """A client that keeps each request (service, operation, params) to check it with botocore's model."""
-
-    def __init__(self, client: Any, log: list[tuple[str, str, dict[str, Any]]]) -> None:
-        self.client, self.log = client, log
-        self.exceptions = client.exceptions
-        self.meta = client.meta
-
-    def record(self, method: str, params: dict[str, Any]) -> None:
-        operation = self.client.meta.method_to_api_mapping[method]
-        self.log.append((self.client.meta.service_model.service_name, operation, params))
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.client, name)
-        if name not in self.client.meta.method_to_api_mapping:
-            return method
-
-        def call(**params: Any) -> Any:
-            self.record(name, params)
-            return method(**params)
-
-        return call
-
-
 class RecordingSageMaker(Recording):
     def update_model_package(self, **params: Any) -> Any:
         self.record("update_model_package", params)
         return aws_like_update(self.client, **params)
-
-
-def api_violations(log: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    checker, found = ShapeChecker(), []
-    for service, operation, params in log:
-        request = Request(Origin("promotion", "Lambda"), "state-machine task", service, operation, params)
-        shape = services.operation_model(service, operation).input_shape
-        found.extend(f"{service}.{operation}: {v}" for v in checker.check(request, shape))
-    return found
 
 
 # ---------------------------------------------------------------------------------------------- the world
@@ -289,7 +254,7 @@ def env(moto_endpoint):
     )
     world = Env(s3, sm, cfn, sfn, sns, sqs, inbox, machine, cfg, [], served, [START])
     yield world
-    assert api_violations(world.log) == []
+    assert api_violations(world.log, "promotion") == []
 
 
 def notices(env: Env) -> list[dict[str, Any]]:
