@@ -5,6 +5,9 @@ import { ACCESS_LOGS_PURPOSE, INVOCATION_LOGS_PURPOSE, MlBucketKind, STORAGE_LAY
 /** Key purposes (`<prefix>/<env>/<purpose>`) of the replicas' keys in the DR region. */
 export const REPLICA_KEY_PURPOSES = { data: 'dr-data', invocationLogs: 'dr-invocation-logs' } as const;
 
+/** Keys of the DR stack that no bucket uses: the copies of Bedrock custom models, and the DR workflows' logs and alerts. */
+export const DR_KEY_PURPOSES = { bedrockCustomModel: 'dr-bedrock-custom-model', operations: 'dr-operations' } as const;
+
 /**
  * AWS Backup's vaults: `<prefix>-<env>-backup` in primaryRegion (the storage stack) and `<prefix>-<env>-dr-backup`
  * in drRegion (the DR stack), each with its own key (`<prefix>/<env>/<purpose>`). A vault name is unique per

@@ -8,6 +8,7 @@ import { EnvironmentConfig } from '../config/environment-config';
 import { environmentPrefix, resourceName } from '../config/naming';
 import { STORAGE_LAYOUT } from '../config/storage-layout';
 import { BedrockCustomizationWorkflow } from '../constructs/bedrock-customization-workflow';
+import { forwardCustomizationEvents } from '../constructs/bedrock-model-copy';
 import { acknowledgeNag, iam5ResourceFinding } from '../constructs/compliance';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue';
 import { BedrockInvocationLogging } from '../constructs/bedrock-invocation-logging';
@@ -131,6 +132,11 @@ export class BedrockStack extends Stack {
 
     // The evaluation job reads the predictions and writes the report beside them.
     buckets.evaluation.grantReadObjects(security.roles.processing, BEDROCK_REPORTS_PREFIX);
+
+    // The DR stack copies every completed custom model into drRegion; it hears of them through this rule.
+    if (config.disasterRecovery.replication) {
+      forwardCustomizationEvents(this, 'CompletedCustomizationsToDr', { customizationRoleArn: security.roles.bedrockCustomization.role.roleArn, drRegion: config.drRegion, deadLetterQueue: deadLetters });
+    }
 
     this.workflow = new BedrockCustomizationWorkflow(this, 'Customization', {
       stateMachineName: resourceName(config, 'bedrock-customization'),

@@ -3,7 +3,14 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../config/environment-config';
-import { BACKUP_VAULT_PURPOSES, backupVaultNames, REPLICA_KEY_PURPOSES, replicaNames, replicaOf } from '../config/replicas';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { resourceName } from '../config/naming';
+import { BACKUP_VAULT_PURPOSES, backupVaultNames, DR_KEY_PURPOSES, REPLICA_KEY_PURPOSES, replicaNames, replicaOf } from '../config/replicas';
+import { BedrockModelCopy } from '../constructs/bedrock-model-copy';
+import { costTags } from '../config/cost-tags';
+import { PlatformAlerts } from '../constructs/platform-alerts';
+import { DeadLetterQueue } from '../constructs/dead-letter-queue';
+import { acknowledgeNag } from '../constructs/compliance';
 import { MlBucketKind } from '../config/storage-layout';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { PlatformBackupVault } from '../constructs/bucket-backup';
@@ -30,6 +37,10 @@ export class DisasterRecoveryStack extends Stack {
   readonly accessLogsBucket: s3.Bucket;
   /** Receives the storage stack's daily backup copies, when `disasterRecovery.backup.drCopy` is set. */
   readonly backupVault?: PlatformBackupVault;
+  /** Copies the primary region's Bedrock custom models here, with their own key. */
+  readonly bedrockModelCopy: BedrockModelCopy;
+  /** The DR region's alert channel (the copies' failures; the failover's stacks have their own). */
+  readonly alerts: PlatformAlerts;
 
   constructor(scope: Construct, id: string, props: DisasterRecoveryStackProps) {
     super(scope, id, props);
@@ -84,7 +95,34 @@ export class DisasterRecoveryStack extends Stack {
           retainOnDelete: st.retainOnDelete,
         })
       : undefined;
+    // Bedrock custom models: each one the primary region completes is copied here (Bedrock's model copy runs in
+    // the region it copies into), so a failover can serve it again without training it again.
+    const operationsKey = environmentKey(this, 'OperationsKey', config, DR_KEY_PURPOSES.operations, `Logs and alerts of the DR workflows in ${config.drRegion}`, {
+      allowCloudWatchLogs: true,
+    }).key;
+    this.alerts = new PlatformAlerts(this, 'Alerts', {
+      key: operationsKey,
+      email: config.alarmEmail,
+      monthlyBudgetUsd: config.monthlyBudgetUsd,
+      budgetAlerts: config.cost.budgetAlerts,
+    });
+    const deadLetters = new DeadLetterQueue(this, 'DeadLetters', { key: operationsKey, topic: this.alerts.topic, sources: 'the Bedrock model copy rule' }).queue;
+    acknowledgeNag(deadLetters, {
+      id: 'AwsSolutions::AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the Bedrock model copy rule’s target (an EventBridge DeadLetterConfig, which the rule does not see); it needs none of its own',
+    });
+    this.bedrockModelCopy = new BedrockModelCopy(this, 'BedrockModelCopy', {
+      stateMachineName: resourceName(config, 'bedrock-model-copy'),
+      sourceRegion: config.primaryRegion,
+      modelKey: environmentKey(this, 'BedrockCustomModelKey', config, DR_KEY_PURPOSES.bedrockCustomModel, `Copies of Bedrock custom models in ${config.drRegion}`).key,
+      logKey: operationsKey,
+      logRetention: config.monitoring.logRetentionDays as logs.RetentionDays,
+      topic: this.alerts.topic,
+      tags: costTags(config),
+      deadLetterQueue: deadLetters,
+    });
     addOutputs(this, {
+      BedrockModelCopyStateMachineArn: { value: this.bedrockModelCopy.workflow.stateMachine.stateMachineArn, description: `Copies each Bedrock custom model completed in ${config.primaryRegion} into ${config.drRegion}` },
       TrainingDataReplicaName: { value: this.replicas.trainingData.bucket.bucketName, description: `Replica of the training data in ${config.drRegion}` },
       ModelArtifactsReplicaName: { value: this.replicas.modelArtifacts.bucket.bucketName, description: `Replica of the model artifacts (models, data capture, serving manifests) in ${config.drRegion}` },
       EvaluationReplicaName: { value: this.replicas.evaluation.bucket.bucketName, description: `Replica of the evaluation results in ${config.drRegion}` },

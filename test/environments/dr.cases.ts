@@ -3,6 +3,7 @@ import { STORAGE_LAYOUT } from '../../lib/config/storage-layout';
 import { REGISTRY_EXPORT_HANDLER, REGISTRY_EXPORT_SETTINGS_ENV } from '../../lib/constructs/registry-export';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { configWith, synthesizeEnvironment } from '../support/app';
+import { stateMachineDefinition } from '../support/state-machine';
 import { templateText } from '../support/template-text';
 
 const dev = synthesizeEnvironment(ENVIRONMENTS.dev);
@@ -45,8 +46,9 @@ describe('disaster recovery: replicas in drRegion', () => {
       const encryption = b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault;
       if (encryption.SSEAlgorithm === 'aws:kms') expect(JSON.stringify(encryption.KMSMasterKeyID)).toMatch(/Replica(Data|InvocationLogs)Key/);
     }
-    // Two for the replicas, one for the vault of the backup copies.
-    expect(Object.keys(dr.findResources('AWS::KMS::Key'))).toHaveLength(3);
+    // Two for the replicas, one for the vault of the backup copies, one for the copies of Bedrock custom
+    // models, one for the DR workflows' logs and alerts.
+    expect(Object.keys(dr.findResources('AWS::KMS::Key'))).toHaveLength(5);
   });
 
   test('no acknowledgement says the DR stack is missing any more; the buckets without a replica say why', () => {
@@ -129,5 +131,90 @@ describe('the model registry as replicated data (registry export)', () => {
   test('the primary bucket names the output maps from are the storage stack’s own', () => {
     const value = text(dr.toJSON().Outputs.ReplicaBuckets.Value);
     for (const [, b] of buckets(storage).filter(([id]) => !id.startsWith('AccessLogs'))) expect(value).toContain(`"${text(b.Properties.BucketName)}"`);
+  });
+});
+
+describe('Bedrock custom models copied to drRegion', () => {
+  const bedrock = Template.fromStack(dev.platform.bedrock);
+  const machine = Object.values(dr.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+  const asl = stateMachineDefinition(dr);
+  const states = asl.States as Record<string, any>;
+
+  test('the primary region sends its own completed customizations (its customization role\u2019s) to the DR region\u2019s default bus', () => {
+    const rule = Object.values(bedrock.findResources('AWS::Events::Rule')).find((r: any) => JSON.stringify(r).includes('Model Customization Job State Change')) as any;
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.bedrock'],
+      'detail-type': ['Model Customization Job State Change'],
+      detail: { jobStatus: ['Completed'], roleArn: [expect.anything()] },
+    });
+    expect(JSON.stringify(rule.Properties.EventPattern.detail.roleArn)).toMatch(/BedrockCustomizationRole/);
+    const [target] = rule.Properties.Targets;
+    expect(text(target.Arn)).toBe('arn:aws:events:us-west-2:<AWS::AccountId>:event-bus/default');
+    expect(target.DeadLetterConfig).toBeDefined();
+    const policies = Object.values(bedrock.findResources('AWS::IAM::ManagedPolicy')).filter((p: any) => JSON.stringify(p).includes('events:PutEvents')) as any[];
+    expect(policies).toHaveLength(1);
+    expect(policies[0].Properties.PolicyDocument.Statement.map((s: any) => [s.Action, text(s.Resource)])).toEqual([
+      ['events:PutEvents', 'arn:aws:events:us-west-2:<AWS::AccountId>:event-bus/default'],
+    ]);
+  });
+
+  test('the DR region starts a copy only for events forwarded from the primary region, with a dead-letter queue', () => {
+    const rule = Object.values(dr.findResources('AWS::Events::Rule'))[0] as any;
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.bedrock'],
+      'detail-type': ['Model Customization Job State Change'],
+      region: ['us-east-1'],
+      account: [{ Ref: 'AWS::AccountId' }],
+      detail: { jobStatus: ['Completed'] },
+    });
+    expect(rule.Properties.Targets[0]).toMatchObject({ DeadLetterConfig: { Arn: expect.anything() }, RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 7200 } });
+  });
+
+  test('the workflow: read the event, start the copy (keyed by the job), poll until done, announce a failure', () => {
+    expect(asl.StartAt).toBe('ReadEvent');
+    expect(states.ReadEvent.Next).toBe('StartCopy');
+    expect(states.StartCopy.Resource).toMatch(/:states:::aws-sdk:bedrock:createModelCopyJob$/);
+    expect(states.StartCopy.Parameters).toMatchObject({
+      'SourceModelArn.$': '$.source.modelArn',
+      'TargetModelName.$': '$.source.modelName',
+      'ClientRequestToken.$': "States.Hash($.source.jobArn, 'SHA-256')",
+    });
+    // The key is the only reference in the copy's parameters: the DR stack's Bedrock custom-model key.
+    expect(states.StartCopy.Parameters.ModelKmsKeyId).toBe('<token>');
+    expect(JSON.stringify(machine.Properties.DefinitionString)).toMatch(/"BedrockCustomModelKey[0-9A-F]{8}","Arn"/);
+    expect(states.GetCopy.Resource).toMatch(/:states:::aws-sdk:bedrock:getModelCopyJob$/);
+    expect(states['CopyDone?'].Choices.map((c: any) => [c.StringEquals, c.Next])).toEqual([
+      ['Completed', 'Copied'],
+      ['Failed', 'CopyJobFailed'],
+    ]);
+    expect(states['CopyDone?'].Default).toBe('WaitForCopy');
+    for (const name of ['StartCopy', 'GetCopy']) {
+      expect(states[name].Retry.length).toBeGreaterThan(0);
+      expect(states[name].Catch.map((c: any) => c.Next)).toEqual(['NotifyCopyFailed']);
+    }
+    expect(states.CopyJobFailed.Next).toBe('NotifyCopyFailed');
+    expect(states.NotifyCopyFailed).toMatchObject({ Resource: expect.stringMatching(/:states:::sns:publish$/), Next: 'CopyFailed' });
+    expect(states.CopyFailed.Type).toBe('Fail');
+  });
+
+  test('its role may copy only the primary region\u2019s custom models, and use its key only through Bedrock here', () => {
+    const policy = Object.values(dr.findResources('AWS::IAM::ManagedPolicy')).find((p: any) => JSON.stringify(p).includes('bedrock:CreateModelCopyJob')) as any;
+    const statements = policy.Properties.PolicyDocument.Statement.map((s: any) => ({ actions: [].concat(s.Action), resources: [].concat(s.Resource).map(text), conditions: s.Condition }));
+    const copy = statements.find((s: any) => s.actions.includes('bedrock:CreateModelCopyJob'));
+    expect(copy.resources).toEqual(['arn:aws:bedrock:us-east-1:<AWS::AccountId>:custom-model/*']);
+    const kms = statements.find((s: any) => s.actions.includes('kms:CreateGrant'));
+    expect(kms.conditions).toEqual({ StringEquals: { 'kms:ViaService': 'bedrock.us-west-2.amazonaws.com' } });
+    expect(statements.flatMap((s: any) => s.actions).filter((a: string) => a.startsWith('bedrock:')).sort()).toEqual([
+      'bedrock:CreateModelCopyJob',
+      'bedrock:GetCustomModel',
+      'bedrock:GetModelCopyJob',
+      'bedrock:TagResource',
+    ]);
+  });
+
+  test('without replication there is nothing to copy into and nothing is forwarded', () => {
+    const off = synthesizeEnvironment(configWith(ENVIRONMENTS.dev, (c) => (c.disasterRecovery.replication = false)));
+    const rules = Object.values(Template.fromStack(off.platform.bedrock).findResources('AWS::Events::Rule'));
+    expect(rules.some((r: any) => JSON.stringify(r).includes('event-bus/default'))).toBe(false);
   });
 });

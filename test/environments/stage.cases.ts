@@ -39,11 +39,13 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 9 stacks (the DR stack in drRegion), 11 named buckets (5 replicas), 15 key aliases (2 of replicas, 2 of backup vaults), 2 backup vaults (1 in drRegion), 1 repository, 1 budget, 1 pipeline, 1 model package group,
-    // 3 state machines (Bedrock customization, capture monitor, promotion), 2 schedules, 3 dashboards (replication too), 1 Glue database, 1 Athena workgroup, 1 named log group
-    // (Bedrock invocations), 2 named rules (Bedrock dataset landed, new training data), 1 named function (the
-    // pipeline's production-version finder).
-    expect(devNames).toHaveLength(55);
+    // 9 stacks (the DR stack in drRegion), 11 named buckets (5 replicas), 17 key aliases (2 of replicas, 2 of
+    // backup vaults, 2 of the DR workflows), 2 backup vaults (1 in drRegion), 1 repository, 1 budget, 1 pipeline,
+    // 1 model package group, 4 state machines (Bedrock customization, capture monitor, promotion, Bedrock model
+    // copy in drRegion), 2 schedules, 3 dashboards (replication too), 1 Glue database, 1 Athena workgroup, 1
+    // named log group (Bedrock invocations), 2 named rules (Bedrock dataset landed, new training data), 1 named
+    // function (the pipeline's production-version finder).
+    expect(devNames).toHaveLength(58);
     expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
   });
 

@@ -1,11 +1,15 @@
-"""The DR drill on a two-region moto server: the registry export in the primary region (us-east-1), S3
-replication done by the test (moto does not replicate: every object of a primary bucket is copied to its
-replica, as S3 would), then ``python -m training.dr restore`` in the DR region (us-west-2), which reads only
-the DR region: the DR stack's outputs (a moto CloudFormation stack), the replicated exports, manifest and
-artifacts. What it proves: the served versions come back, registered in the DR region's group, pointing at
-the replicas and the DR region's images; the serving file comes back with the DR ARNs; a second run creates
-nothing; a restore that cannot finish (no DR stack, a missing artifact, a rejected version) creates
-nothing."""
+"""The DR drill on a two-region moto server, up to the endpoint brought up from the restored serving file.
+
+The registry export runs in the primary region (us-east-1). S3 replication is done by the test (moto does
+not replicate: every object of a primary bucket is copied to its replica, as S3 would). Then
+``python -m training.dr restore`` runs in the DR region (us-west-2) and reads only the DR region: the DR
+stack's outputs (a moto CloudFormation stack), the replicated exports, manifest and artifacts. Last, the
+endpoint comes up from the restored serving file with the requests the endpoints stack makes.
+
+What it proves: the served versions come back, registered in the DR region's group, pointing at the
+replicas and the DR region's images; the serving file comes back with the DR ARNs, and an endpoint serves
+them; a second run creates nothing; a restore that cannot finish (no DR stack, a missing artifact, a
+rejected version, no group) creates nothing."""
 
 from __future__ import annotations
 
@@ -123,19 +127,20 @@ def build_world(moto_endpoint: str, tmp_path: Path, dr_group: bool) -> dict[str,
     client("cloudformation", DR).create_stack(StackName="fmft-dev-dr", TemplateBody=dr_stack_template())
     if dr_group:  # what the failover deployment's pipelines stack makes in the DR region
         client("sagemaker", DR).create_model_package_group(ModelPackageGroupName=GROUP)
+    # g4dn: moto's CreateEndpointConfig enum of instance types predates g5 (the drill's endpoint step).
     serving = {
         "variants": [
             {
                 "name": "current",
                 "modelPackageArn": arns[0],
                 "initialWeight": 90,
-                "instanceType": "ml.g5.2xlarge",
+                "instanceType": "ml.g4dn.2xlarge",
             },
             {
                 "name": "candidate",
                 "modelPackageArn": arns[0],
                 "initialWeight": 10,
-                "instanceType": "ml.g5.2xlarge",
+                "instanceType": "ml.g4dn.2xlarge",
             },
         ]
     }
@@ -241,6 +246,46 @@ def test_the_drill_restores_the_served_versions_from_the_replicas(world, moto_en
     assert {s: r["modelPackageArn"] for s, r in second["restored"].items()} == restored
     assert len(dr_versions()) == 2
 
+    # The endpoint: what the endpoints stack creates from the restored serving file (a model per variant from
+    # its model package, network-isolated, one endpoint configuration with the variants' weights), sent here
+    # as the same SageMaker requests CloudFormation makes for it.
+    bring_up_endpoint(written)
+    endpoint = client("sagemaker", DR).describe_endpoint(EndpointName="fmft-dev-llm")
+    assert endpoint["EndpointStatus"] == "InService"
+    config = client("sagemaker", DR).describe_endpoint_config(
+        EndpointConfigName=endpoint["EndpointConfigName"]
+    )
+    assert [(v["VariantName"], v["InitialVariantWeight"]) for v in config["ProductionVariants"]] == [
+        ("current", 90.0),
+        ("candidate", 10.0),
+    ]
+
+
+def bring_up_endpoint(serving: dict[str, Any]) -> None:
+    """The restored serving file's variants as an endpoint in the DR region (the endpoints stack's calls)."""
+    sm = client("sagemaker", DR)
+    role = f"arn:aws:iam::{ACCOUNT}:role/fmft-dev-deployment"
+    variants = []
+    for v in serving["variants"]:
+        model = f"fmft-dev-llm-{v['name']}"
+        sm.create_model(
+            ModelName=model,
+            ExecutionRoleArn=role,
+            Containers=[{"ModelPackageName": v["modelPackageArn"]}],
+            EnableNetworkIsolation=True,
+        )
+        variants.append(
+            {
+                "VariantName": v["name"],
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": v["instanceType"],
+                "InitialVariantWeight": float(v["initialWeight"]),
+            }
+        )
+    sm.create_endpoint_config(EndpointConfigName="fmft-dev-llm-restored", ProductionVariants=variants)
+    sm.create_endpoint(EndpointName="fmft-dev-llm", EndpointConfigName="fmft-dev-llm-restored")
+
 
 def test_without_manifest_or_serving_file_the_latest_approved_version_is_restored(world):
     client("s3").delete_object(Bucket=ARTIFACTS, Key="serving/manifests/current.json")
@@ -332,6 +377,7 @@ def test_versions_to_restore_must_be_exported_and_approved():
             "approvalStatus": "Rejected",
         },
     }
+    # g4dn: moto's CreateEndpointConfig enum of instance types predates g5 (the drill's endpoint step).
     serving = {
         "variants": [
             {"name": "a", "modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/2"}
