@@ -11,6 +11,7 @@ import { MAX_BACKUP_RETENTION_DAYS, MAX_CONTINUOUS_BACKUP_DAYS, MIN_VAULT_LOCK_C
 import { acknowledgeNag, iam5ResourceFinding } from './compliance';
 import { MlBucket } from './ml-bucket';
 import { MlServiceRole } from './ml-service-role';
+import { announceOnTopic } from './platform-alerts';
 
 /**
  * AWS Backup Vault Lock (AWS Backup developer guide, "AWS Backup Vault Lock":
@@ -390,11 +391,12 @@ export class BackupJobAlerts extends Construct {
       },
     });
     const backupJob = field('$.detail.backupJobId');
-    this.announce(
+    announceOnTopic(
       this.backupJobRule,
       `AWS Backup job ${backupJob} of ${field('$.detail.resourceArn')} into ${props.vaultName} ended ${field('$.detail.state')}: ${field('$.detail.statusMessage')}. ` +
         `Details: aws backup describe-backup-job --backup-job-id ${backupJob}`,
-      props,
+      props.topic,
+      props.deadLetterQueue,
     );
     this.copyJobRule = new events.Rule(this, 'CopyJobFailed', {
       description: `Copy jobs out of ${props.vaultName} that failed`,
@@ -405,23 +407,13 @@ export class BackupJobAlerts extends Construct {
       },
     });
     const copyJob = field('$.detail.copyJobId');
-    this.announce(
+    announceOnTopic(
       this.copyJobRule,
       `AWS Backup copy job ${copyJob} to ${field('$.detail.destinationBackupVaultArn')} ended ${field('$.detail.state')}: ${field('$.detail.statusMessage')}. ` +
         `Details: aws backup describe-copy-job --copy-job-id ${copyJob}`,
-      props,
+      props.topic,
+      props.deadLetterQueue,
     );
   }
 
-  /** Not targets.SnsTopic: it would add this rule to the topic's policy in the security stack (a cycle). */
-  private announce(rule: events.Rule, text: string, props: BackupJobAlertsProps): void {
-    rule.addTarget({
-      bind: () => ({
-        arn: props.topic.topicArn,
-        input: events.RuleTargetInput.fromText(text),
-        deadLetterConfig: { arn: props.deadLetterQueue.queueArn },
-        retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: Duration.hours(24).toSeconds() },
-      }),
-    });
-  }
 }

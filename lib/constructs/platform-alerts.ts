@@ -1,5 +1,6 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -116,4 +117,20 @@ export class PlatformAlerts extends Construct {
       ],
     });
   }
+}
+
+/**
+ * Sends `text` to the alerts topic for each event of `rule`, with retries for a day and a dead-letter queue.
+ * Not targets.SnsTopic: that would add the rule to the topic's policy in the security stack (a dependency
+ * cycle); the topic already admits EventBridge rules of this account (PlatformAlerts).
+ */
+export function announceOnTopic(rule: events.Rule, text: string, topic: sns.ITopic, deadLetterQueue: sqs.IQueue): void {
+  rule.addTarget({
+    bind: () => ({
+      arn: topic.topicArn,
+      input: events.RuleTargetInput.fromText(text),
+      deadLetterConfig: { arn: deadLetterQueue.queueArn },
+      retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: Duration.hours(24).toSeconds() },
+    }),
+  });
 }

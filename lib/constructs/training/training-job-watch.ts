@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { announceOnTopic } from '../platform-alerts';
 
 export interface TrainingJobWatchProps {
   /** The environment's training role: its jobs (pipeline steps and tuning trials alike) are the ones watched. */
@@ -52,12 +53,13 @@ export class TrainingJobWatch extends Construct {
       },
     });
     const trainingJob = events.EventField.fromPath('$.detail.TrainingJobName');
-    this.announce(
+    announceOnTopic(
       this.trainingJobRule,
       `Training job ${trainingJob} ended ${events.EventField.fromPath('$.detail.TrainingJobStatus')} ` +
         `(${events.EventField.fromPath('$.detail.SecondaryStatus')}): ${events.EventField.fromPath('$.detail.FailureReason')}. ` +
         `Details: aws sagemaker describe-training-job --training-job-name ${trainingJob}`,
-      props,
+      props.topic,
+      props.deadLetterQueue,
     );
     this.processingJobRule = new events.Rule(this, 'ProcessingJobFailed', {
       description: 'Processing jobs of this environment that failed',
@@ -68,11 +70,12 @@ export class TrainingJobWatch extends Construct {
       },
     });
     const processingJob = events.EventField.fromPath('$.detail.ProcessingJobName');
-    this.announce(
+    announceOnTopic(
       this.processingJobRule,
       `Processing job ${processingJob} failed: ${events.EventField.fromPath('$.detail.FailureReason')}. ` +
         `Details: aws sagemaker describe-processing-job --processing-job-name ${processingJob}`,
-      props,
+      props.topic,
+      props.deadLetterQueue,
     );
 
     const search = (expression: string, label: string) =>
@@ -91,15 +94,4 @@ export class TrainingJobWatch extends Construct {
     );
   }
 
-  /** Not targets.SnsTopic: it would add this rule to the topic's policy in the security stack (a cycle). */
-  private announce(rule: events.Rule, text: string, props: TrainingJobWatchProps): void {
-    rule.addTarget({
-      bind: () => ({
-        arn: props.topic.topicArn,
-        input: events.RuleTargetInput.fromText(text),
-        deadLetterConfig: { arn: props.deadLetterQueue.queueArn },
-        retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: Duration.hours(24).toSeconds() },
-      }),
-    });
-  }
 }
