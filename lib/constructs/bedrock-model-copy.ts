@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -65,6 +65,14 @@ export class BedrockModelCopy extends Construct {
   constructor(scope: Construct, id: string, props: BedrockModelCopyProps) {
     super(scope, id);
     const stack = Stack.of(this);
+    const problems: string[] = [];
+    if (!Token.isUnresolved(props.sourceRegion) && !Token.isUnresolved(stack.region) && props.sourceRegion === stack.region) {
+      problems.push(`sourceRegion: got '${props.sourceRegion}'; allowed: another region than this stack's (a model copy goes from one region to another)`);
+    }
+    if (!Token.isUnresolved(props.stateMachineName) && !/^[a-zA-Z0-9_-]{1,80}$/.test(props.stateMachineName)) {
+      problems.push(`stateMachineName: got '${props.stateMachineName}'; allowed: 1 to 80 letters, digits, - and _`);
+    }
+    if (problems.length) throw new Error(`Invalid BedrockModelCopy props:\n- ${problems.join('\n- ')}`);
     const tagList = Object.entries(props.tags).map(([key, value]) => ({ key, value }));
 
     const notifyFailure = new sfn.CustomState(this, 'NotifyCopyFailed', {

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -45,6 +45,10 @@ export class RegistryExport extends Construct {
   constructor(scope: Construct, id: string, props: RegistryExportProps) {
     super(scope, id);
     const group = props.modelPackageGroupName;
+    // CreateModelPackageGroup's name pattern (botocore's sagemaker model, EntityName).
+    if (!Token.isUnresolved(group) && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(group)) {
+      throw new Error(`Invalid RegistryExport props:\n- modelPackageGroupName: got '${group}'; allowed: 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit`);
+    }
     const settings = { modelPackageGroupName: group, artifactsBucket: props.artifactsBucket.bucket.bucketName };
     this.function = new PlatformFunction(this, 'Function', {
       code: props.code,
