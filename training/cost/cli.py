@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from training.common.args import USAGE_EXIT, UsageError, add_dataclass_arguments
+from training.common.names import ENVIRONMENT_NAME
 
 PROG = "python -m training.cost"
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ COST_TAG_KEYS = {
     "execution": "fmft:execution",
 }
 # An environment's name (lib/config/environment-config.ts: /^[a-z][a-z0-9]{1,9}$/).
-ENVIRONMENT = re.compile(r"[a-z][a-z0-9]{1,9}")
+ENVIRONMENT = ENVIRONMENT_NAME
 ENVIRONMENT_RULE = "2-10 lower-case letters and digits, starting with a letter"
 # An AWS region name (us-east-1, eu-central-2, us-gov-west-1, ap-southeast-5).
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")

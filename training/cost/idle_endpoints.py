@@ -74,6 +74,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from training.common.args import parse_into
+from training.common.names import ENVIRONMENT_NAME
 
 SETTINGS_ENV = "FMFT_IDLE_ENDPOINT_SETTINGS"
 ACTIONS = ("delete", "report")
@@ -88,7 +89,7 @@ REMINDER_HOUR_UTC = 8
 STACK_TAG = "aws:cloudformation:stack-name"
 LISTED_NOTICE_LINES = 50
 
-ENVIRONMENT = re.compile(r"[a-z][a-z0-9]{1,9}")
+ENVIRONMENT = ENVIRONMENT_NAME
 # EndpointNameContains (botocore: [a-zA-Z0-9-]+), as a name's start: endpoint-name characters and a final -.
 NAME_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,60}-")
 TAG_KEY = re.compile(r"[\w.:/=+\-@]{1,128}")

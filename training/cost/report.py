@@ -41,6 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from training.common.args import UsageError
+from training.common.names import BUCKET_NAME_PREFIX
 from training.cost.cli import (
     COST_TAG_KEYS,
     ENVIRONMENT,
@@ -69,7 +70,7 @@ CE_REGION = "us-east-1"
 NO_EXECUTION = "(no execution tag)"
 # storage.bucketNamePrefix (lib/config/environment-config.ts) and a model package group name (botocore's
 # pattern).
-_PREFIX = re.compile(r"[a-z0-9](-?[a-z0-9])*")
+_PREFIX = BUCKET_NAME_PREFIX
 _GROUP = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from training.common.args import UsageError
+from training.common.names import BUCKET_NAME_PREFIX, ENVIRONMENT_NAME
 from training.common.s3 import list_keys
 from training.dr.registry_export import EXPORTS_PREFIX, VERSION_ARN, export_key
 from training.registry.serving_manifest import SERVING, error_code, read_manifest
@@ -59,8 +60,6 @@ SOURCE_KEY, RESTORED_KEY = "dr_source_arn", "dr_restored_at"
 # CreateModelPackage: CustomerMetadataProperties holds at most 50 entries, values of at most 256 characters.
 MAX_METADATA = 50
 REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d")
-ENVIRONMENT = re.compile(r"[a-z][a-z0-9-]{0,19}")
-PREFIX = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
 S3_URI = re.compile(r"s3://([^/]+)/(.+)")
 ECR_HOST = re.compile(r"^(\d{12}\.dkr\.ecr\.)([a-z0-9-]+)(\.amazonaws\.com(\.cn)?/)")
 # What CreateModelPackage takes from a description, unchanged apart from the S3 URIs and images in them.
@@ -101,11 +100,11 @@ class RestoreArgs:
 
 def check_args(args: RestoreArgs) -> None:
     problems = []
-    if not ENVIRONMENT.fullmatch(args.environment):
+    if not ENVIRONMENT_NAME.fullmatch(args.environment):
         problems.append(f"--environment: got {args.environment!r}; allowed: an environment name such as prod")
     if not REGION.fullmatch(args.to):
         problems.append(f"--to: got {args.to!r}; allowed: an AWS region such as us-west-2")
-    if not PREFIX.fullmatch(args.prefix):
+    if not BUCKET_NAME_PREFIX.fullmatch(args.prefix):
         problems.append(f"--prefix: got {args.prefix!r}; allowed: the config's storage.bucketNamePrefix")
     if (args.serving is None) != (args.out is None):
         problems.append("--serving and --out: got one without the other; allowed: both or neither")
