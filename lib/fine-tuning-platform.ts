@@ -2,6 +2,7 @@ import { Environment, Stage, Tags } from 'aws-cdk-lib';
 import { EnvironmentConfig } from './config/environment-config';
 import { failoverConfig } from './config/failover';
 import { environmentPrefix } from './config/naming';
+import { ApiStack } from './stacks/api-stack';
 import { BedrockStack } from './stacks/bedrock-stack';
 import { DeliveryStack } from './stacks/delivery-stack';
 import { DisasterRecoveryStack } from './stacks/dr-stack';
@@ -43,13 +44,15 @@ export interface FineTuningPlatform {
   readonly dr?: DisasterRecoveryStack;
   /** Watches whatever is served (nothing yet when there are no endpoints). */
   readonly monitoring: MonitoringStack;
+  /** The inference API over every served model, when `api` is set. */
+  readonly api?: ApiStack;
   /**
    * The GitHub Actions deploy role and the CloudFormation execution policy, when `delivery` is set. Not in
    * `stacks`: an administrator deploys it once; the workflow deploys `stacks` and never this one.
    */
   readonly delivery?: DeliveryStack;
   /** Every stack above, in deployment order. */
-  readonly stacks: readonly (DisasterRecoveryStack | NetworkStack | StorageStack | SecurityStack | TrainingStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack | MonitoringStack)[];
+  readonly stacks: readonly (DisasterRecoveryStack | NetworkStack | StorageStack | SecurityStack | TrainingStack | PipelinesStack | BedrockStack | RegistryStack | EndpointsStack | MonitoringStack | ApiStack)[];
 }
 
 /**
@@ -145,12 +148,23 @@ export function addFineTuningPlatform(stage: Stage, props: FineTuningPlatformPro
   // Deployed after the endpoints it watches, so a new variant is served before its alarms expect reports.
   if (endpoints) monitoring.addStackDependency(endpoints);
 
-  const stacks = [...(dr ? [dr] : []), network, storage, security, training, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring];
+  const api = config.api
+    ? new ApiStack(stage, name('api'), {
+        ...common('api', 'Inference API (API keys, usage plans, web ACL, usage dashboard)'),
+        api: config.api,
+        network,
+        security,
+      })
+    : undefined;
+  // Deployed after the endpoints it calls, so a new model is served before the API lists it.
+  if (api && endpoints) api.addStackDependency(endpoints, 'calls its endpoints and inference components by name');
+
+  const stacks = [...(dr ? [dr] : []), network, storage, security, training, pipelines, bedrock, registry, ...(endpoints ? [endpoints] : []), monitoring, ...(api ? [api] : [])];
   const delivery = config.delivery && !failover
     ? new DeliveryStack(stage, name('delivery'), { ...common('delivery', 'GitHub Actions deploy role and CloudFormation execution policy'), deploys: stacks })
     : undefined;
   for (const stack of delivery ? [...stacks, delivery] : stacks) {
     for (const [key, value] of Object.entries(config.tags)) Tags.of(stack).add(key, value);
   }
-  return { network, storage, security, training, pipelines, bedrock, registry, endpoints, monitoring, dr, delivery, stacks };
+  return { network, storage, security, training, pipelines, bedrock, registry, endpoints, monitoring, api, dr, delivery, stacks };
 }

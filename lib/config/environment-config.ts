@@ -568,6 +568,14 @@ const inferenceComponentSchema = strictObject({
   memoryMiB: wholeNumber(1024, 4 * 1024 * 1024, 'a whole number of MiB >= 1024'),
 });
 
+/** What Converse takes as the modelId of a fine-tuned Bedrock model: its provisioned throughput or its on-demand deployment. */
+const BEDROCK_SERVED_ARN = /^arn:aws[a-z-]*:bedrock:([a-z0-9-]+):\d{12}:(provisioned-model|custom-model-deployment)\/[a-zA-Z0-9]{1,64}$/;
+
+const bedrockServedModelSchema = strictObject({
+  name: matching(COMPONENT_NAME, '1-40 letters, digits and hyphens (the model id of the inference API)'),
+  modelArn: matching(BEDROCK_SERVED_ARN, 'a Bedrock ARN arn:aws:bedrock:<region>:<account>:provisioned-model/<id> or .../custom-model-deployment/<id>'),
+});
+
 const servingSchema = strictObject({
   container: oneOf(SERVING_CONTAINERS).describe('serving container of every endpoint: AWS LMI (`lmi`) or Hugging Face TGI (`tgi`), per region from serving-images.json'),
   imageUri: matching(ECR_IMAGE, ECR_IMAGE_ALLOWED)
@@ -598,6 +606,12 @@ const servingSchema = strictObject({
   })
     .optional()
     .describe('several models on one endpoint as inference components (copies, GPUs and memory per copy); each copy\'s GPUs must fit one instance and all copies `maxInstances` instances (lib/config/instance-accelerators.json); omit for none; `-c serving=<file>` replaces it'),
+  bedrockModels: z
+    .array(bedrockServedModelSchema, { error: 'allowed: a list of Bedrock models' })
+    .optional()
+    .describe(
+      'Bedrock custom models the inference API serves, by name: a provisioned throughput or custom model deployment ARN in `primaryRegion` (the Bedrock workflow\'s run output); omit for none; `-c serving=<file>` replaces it',
+    ),
   batching: strictObject({
     maxConcurrentRequests: wholeNumber(1, 1024),
     maxTotalTokens: wholeNumber(1, 1048576),
@@ -807,6 +821,59 @@ const deliverySchema = strictObject({
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
 /** The schema of one environment's config; `EnvironmentConfig` is inferred from it. */
+// ------------------------------------------------------------------------------------------------- api
+
+/** How callers of the inference API authenticate: an API key of a usage plan, SigV4 (IAM), or both. */
+export const API_AUTHENTICATION = ['api-key', 'iam', 'iam-and-api-key'] as const;
+export type ApiAuthentication = (typeof API_AUTHENTICATION)[number];
+/** Usage plan quota periods (AWS::ApiGateway::UsagePlan QuotaSettings.Period). */
+export const API_QUOTA_PERIODS = ['DAY', 'WEEK', 'MONTH'] as const;
+/** The model id of the A/B endpoint of `serving.variants` in the inference API. */
+export const SERVING_MODEL_ID = 'serving';
+/**
+ * API Gateway ends a buffered (non-streaming) integration after 29 seconds by default ("Amazon API Gateway quotas",
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html): the model call must end a second before.
+ */
+export const MAX_BUFFERED_MODEL_SECONDS = 28;
+/** Lambda's longest timeout, which bounds a streamed response (API Gateway streams for up to 15 minutes). */
+export const MAX_STREAM_SECONDS = 900;
+
+const apiConsumerSchema = strictObject({
+  name: matching(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'lowercase letters, digits and single hyphens').describe('the consumer (an application or team): its API key and usage plan carry the name'),
+  rateLimit: numberWhere((r) => r > 0 && r <= 10000, 'a number of requests per second above 0 and at most 10000'),
+  burstLimit: wholeNumber(1, 5000, 'a whole number of requests from 1 to 5000'),
+  quota: strictObject({
+    limit: wholeNumber(1, 1_000_000_000, 'a whole number of requests from 1 to 1000000000'),
+    period: oneOf(API_QUOTA_PERIODS),
+  }).optional(),
+});
+
+const apiSchema = strictObject({
+  authentication: oneOf(API_AUTHENTICATION).describe(
+    '`api-key`: a key of a usage plan per consumer; `iam`: SigV4 of an IAM principal allowed execute-api:Invoke; `iam-and-api-key`: both',
+  ),
+  throttle: strictObject({
+    rateLimit: numberWhere((r) => r > 0 && r <= 10000, 'a number of requests per second above 0 and at most 10000'),
+    burstLimit: wholeNumber(1, 5000, 'a whole number of requests from 1 to 5000'),
+  }).describe('requests per second and burst of the whole stage, every caller together'),
+  consumers: z
+    .array(apiConsumerSchema, { error: 'allowed: a list of consumers' })
+    .describe('one API key and usage plan per consumer: requests per second, burst and an optional quota per day, week or month; required with API keys, empty with `iam`'),
+  modelTimeoutSeconds: wholeNumber(1, MAX_BUFFERED_MODEL_SECONDS, `a whole number of seconds from 1 to ${MAX_BUFFERED_MODEL_SECONDS}`).describe(
+    `longest wait for a model's answer on the buffered routes (API Gateway ends them at 29 s)`,
+  ),
+  streamTimeoutSeconds: wholeNumber(30, MAX_STREAM_SECONDS, `a whole number of seconds from 30 to ${MAX_STREAM_SECONDS}`).describe('longest streamed generation'),
+  reservedConcurrency: wholeNumber(1, 1000).describe('concurrent executions kept for (and limited to) each of the two API functions'),
+  wafRateLimitPer5Minutes: wholeNumber(10, 2_000_000_000, 'a whole number from 10 to 2000000000').describe(
+    'the web ACL blocks a client IP address for the rest of a 5-minute window once it sends more requests than this',
+  ),
+  accessLogRetentionDays: logRetentionDays().describe('days to keep the access logs (and the usage metrics they feed)'),
+  alarms: strictObject({
+    maxServerErrorPercent: numberWhere((p) => p > 0 && p <= 100, 'a number above 0 and at most 100').describe('5xx share of requests over 5 minutes that alarms'),
+    maxLatencyP99Ms: wholeNumber(1, 900_000).describe('p99 latency over 5 minutes that alarms'),
+  }).describe('alarms of the API on the alerts topic'),
+});
+
 export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
   name: matching(/^[a-z][a-z0-9]{1,9}$/, '2-10 lower-case letters and digits, starting with a letter').describe(
     'environment name, part of every stack and resource name: 2-10 lower-case letters and digits',
@@ -857,6 +924,9 @@ export const ENVIRONMENT_CONFIG_SCHEMA = strictObject({
   delivery: deliverySchema
     .optional()
     .describe('deploy from GitHub Actions with OIDC: the `<prefix>-<env>-delivery` stack (deploy role, CloudFormation execution policy), deployed once with administrator credentials (docs/delivery.md); omit for none'),
+  api: apiSchema
+    .optional()
+    .describe('the inference API (`<prefix>-<env>-api`): one REST API over every served model (SageMaker endpoints, inference components, Bedrock custom models), API keys and usage plans or IAM, web ACL, access logs and usage dashboard; omit for none'),
   tags: z
     .record(z.string(), z.string({ error: 'tag values are at most 256 letters, digits, spaces and _.:/=+-@' }), { error: 'allowed: an object of tag keys and values' })
     .describe('tags on every resource of the environment'),
@@ -919,11 +989,62 @@ function checkEnvironment(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: 
   if (c.monitoring.modelMonitor.enabled && !MODEL_MONITOR_REGIONS.includes(c.primaryRegion)) {
     report(['monitoring', 'modelMonitor', 'enabled'], true, `Model Monitor's analyzer image is not known in primaryRegion ${c.primaryRegion}; allowed: false, or a primaryRegion of ${MODEL_MONITOR_REGIONS.join(', ')}`);
   }
+  checkBedrockModels(c, report);
+  if (c.api) checkApi(c, c.api, report);
   for (const [key, value] of Object.entries(c.tags)) {
     if (key.length < 1 || key.length > 128 || key.toLowerCase().startsWith('aws:')) {
       report(['tags', key], key, 'tag keys are 1-128 characters and may not start with aws:');
     }
     if (value.length > 256 || !TAG_VALUE.test(value)) report(['tags', key], value, 'tag values are at most 256 letters, digits, spaces and _.:/=+-@');
+  }
+}
+
+/** Bedrock models are served in primaryRegion, under names no other served model has. */
+function checkBedrockModels(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, report: Report): void {
+  const taken = new Set<string>([SERVING_MODEL_ID, ...(c.serving.sharedEndpoint?.components ?? []).map((m) => m.name)]);
+  (c.serving.bedrockModels ?? []).forEach((m, i) => {
+    if (taken.has(m.name)) {
+      report(['serving', 'bedrockModels', i, 'name'], m.name, `the inference API's model ids must be unique: '${SERVING_MODEL_ID}' (the A/B endpoint), the inference components' and the Bedrock models' names`);
+    }
+    taken.add(m.name);
+    const region = BEDROCK_SERVED_ARN.exec(m.modelArn)?.[1];
+    if (region !== undefined && region !== c.primaryRegion) {
+      report(['serving', 'bedrockModels', i, 'modelArn'], m.modelArn, `allowed: a model in primaryRegion ${c.primaryRegion} (the API calls Bedrock there)`);
+    }
+  });
+  if (c.serving.sharedEndpoint?.components.some((m) => m.name === SERVING_MODEL_ID)) {
+    const i = c.serving.sharedEndpoint.components.findIndex((m) => m.name === SERVING_MODEL_ID);
+    report(['serving', 'sharedEndpoint', 'components', i, 'name'], SERVING_MODEL_ID, `'${SERVING_MODEL_ID}' is the inference API's id of the A/B endpoint; choose another name`);
+  }
+}
+
+/** Consumers fit the stage and the authentication; without NAT the API function reaches the runtimes it calls. */
+function checkApi(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, api: z.infer<typeof apiSchema>, report: Report): void {
+  const keys = api.authentication !== 'iam';
+  if (keys && api.consumers.length === 0) {
+    report(['api', 'consumers'], [], `authentication '${api.authentication}' gives each consumer an API key: list at least one consumer`);
+  }
+  if (!keys && api.consumers.length > 0) {
+    report(['api', 'consumers'], api.consumers.map((k) => k.name), "authentication 'iam' uses no API keys, so consumers get no usage plan: use 'iam-and-api-key', or list none");
+  }
+  const seen = new Set<string>();
+  api.consumers.forEach((k, i) => {
+    if (seen.has(k.name)) report(['api', 'consumers', i, 'name'], k.name, 'consumer names must be unique');
+    seen.add(k.name);
+    if (k.rateLimit > api.throttle.rateLimit) report(['api', 'consumers', i, 'rateLimit'], k.rateLimit, `allowed: at most api.throttle.rateLimit (${api.throttle.rateLimit})`);
+    if (k.burstLimit > api.throttle.burstLimit) report(['api', 'consumers', i, 'burstLimit'], k.burstLimit, `allowed: at most api.throttle.burstLimit (${api.throttle.burstLimit})`);
+  });
+  if (api.streamTimeoutSeconds < api.modelTimeoutSeconds) {
+    report(['api', 'streamTimeoutSeconds'], api.streamTimeoutSeconds, `allowed: at least api.modelTimeoutSeconds (${api.modelTimeoutSeconds})`);
+  }
+  if (c.network.natGateways === 0) {
+    const needed: InterfaceEndpointName[] = [];
+    if (c.serving.variants.length > 0 || c.serving.sharedEndpoint) needed.push('sagemaker-runtime');
+    if ((c.serving.bedrockModels ?? []).length > 0) needed.push('bedrock-runtime');
+    const missing = needed.filter((e) => !c.network.interfaceEndpoints.includes(e));
+    if (missing.length) {
+      report(['api'], 'api', `the API's functions call ${missing.map((e) => `'${e}'`).join(', ')} through interface endpoints: add them to network.interfaceEndpoints, or omit the api`);
+    }
   }
 }
 
@@ -943,5 +1064,8 @@ export type ServingVariantConfig = ServingConfig['variants'][number];
 /** One model of the shared (multi-model) endpoint: an inference component with its own compute share. */
 export type InferenceComponentConfig = NonNullable<ServingConfig['sharedEndpoint']>['components'][number];
 export type AuditConfig = EnvironmentConfig['audit'];
+export type ApiConfig = NonNullable<EnvironmentConfig['api']>;
+/** A Bedrock custom model the inference API serves. */
+export type BedrockServedModelConfig = NonNullable<ServingConfig['bedrockModels']>[number];
 export type MonitoringConfig = EnvironmentConfig['monitoring'];
 export type PromotionConfig = NonNullable<ServingConfig['promotion']>;

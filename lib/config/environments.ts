@@ -109,6 +109,21 @@ const dev: EnvironmentConfig = {
     // Staging endpoints nobody calls for a day are deleted; the rest are reported.
     idleEndpoints: { idleHours: 24, action: 'delete' },
   },
+  // One API over whatever is served: each consumer has its own key, rate and daily quota.
+  api: {
+    authentication: 'api-key',
+    throttle: { rateLimit: 50, burstLimit: 100 },
+    consumers: [
+      { name: 'playground', rateLimit: 5, burstLimit: 10, quota: { limit: 5000, period: 'DAY' } },
+      { name: 'integration-tests', rateLimit: 20, burstLimit: 40, quota: { limit: 20000, period: 'DAY' } },
+    ],
+    modelTimeoutSeconds: 25,
+    streamTimeoutSeconds: 300,
+    reservedConcurrency: 20,
+    wafRateLimitPer5Minutes: 2000,
+    accessLogRetentionDays: 90,
+    alarms: { maxServerErrorPercent: 5, maxLatencyP99Ms: 20000 },
+  },
   tags: { project: 'fm-finetuning', environment: 'dev', 'cost-center': 'ml-platform' },
 };
 
@@ -186,6 +201,20 @@ const prod: EnvironmentConfig = {
     budgetAlerts: { forecastPercents: [80, 100], actualPercents: [80, 100] },
     // Production endpoints are only reported: deleting one is a decision for people.
     idleEndpoints: { idleHours: 72, action: 'report' },
+  },
+  // Callers sign with IAM and present their consumer's key: the key meters, the signature authenticates.
+  api: {
+    ...dev.api!,
+    authentication: 'iam-and-api-key',
+    throttle: { rateLimit: 500, burstLimit: 1000 },
+    consumers: [
+      { name: 'support-app', rateLimit: 200, burstLimit: 400 },
+      { name: 'claims-batch', rateLimit: 50, burstLimit: 100, quota: { limit: 1_000_000, period: 'MONTH' } },
+    ],
+    reservedConcurrency: 200,
+    wafRateLimitPer5Minutes: 20000,
+    accessLogRetentionDays: 731,
+    alarms: { maxServerErrorPercent: 1, maxLatencyP99Ms: 15000 },
   },
   tags: { ...dev.tags, environment: 'prod' },
 };

@@ -3,7 +3,7 @@ import type { EnvironmentConfig } from './environment-config';
 import { ConfigValidationError } from './validate';
 
 /** What `-c serving=<file.json>` may replace: the models to serve. */
-export const SERVING_OVERRIDE_KEYS = ['variants', 'sharedEndpoint'] as const;
+export const SERVING_OVERRIDE_KEYS = ['variants', 'sharedEndpoint', 'bedrockModels'] as const;
 
 /**
  * The config with `serving.variants` and/or `serving.sharedEndpoint` replaced by the JSON object in `file`

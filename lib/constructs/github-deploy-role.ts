@@ -226,6 +226,8 @@ export class GitHubDeployRole extends Construct {
  * IAM is not here: roles and policies are allowed by name (see below).
  */
 export const EXECUTION_POLICY_SERVICES: Readonly<Record<string, readonly string[]>> = {
+  // API Gateway's IAM actions are its HTTP verbs on resource paths (apigateway:GET, apigateway:POST, ...).
+  'AWS::ApiGateway': ['apigateway'],
   'AWS::ApplicationAutoScaling': ['application-autoscaling'],
   'AWS::Athena': ['athena'],
   // A backup vault's storage is a separate IAM service (CreateBackupVault needs backup-storage:MountCapsule).
@@ -246,6 +248,7 @@ export const EXECUTION_POLICY_SERVICES: Readonly<Record<string, readonly string[
   'AWS::SageMaker': ['sagemaker'],
   'AWS::Scheduler': ['scheduler'],
   'AWS::StepFunctions': ['states'],
+  'AWS::WAFv2': ['wafv2'],
 };
 /** IAM resource types a deployment may create; each must be named under the environment's prefix. */
 const IAM_TYPES = ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'];

@@ -12,6 +12,11 @@ import { encryptedEndpointConfig, rollbackAlarms } from './llm-endpoint';
 /** The one production variant of the shared endpoint; its inference components share it. */
 export const SHARED_ENDPOINT_VARIANT = 'AllTraffic';
 
+/** The name of a model's inference component on the shared endpoint (what InvokeEndpoint's InferenceComponentName takes). */
+export function inferenceComponentName(endpointName: string, component: string): string {
+  return `${endpointName}-${component}`;
+}
+
 export interface SharedModelEndpointProps {
   readonly endpointName: string;
   readonly shared: NonNullable<ServingConfig['sharedEndpoint']>;
@@ -74,7 +79,7 @@ export class SharedModelEndpoint extends Construct {
         enableNetworkIsolation: true,
         vpcConfig: { subnets: props.subnetIds, securityGroupIds: props.securityGroupIds },
       });
-      const componentName = `${props.endpointName}-${c.name}`;
+      const componentName = inferenceComponentName(props.endpointName, c.name);
       const alarms = rollbackAlarms(this, {
         name: c.name,
         what: `inference component ${componentName}`,
@@ -113,7 +118,7 @@ export class SharedModelEndpoint extends Construct {
         metricName,
         statistic,
         period: Duration.minutes(1),
-        dimensionsMap: { InferenceComponentName: `${props.endpointName}-${component}` },
+        dimensionsMap: { InferenceComponentName: inferenceComponentName(props.endpointName, component) },
         label: `${component} ${statistic}`,
       });
     const per = (metricName: string, statistic: string) => sh.components.map((c) => metric(c.name, metricName, statistic));

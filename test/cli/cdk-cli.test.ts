@@ -74,7 +74,7 @@ function listed(config: string): Promise<string[]> {
   return listings.get(config)!;
 }
 
-const STACKS = ['network', 'dr', 'storage', 'security', 'training', 'pipelines', 'bedrock', 'registry', 'monitoring'];
+const STACKS = ['network', 'dr', 'storage', 'security', 'training', 'pipelines', 'bedrock', 'registry', 'monitoring', 'api'];
 
 // The CLI calls are independent: start the listings together rather than one test after another.
 beforeAll(() => Promise.all(Object.keys(CONFIGS).map(listed)));
@@ -88,7 +88,7 @@ describe('cdk ls', () => {
   test.each([
     ['dev', STACKS.map((s) => `fmft-dev-${s}`)],
     ['prod', STACKS.map((s) => `fmft-prod-${s}`)],
-    ['prod-serving', [...STACKS.slice(0, -1), 'endpoints', 'monitoring'].map((s) => `fmft-prod-${s}`)],
+    ['prod-serving', [...STACKS.slice(0, -2), 'endpoints', 'monitoring', 'api'].map((s) => `fmft-prod-${s}`)],
     ['prod-failover', STACKS.map((s) => `fmft-prod-${s}`)],
   ])('lists every stack of %s', async (config, expected) => {
     expect(await listed(config)).toEqual(expected);

@@ -54,7 +54,7 @@ describe('the serving file is strict', () => {
       { sharedEndpoint: { instanceType: 'ml.g5.12xlarge', minInstances: 1, maxInstances: 1, components: [{ ...component(), gpus: 1 }] } },
       /^- serving.sharedEndpoint.components\[0\].gpus: unknown key; allowed: name, modelPackageArn, copies, acceleratorsPerCopy, memoryMiB$/m,
     ],
-    ['an unknown top-level key', { endpoints: [] }, /^- serving.endpoints: unknown key; allowed: variants, sharedEndpoint$/m],
+    ['an unknown top-level key', { endpoints: [] }, /^- serving.endpoints: unknown key; allowed: variants, sharedEndpoint, bedrockModels$/m],
     [
       'a null variant',
       { variants: [null] },

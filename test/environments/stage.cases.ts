@@ -13,7 +13,7 @@ function physicalNames(stage: typeof dev): string[] {
     for (const r of Object.values(template.Resources) as any[]) {
       const p = r.Properties ?? {};
       if (r.Type === 'AWS::S3::Bucket' && p.BucketName !== undefined) names.push(JSON.stringify(p.BucketName));
-      if (['AWS::Scheduler::Schedule', 'AWS::Athena::WorkGroup', 'AWS::Events::Rule'].includes(r.Type) && p.Name !== undefined) names.push(JSON.stringify(p.Name));
+      if (['AWS::Scheduler::Schedule', 'AWS::Athena::WorkGroup', 'AWS::Events::Rule', 'AWS::WAFv2::WebACL'].includes(r.Type) && p.Name !== undefined) names.push(JSON.stringify(p.Name));
       if (r.Type === 'AWS::Glue::Database') names.push(JSON.stringify(p.DatabaseInput.Name));
       for (const key of ['AliasName', 'RepositoryName', 'DashboardName', 'BackupVaultName']) {
         if (p[key] !== undefined) names.push(JSON.stringify(p[key]));
@@ -31,7 +31,7 @@ function physicalNames(stage: typeof dev): string[] {
 
 describe('stage', () => {
   test('stack names carry the environment', () => {
-    const stacks = ['bedrock', 'dr', 'monitoring', 'network', 'pipelines', 'registry', 'security', 'storage', 'training'];
+    const stacks = ['api', 'bedrock', 'dr', 'monitoring', 'network', 'pipelines', 'registry', 'security', 'storage', 'training'];
     expect(Object.keys(dev.raw).sort()).toEqual(stacks.map((s) => `fmft-dev-${s}`));
     expect(Object.keys(prod.raw).sort()).toEqual(stacks.map((s) => `fmft-prod-${s}`));
   });
@@ -39,14 +39,18 @@ describe('stage', () => {
   test('no physical name collides between dev and prod in one account', () => {
     const devNames = physicalNames(dev);
     const prodNames = new Set(physicalNames(prod));
-    // 9 stacks (the DR stack in drRegion), 11 named buckets (5 replicas), 17 key aliases (2 of replicas, 2 of
+    // 10 stacks (the DR stack in drRegion), 11 named buckets (5 replicas), 18 key aliases (2 of replicas, 2 of
     // backup vaults, 2 of the DR workflows), 2 backup vaults (1 in drRegion), 1 repository, 1 budget, 1 pipeline,
     // 1 model package group, 4 state machines (Bedrock customization, capture monitor, promotion, Bedrock model
-    // copy in drRegion), 2 schedules, 3 dashboards (replication too), 1 Glue database, 1 Athena workgroup, 1
-    // named log group (Bedrock invocations), 2 named rules (Bedrock dataset landed, new training data), 1 named
-    // function (the pipeline's production-version finder).
-    expect(devNames).toHaveLength(58);
-    expect(devNames.filter((n) => prodNames.has(n))).toEqual([]);
+    // copy in drRegion), 2 schedules, 4 dashboards (replication and API usage too), 1 Glue database, 1 Athena
+    // workgroup, 3 named log groups (Bedrock invocations, the API's execution and WAF logs), 2 named rules
+    // (Bedrock dataset landed, new training data), 1 named function (the pipeline's production-version finder),
+    // 1 web ACL.
+    expect(devNames).toHaveLength(64);
+    // A name built from another resource's id (the API's execution log group) differs wherever it deploys.
+    const fromResource = (n: string) => /\{"Ref":"(?!AWS::)[^"]+"\}/.test(n);
+    expect(devNames.filter((n) => prodNames.has(n) && !fromResource(n))).toEqual([]);
+    expect(devNames.filter(fromResource)).toHaveLength(1);
   });
 
   test('configured tags reach every taggable resource', () => {

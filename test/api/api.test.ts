@@ -1,0 +1,2 @@
+import { requireCases } from '../support/cases';
+requireCases(__dirname);
