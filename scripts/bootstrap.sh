@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine, and nothing when it is already in place:
 # node_modules (npm ci), .venv (training code: torch, transformers, pytest, ruff) and .venv-tools
-# (cfn-lint, checkov). Each is reinstalled only when its lock or requirements files change.
+# (cfn-lint, checkov); it checks that Java and Maven are there for the Java client. Each is reinstalled only
+# when its lock or requirements files change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,12 @@ fi
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))'; then
   echo "bootstrap: Python 3.11 or newer is required (set PYTHON=...)" >&2
+  exit 1
+fi
+
+# The Java client builds with Maven (its dependencies come from Maven Central on the first build, ~55 MB).
+if ! command -v mvn >/dev/null || ! java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then
+  echo "bootstrap: Java 17 or newer and Maven are required for clients/java (install them, e.g. apt-get install openjdk-17-jdk-headless maven)" >&2
   exit 1
 fi
 

@@ -3,7 +3,8 @@
 #
 #   tsc --noEmit | cdk synth of every environment (cdk-nag: synth fails on any finding) | jest (constructs,
 #   stacks, compliance, the README's CDK commands through the real CLI) | cfn-lint, checkov and the API-model
-#   check over the synthesized templates | ruff and pytest (training/, tools/)
+#   check over the synthesized templates | ruff and pytest (training/, tools/, the Python client) | the Java
+#   client's Maven build and tests (the TypeScript client's tests run in jest)
 #
 # Each environment is synthesized once; the scanners and the CLI tests read those same templates
 # (FMFT_SYNTH_DIR). Independent steps run side by side; each step's output is printed when it ends, with
@@ -64,9 +65,9 @@ synth() { # synth NAME CDK-ARGS...
 # pytest runs in two processes, the tests marked slow (each starts torchrun or training subprocesses) and the
 # rest, so both cores stay busy; every test is in exactly one of them.
 python_checks() {
-  .venv/bin/ruff check training bench tools || return
-  .venv/bin/ruff format --check training bench tools || return
-  .venv/bin/pytest training/tests tools/tests -q -p no:cacheprovider -m 'not slow'
+  .venv/bin/ruff check training bench tools clients/python || return
+  .venv/bin/ruff format --check training bench tools clients/python || return
+  .venv/bin/pytest training/tests tools/tests clients/python/tests -q -p no:cacheprovider -m 'not slow'
 }
 
 # cfn-lint, checkov and the API-model check over every synthesized template. Identical templates (prod's
@@ -98,6 +99,8 @@ scan() {
 start pytest-slow .venv/bin/pytest training/tests tools/tests -q -p no:cacheprovider -m slow
 # Incremental type-checking state lives with the installed modules (npm ci starts it afresh).
 start --background tsc npx tsc --noEmit -p . --incremental --tsBuildInfoFile node_modules/.cache/fmft/tsconfig.tsbuildinfo
+# The TypeScript client's own settings (its example imports the package by name).
+start --background tsc-client npx tsc -p clients/typescript/test
 # dev through the README's set-up command itself, so that command is checked by every run.
 start synth-dev bash scripts/setup.sh "$FMFT_SYNTH_DIR/dev"
 for env in $(npx tsx scripts/list-environments.ts); do
@@ -109,15 +112,17 @@ start synth-prod-serving synth prod-serving -c env=prod -c serving=test/fixtures
 # And prod's failover deployment (the same stacks in drRegion, on the replicas), so it is scanned like the rest.
 start synth-prod-failover synth prod-failover -c env=prod -c failover=true
 start --background python python_checks
+# The Java client: its models generated from api/openapi.json, its tests against the local server.
+start --background java mvn -B -ntp -T 1 -f clients/java/pom.xml test
 
-finish tsc
+finish tsc tsc-client
 finish $(printf '%s\n' "${!pid[@]}" | grep '^synth-' | sort)
 if [ "${#failed[@]}" -eq 0 ]; then
   start jest npx jest --ci --maxWorkers=2
   start scan scan
   finish scan jest
 fi
-finish python pytest-slow
+finish python java pytest-slow
 
 printf '\n=== summary (%ss in all)\n' "$((SECONDS - began))"
 printf '%s\n' "${summary[@]}"

@@ -1,6 +1,8 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { Backend, clientSettings, Generation, GenerationRequest, StreamEvent } from './backends/backend';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { cacheKey, ResponseCache } from './cache';
 import { ApiConfig, configFromEnvironment } from './config';
 import { DEFAULTS, OperationId, routeKey, ROUTES, TaskOperationId } from './contract';
 import { emfLine, NO_MODEL, NO_ROUTE } from './metrics';
@@ -42,7 +44,9 @@ export interface ApiDependencies {
   /** Backends to use instead of the SDK-backed ones (tests, the benchmark). */
   readonly backends?: { readonly sagemaker?: Backend; readonly bedrock?: Backend };
   /** SDK clients for the default backends. @default clients of config.region with `clientSettings` (backends/backend.ts) */
-  readonly clients?: { readonly sagemaker?: SageMakerRuntimeClient; readonly bedrock?: BedrockRuntimeClient };
+  readonly clients?: { readonly sagemaker?: SageMakerRuntimeClient; readonly bedrock?: BedrockRuntimeClient; readonly dynamodb?: DynamoDBClient };
+  /** The answer cache to use instead of the DynamoDB table of `config.cache` (tests, the benchmark). */
+  readonly cache?: ResponseCache;
   /** Receives each EMF line. @default one write of the line and a newline to stdout, which Lambda sends to CloudWatch Logs */
   readonly writeMetrics?: (line: string) => void;
   /** Receives each 5xx with its cause. @default console.error of the entry as JSON */
@@ -79,6 +83,7 @@ interface RequestContext {
   route: string;
   model: string;
   modelMs?: number;
+  cache?: 'hit' | 'miss' | 'error';
 }
 
 /** The outcome of the checks: a response to compute, or a stream to run. */
@@ -93,6 +98,8 @@ interface StreamSink {
 }
 
 const JSON_HEADERS: Readonly<Record<string, string>> = { 'Content-Type': 'application/json' };
+/** Longest wait for the cache before the request goes on to the model (a DynamoDB read takes milliseconds). */
+const CACHE_TIMEOUT_MS = 500;
 const ROUTE_LIST = [...ROUTES.values()].map((r) => `${r.method} ${r.resource}`).join(', ');
 
 // Each backend module, and with it its AWS SDK client, is evaluated on first use (esbuild keeps a module reached
@@ -101,6 +108,7 @@ const ROUTE_LIST = [...ROUTES.values()].map((r) => `${r.method} ${r.resource}`).
 /* eslint-disable @typescript-eslint/no-require-imports */
 const loadSageMaker = () => require('./backends/sagemaker') as typeof import('./backends/sagemaker');
 const loadBedrock = () => require('./backends/bedrock') as typeof import('./backends/bedrock');
+const loadCache = () => require('./cache-dynamodb') as typeof import('./cache-dynamodb');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 function json(statusCode: number, value: unknown): ProxyResult {
@@ -108,7 +116,7 @@ function json(statusCode: number, value: unknown): ProxyResult {
 }
 
 /** Settles as `promise`, or rejects with `problem()` as soon as `signal` aborts, whether or not the SDK honours it. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, problem: () => ApiProblem): Promise<T> {
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, problem: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const abort = () => reject(problem());
     if (signal.aborted) return abort();
@@ -135,6 +143,7 @@ export class InferenceApi {
   private readonly now: () => number;
   private sagemaker?: Backend;
   private bedrock?: Backend;
+  private responseCache?: ResponseCache | null;
 
   constructor(private readonly deps: ApiDependencies) {
     this.config = deps.config;
@@ -234,10 +243,17 @@ export class InferenceApi {
     switch (operation) {
       case 'generateStream':
         return { kind: 'stream', model, request: generationRequest(body as GenerateBody) };
-      case 'generate':
-        return { kind: 'respond', respond: () => this.generate(model, body as GenerateBody, ctx) };
-      default:
-        return { kind: 'respond', respond: () => this.task(operation, model, body, ctx) };
+      case 'generate': {
+        const request = generationRequest(body as GenerateBody);
+        // Only greedy decoding is deterministic; a caller may also ask for a fresh answer.
+        const key = request.temperature === 0 && (body as GenerateBody).cache !== false ? cacheKey(operation, model, request) : undefined;
+        return { kind: 'respond', respond: () => this.cached(key, ctx, () => this.generate(model, body as GenerateBody, ctx)) };
+      }
+      default: {
+        // The task routes decode greedily: the same request always has the same answer.
+        const key = cacheKey(operation, model, taskRequest(operation, body as Record<string, unknown>));
+        return { kind: 'respond', respond: () => this.cached(key, ctx, () => this.task(operation, model, body, ctx)) };
+      }
     }
   }
 
@@ -262,9 +278,54 @@ export class InferenceApi {
       text: generation.text,
       finishReason: generation.finishReason,
       ...(generation.usage ? { usage: generation.usage } : {}),
-      // No answer cache exists yet, so every answer is fresh whatever `cache` asks.
       cached: false,
     });
+  }
+
+  /**
+   * The answer of `key` from the cache, marked `cached`, or `compute()`'s, stored when it is a 200. A cache that
+   * fails is a miss: the request goes on to the model and the failure is logged and counted.
+   */
+  private async cached(key: string | undefined, ctx: RequestContext, compute: () => Promise<ProxyResult>): Promise<ProxyResult> {
+    const cache = key === undefined ? undefined : this.cache();
+    if (!cache || key === undefined) return compute();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), CACHE_TIMEOUT_MS);
+    try {
+      const body = await raceAbort(cache.get(key, controller.signal), controller.signal, () => new Error(`cache lookup took over ${CACHE_TIMEOUT_MS} ms`));
+      if (body !== undefined) {
+        ctx.cache = 'hit';
+        return { statusCode: 200, headers: JSON_HEADERS, body: JSON.stringify({ ...JSON.parse(body), cached: true }) };
+      }
+      ctx.cache = 'miss';
+    } catch (error) {
+      ctx.cache = 'error';
+      this.logError({ level: 'WARN', requestId: ctx.requestId, route: ctx.route, model: ctx.model, cache: 'get', error: { name: (error as Error).name, message: (error as Error).message } });
+    } finally {
+      clearTimeout(timer);
+    }
+    const result = await compute();
+    if (result.statusCode === 200) {
+      try {
+        await cache.put(key, result.body);
+      } catch (error) {
+        this.logError({ level: 'WARN', requestId: ctx.requestId, route: ctx.route, model: ctx.model, cache: 'put', error: { name: (error as Error).name, message: (error as Error).message } });
+      }
+    }
+    return result;
+  }
+
+  /** The answer cache: the injected one, else the DynamoDB table of the configuration, else none. */
+  private cache(): ResponseCache | undefined {
+    if (this.responseCache === undefined) {
+      const settings = this.config.cache;
+      this.responseCache =
+        this.deps.cache ??
+        (settings
+          ? loadCache().dynamoDbResponseCache(settings.tableName, settings.ttlSeconds, this.config.region, this.deps.clients?.dynamodb)
+          : null);
+    }
+    return this.responseCache ?? undefined;
   }
 
   /** The task routes: the training prompt, greedy decoding, and the answer read as the task allows. */
@@ -408,12 +469,20 @@ export class InferenceApi {
         requestId: ctx.requestId,
         ...(ctx.apiKeyId ? { apiKeyId: ctx.apiKeyId } : {}),
         ...(ctx.modelMs === undefined ? {} : { modelMs: ctx.modelMs }),
+        ...(ctx.cache === undefined ? {} : { cache: ctx.cache }),
         totalMs: this.now() - started,
       },
       Date.now(),
     );
     this.writeMetrics(line);
   }
+}
+
+/** What a task route's answer depends on: its fields with the schema's defaults filled in. */
+function taskRequest(operation: TaskOperationId, body: Record<string, unknown>): Record<string, unknown> {
+  if (operation === 'summarize') return { ...body, maxNewTokens: body.maxNewTokens ?? DEFAULTS.summarizeMaxNewTokens };
+  if (operation === 'answer') return { ...body, maxNewTokens: body.maxNewTokens ?? DEFAULTS.answerMaxNewTokens };
+  return body;
 }
 
 /** A generate request with the schema's defaults filled in. */

@@ -12,6 +12,8 @@ export const METRIC_NAMES = {
   handlerOverhead: 'HandlerOverhead',
   errors4xx: 'Errors4xx',
   errors5xx: 'Errors5xx',
+  cacheHits: 'CacheHits',
+  cacheMisses: 'CacheMisses',
 } as const;
 
 /** The Model dimension of requests that name no served model (listModels, unknown routes and ids). */
@@ -32,6 +34,8 @@ export interface RequestMeasurement {
   /** Time spent waiting for the model; absent when no model was called. */
   readonly modelMs?: number;
   readonly totalMs: number;
+  /** The answer cache's verdict, when the request could be cached: a failed lookup counts as a miss. */
+  readonly cache?: 'hit' | 'miss' | 'error';
 }
 
 const COUNT = 'Count';
@@ -46,8 +50,20 @@ const WITH_MODEL = [
   { Name: METRIC_NAMES.errors5xx, Unit: COUNT },
 ];
 const WITHOUT_MODEL = WITH_MODEL.filter((m) => m.Name !== METRIC_NAMES.modelLatency);
+// Requests the cache could answer also declare its hits and misses, whose ratio is the hit rate.
+const CACHE_METRICS = [
+  { Name: METRIC_NAMES.cacheHits, Unit: COUNT },
+  { Name: METRIC_NAMES.cacheMisses, Unit: COUNT },
+];
+const WITH_MODEL_CACHED = [...WITH_MODEL, ...CACHE_METRICS];
+const WITHOUT_MODEL_CACHED = [...WITHOUT_MODEL, ...CACHE_METRICS];
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+function declared(withModel: boolean, withCache: boolean) {
+  if (withCache) return withModel ? WITH_MODEL_CACHED : WITHOUT_MODEL_CACHED;
+  return withModel ? WITH_MODEL : WITHOUT_MODEL;
+}
 
 /** The EMF line (without newline) of one request. */
 export function emfLine(namespace: string, m: RequestMeasurement, timestamp: number): string {
@@ -55,7 +71,7 @@ export function emfLine(namespace: string, m: RequestMeasurement, timestamp: num
   return JSON.stringify({
     _aws: {
       Timestamp: timestamp,
-      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: DIMENSIONS, Metrics: modelMs === undefined ? WITHOUT_MODEL : WITH_MODEL }],
+      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: DIMENSIONS, Metrics: declared(modelMs !== undefined, m.cache !== undefined) }],
     },
     Route: m.route,
     Model: m.model,
@@ -64,6 +80,8 @@ export function emfLine(namespace: string, m: RequestMeasurement, timestamp: num
     [METRIC_NAMES.handlerOverhead]: round(Math.max(0, m.totalMs - (modelMs ?? 0))),
     [METRIC_NAMES.errors4xx]: m.status >= 400 && m.status < 500 ? 1 : 0,
     [METRIC_NAMES.errors5xx]: m.status >= 500 ? 1 : 0,
+    ...(m.cache === undefined ? {} : { [METRIC_NAMES.cacheHits]: m.cache === 'hit' ? 1 : 0, [METRIC_NAMES.cacheMisses]: m.cache === 'hit' ? 0 : 1 }),
+    ...(m.cache === 'error' ? { CacheError: true } : {}),
     StatusCode: m.status,
     ...(m.problem ? { Problem: m.problem } : {}),
     RequestId: m.requestId,

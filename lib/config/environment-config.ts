@@ -868,6 +868,11 @@ const apiSchema = strictObject({
     'the web ACL blocks a client IP address for the rest of a 5-minute window once it sends more requests than this',
   ),
   accessLogRetentionDays: logRetentionDays().describe('days to keep the access logs (and the usage metrics they feed)'),
+  cache: strictObject({
+    ttlSeconds: wholeNumber(60, 604800, 'a whole number of seconds from 60 to 604800 (a week)').describe('how long an answer is served from the cache'),
+  })
+    .optional()
+    .describe('answer cache of deterministic requests (greedy decoding) in a KMS-encrypted DynamoDB table, keyed by model version and request; omit for none'),
   alarms: strictObject({
     maxServerErrorPercent: numberWhere((p) => p > 0 && p <= 100, 'a number above 0 and at most 100').describe('5xx share of requests over 5 minutes that alarms'),
     maxLatencyP99Ms: wholeNumber(1, 900_000).describe('p99 latency over 5 minutes that alarms'),

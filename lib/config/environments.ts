@@ -122,6 +122,8 @@ const dev: EnvironmentConfig = {
     reservedConcurrency: 20,
     wafRateLimitPer5Minutes: 2000,
     accessLogRetentionDays: 90,
+    // The same greedy request to the same model versions is answered from the cache for an hour.
+    cache: { ttlSeconds: 3600 },
     alarms: { maxServerErrorPercent: 5, maxLatencyP99Ms: 20000 },
   },
   tags: { project: 'fm-finetuning', environment: 'dev', 'cost-center': 'ml-platform' },
@@ -214,6 +216,7 @@ const prod: EnvironmentConfig = {
     reservedConcurrency: 200,
     wafRateLimitPer5Minutes: 20000,
     accessLogRetentionDays: 731,
+    cache: { ttlSeconds: 86400 },
     alarms: { maxServerErrorPercent: 1, maxLatencyP99Ms: 15000 },
   },
   tags: { ...dev.tags, environment: 'prod' },

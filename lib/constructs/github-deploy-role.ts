@@ -235,6 +235,7 @@ export const EXECUTION_POLICY_SERVICES: Readonly<Record<string, readonly string[
   'AWS::Budgets': ['budgets'],
   'AWS::CloudTrail': ['cloudtrail'],
   'AWS::CloudWatch': ['cloudwatch'],
+  'AWS::DynamoDB': ['dynamodb'],
   'AWS::EC2': ['ec2'],
   'AWS::ECR': ['ecr'],
   'AWS::Events': ['events'],

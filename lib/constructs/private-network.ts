@@ -34,6 +34,8 @@ export interface PrivateNetworkProps {
   readonly flowLogKey: kms.IKey;
   /** Keep the flow-log group when the stack is deleted. @default true */
   readonly retainOnDelete?: boolean;
+  /** A DynamoDB gateway endpoint too (free, like S3's), for functions that use DynamoDB. @default false */
+  readonly dynamoDbGateway?: boolean;
 }
 
 /**
@@ -73,7 +75,10 @@ export class PrivateNetwork extends Construct {
         subnetType:
           tier === 'public' ? ec2.SubnetType.PUBLIC : tier === 'privatelink' ? ec2.SubnetType.PRIVATE_ISOLATED : workloadType,
       })),
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+        ...(props.dynamoDbGateway ? { DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB } } : {}),
+      },
     });
 
     this.documentDefaultSecurityGroupHandler();

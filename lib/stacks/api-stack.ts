@@ -80,6 +80,7 @@ export class ApiStack extends Stack {
       logRetention: api.accessLogRetentionDays as logs.RetentionDays,
       deadLetterQueue: deadLetters,
       metricsNamespace: `${platformMetricNamespace(config.name)}/Api`,
+      cacheTtl: api.cache ? Duration.seconds(api.cache.ttlSeconds) : undefined,
     });
     this.dashboard = new ApiUsageDashboard(this, 'Usage', {
       api: this.inferenceApi,

@@ -20,6 +20,8 @@ export class NetworkStack extends Stack {
       config: config.network,
       flowLogKey: flowLogKey.key,
       retainOnDelete: config.storage.retainOnDelete,
+      // The inference API's answer cache is a DynamoDB table.
+      dynamoDbGateway: config.api?.cache !== undefined,
     });
   }
 }

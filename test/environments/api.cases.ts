@@ -249,6 +249,39 @@ describe('api stack', () => {
     expect(alarms.map((a) => a.Threshold).sort()).toEqual([ENVIRONMENTS.dev.api!.alarms.maxServerErrorPercent, ENVIRONMENTS.dev.api!.alarms.maxLatencyP99Ms].sort());
   });
 
+  test('answer cache: a KMS-encrypted on-demand table with TTL, that only the buffered handler reads and writes, through a DynamoDB gateway', () => {
+    const table = resources(devApi, 'AWS::DynamoDB::Table')[0][1];
+    expect(table.DeletionPolicy).toBe('Delete');
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: expect.anything() },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    const fns = resources(devApi, 'AWS::Lambda::Function').map(([, f]) => f.Properties);
+    const buffered = fns.find((f) => f.Handler === 'index.handler');
+    const stream = fns.find((f) => f.Handler === 'index.streamHandler');
+    expect(buffered.Environment.Variables).toMatchObject({ CACHE_TABLE: { Ref: expect.stringMatching(/^InferenceApiAnswerCache/) }, CACHE_TTL_SECONDS: '3600' });
+    expect(stream.Environment.Variables.CACHE_TABLE).toBeUndefined();
+    const statements = resources(devApi, 'AWS::IAM::ManagedPolicy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const dynamo = statements.filter((st: any) => JSON.stringify(st.Action).includes('dynamodb:'));
+    expect(dynamo.map((st: any) => st.Action)).toEqual([['dynamodb:GetItem', 'dynamodb:PutItem']]);
+    dev.templates.network.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.dynamodb']] },
+    });
+    expect(JSON.stringify(resources(devApi, 'AWS::CloudWatch::Dashboard')[0][1].Properties.DashboardBody)).toContain('Answer cache hit rate (%)');
+  });
+
+  test('without api.cache: no table, no cache settings, no DynamoDB gateway', () => {
+    const plain = synthesizeEnvironment(configWith(ENVIRONMENTS.dev, (c) => delete c.api.cache));
+    const tpl = Template.fromStack(plain.platform.api!);
+    expect(resources(tpl, 'AWS::DynamoDB::Table')).toEqual([]);
+    expect(JSON.stringify(tpl.toJSON())).not.toMatch(/CACHE_TABLE|dynamodb:/);
+    expect(JSON.stringify(plain.templates.network.toJSON())).not.toContain('.dynamodb');
+  });
+
   test('snapshot (dev)', () => {
     expect(normalizedTemplate(devApi)).toMatchSnapshot();
   });
@@ -281,6 +314,11 @@ describe('api config', () => {
     expect(problems((c) => (c.api.consumers[0].burstLimit = 101))).toMatch(/api\.consumers\[0\]\.burstLimit: got 101; allowed: at most api\.throttle\.burstLimit \(100\)/);
     expect(problems((c) => (c.api.consumers[0].name = 'Bad_Name'))).toMatch(/api\.consumers\[0\]\.name: got "Bad_Name"; allowed: lowercase letters, digits and single hyphens/);
     expect(problems((c) => (c.api.consumers[0].quota.period = 'YEAR'))).toMatch(/api\.consumers\[0\]\.quota\.period: got "YEAR"; allowed: DAY, WEEK, MONTH/);
+  });
+
+  test('the answer cache keeps answers from a minute to a week', () => {
+    expect(problems((c) => (c.api.cache.ttlSeconds = 59))).toMatch(/api\.cache\.ttlSeconds: got 59; allowed: a whole number of seconds from 60 to 604800/);
+    expect(problems((c) => (c.api.cache.ttlSeconds = 604801))).toMatch(/api\.cache\.ttlSeconds: got 604801/);
   });
 
   test("timeouts: buffered routes within API Gateway's 29 s, a stream at least as long", () => {

@@ -383,7 +383,7 @@ describe('delivery: construct rules', () => {
   });
 
   test.each<[string, (s: Stack) => void, RegExp]>([
-    ['a resource type no allowed service creates', (s) => new CfnResource(s, 'Table', { type: 'AWS::DynamoDB::Table' }), /AWS::DynamoDB::Table \(in fmft-test-s0\): no service of the execution policy creates it; add AWS::DynamoDB to EXECUTION_POLICY_SERVICES/],
+    ['a resource type no allowed service creates', (s) => new CfnResource(s, 'Secret', { type: 'AWS::SecretsManager::Secret' }), /AWS::SecretsManager::Secret \(in fmft-test-s0\): no service of the execution policy creates it; add AWS::SecretsManager to EXECUTION_POLICY_SERVICES/],
     ['an IAM role named outside the prefix', (s) => new iam.Role(s, 'Named', { roleName: 'someone-else', assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }), /\(AWS::IAM::Role\): named "someone-else", outside fmft-test-\*/],
     ['an IAM role under a path', (s) => new iam.Role(s, 'Pathed', { path: '/service-role/', assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }), /\(AWS::IAM::Role\): path "\/service-role\/" puts its ARN outside fmft-test-\*/],
     ['an IAM user', (s) => new iam.User(s, 'User'), /AWS::IAM::User \(in fmft-test-s0\): the execution policy manages IAM roles and policies only/],

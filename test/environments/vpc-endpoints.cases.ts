@@ -19,6 +19,10 @@ export type Templates = Record<string, { Resources?: Record<string, any>; Output
 
 /** The VPC endpoint behind S3 calls: the gateway, not an interface endpoint of the config. */
 export const S3_GATEWAY = 's3 (gateway endpoint)';
+/** The VPC endpoint behind DynamoDB calls (the inference API's answer cache): a gateway too. */
+export const DYNAMODB_GATEWAY = 'dynamodb (gateway endpoint)';
+/** The end of each gateway endpoint's ServiceName (com.amazonaws.<region>.<suffix>). */
+const GATEWAY_SERVICE_SUFFIX: Record<string, string> = { [S3_GATEWAY]: '.s3', [DYNAMODB_GATEWAY]: '.dynamodb' };
 
 /**
  * Actions the Lambda SERVICE performs with the function's role, for the function, from outside the function's
@@ -90,6 +94,7 @@ const ENDPOINT_OF_SERVICE: Record<string, string> = {
   states: 'states',
   cloudformation: 'cloudformation',
   s3: S3_GATEWAY,
+  dynamodb: DYNAMODB_GATEWAY,
 };
 
 /** The end of each interface endpoint's ServiceName (com.amazonaws.<region>.<suffix>). */
@@ -216,7 +221,7 @@ export function checkLambdaApiReachability(templates: Templates, network: Networ
       if (skipped) continue;
       for (const [endpoint, actions] of Object.entries(needs)) {
         const missing = unreachable(templates, network, fn, endpoint);
-        if (missing) findings.push(`${fn.name}: ${actions.join(', ')} needs ${endpoint === S3_GATEWAY ? 'the S3 gateway endpoint' : `the '${endpoint}' interface endpoint`}: ${missing}`);
+        if (missing) findings.push(`${fn.name}: ${actions.join(', ')} needs ${GATEWAY_SERVICE_SUFFIX[endpoint] ? `the ${endpoint === S3_GATEWAY ? 'S3' : 'DynamoDB'} gateway endpoint` : `the '${endpoint}' interface endpoint`}: ${missing}`);
       }
     }
   }
@@ -243,13 +248,15 @@ function endpointsOf(action: string): string[] | string {
 /** Why `fn` cannot reach `endpoint` under `network`, or undefined when it can. */
 function unreachable(templates: Templates, network: NetworkConfig, fn: VpcFunction, endpoint: string): string | undefined {
   const endpoints = resourcesOfType(templates, 'AWS::EC2::VPCEndpoint');
-  if (endpoint === S3_GATEWAY) {
-    const gateways = endpoints.filter((e) => e.r.Properties.VpcEndpointType === 'Gateway' && textOf(e.r.Properties.ServiceName).endsWith('.s3'));
-    if (gateways.length === 0) return 'no S3 gateway endpoint in the templates';
+  const gatewaySuffix = GATEWAY_SERVICE_SUFFIX[endpoint];
+  if (gatewaySuffix) {
+    const what = endpoint === S3_GATEWAY ? 'S3' : 'DynamoDB';
+    const gateways = endpoints.filter((e) => e.r.Properties.VpcEndpointType === 'Gateway' && textOf(e.r.Properties.ServiceName).endsWith(gatewaySuffix));
+    if (gateways.length === 0) return `no ${what} gateway endpoint in the templates`;
     const routeTables = new Set(gateways.flatMap((g) => (g.r.Properties.RouteTableIds ?? []).map((t: unknown) => identity(templates, g.stack, t))));
     const unrouted = fn.subnets.filter((s) => !routeTablesOf(templates, s).some((t) => routeTables.has(t)));
-    if (unrouted.length) return `the route tables of subnets ${unrouted.join(', ')} have no route to the S3 gateway endpoint`;
-    if (!fn.securityGroups.some((sg) => allowsHttpsOut(templates, sg, { prefixList: true }))) return `no security group of the function allows HTTPS out to S3 (${fn.securityGroups.join(', ')})`;
+    if (unrouted.length) return `the route tables of subnets ${unrouted.join(', ')} have no route to the ${what} gateway endpoint`;
+    if (!fn.securityGroups.some((sg) => allowsHttpsOut(templates, sg, { prefixList: true }))) return `no security group of the function allows HTTPS out to ${what} (${fn.securityGroups.join(', ')})`;
     return undefined;
   }
   if (!(INTERFACE_ENDPOINT_NAMES as readonly string[]).includes(endpoint)) {
@@ -534,8 +541,8 @@ describe('VPC endpoints for Lambda code: the check can fail', () => {
   test("Step Functions without its endpoint, and a service with no known endpoint, are reported", () => {
     const states = checkLambdaApiReachability(withGuardStatement({ Effect: 'Allow', Action: 'states:StartExecution', Resource: '*' }), without('states'));
     expect(guard(states)).toEqual([expect.stringContaining("states:StartExecution needs the 'states' interface endpoint: not in network.interfaceEndpoints")]);
-    const dynamo = checkLambdaApiReachability(withGuardStatement({ Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: '*' }), dev.network);
-    expect(guard(dynamo)).toEqual([expect.stringContaining("dynamodb:GetItem: no VPC endpoint is known for 'dynamodb:' actions")]);
+    const rds = checkLambdaApiReachability(withGuardStatement({ Effect: 'Allow', Action: ['rds:DescribeDBInstances'], Resource: '*' }), dev.network);
+    expect(guard(rds)).toEqual([expect.stringContaining("rds:DescribeDBInstances: no VPC endpoint is known for 'rds:' actions")]);
   });
 
   test('Bedrock and SageMaker calls map to their runtime or API endpoint, wildcards to both', () => {

@@ -120,6 +120,23 @@ export class ApiUsageDashboard extends Construct {
         ...PERCENTILES.slice(1).map((p) => graph(`Latency ${p} per API key (ms)`, perKey('Latency', p))),
       );
     }
+    if (api.cacheTable) {
+      const cacheSum = (metricName: string) => `SUM(SEARCH('{${api.metricsNamespace},Route,Model} MetricName="${metricName}"', 'Sum', ${PERIOD.toSeconds()}))`;
+      this.dashboard.addWidgets(
+        graph(
+          'Answer cache hit rate (%)',
+          [
+            new cloudwatch.MathExpression({
+              expression: `100 * ${cacheSum('CacheHits')} / (${cacheSum('CacheHits')} + ${cacheSum('CacheMisses')})`,
+              label: 'hit rate',
+              period: PERIOD,
+            }),
+          ],
+          12,
+        ),
+        graph('Answer cache hits and misses', [handler('CacheHits', 'Sum'), handler('CacheMisses', 'Sum')], 12),
+      );
+    }
     this.dashboard.addWidgets(
       graph('Requests the web ACL blocked', [
         new cloudwatch.Metric({

@@ -1,5 +1,6 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -55,6 +56,12 @@ export interface InferenceApiProps {
   readonly deadLetterQueue: sqs.IQueue;
   /** CloudWatch namespace of the handler's metrics (per route and model). */
   readonly metricsNamespace: string;
+  /**
+   * How long a greedy answer is served from the answer cache (a DynamoDB table encrypted with `key`, whose TTL
+   * deletes old answers). Functions in isolated subnets reach it through a DynamoDB gateway endpoint.
+   * @default no cache
+   */
+  readonly cacheTtl?: Duration;
 }
 
 /** The problem each API Gateway response type becomes, and the status it is sent with. */
@@ -144,6 +151,8 @@ export class InferenceApi extends Construct {
   readonly apiKeys: Readonly<Record<string, apigateway.IApiKey>>;
   readonly usagePlans: Readonly<Record<string, apigateway.UsagePlan>>;
   readonly operations: readonly ApiOperation[];
+  /** The answer cache, when `cacheTtl` is set. */
+  readonly cacheTable?: dynamodb.Table;
   /** CloudWatch namespace of the handler's metrics. */
   readonly metricsNamespace: string;
 
@@ -156,11 +165,15 @@ export class InferenceApi extends Construct {
     this.metricsNamespace = props.metricsNamespace;
 
     // ---- the functions
+    if (props.cacheTtl) this.cacheTable = this.addCacheTable(props.key);
     const environment = {
       SERVED_MODELS: JSON.stringify(props.servedModels),
       METRICS_NAMESPACE: props.metricsNamespace,
       MODEL_TIMEOUT_MS: String(props.modelTimeout.toMilliseconds()),
     };
+    // Only the buffered routes use the cache: a stream is never cached.
+    const cacheEnvironment: Record<string, string> =
+      this.cacheTable && props.cacheTtl ? { CACHE_TABLE: this.cacheTable.tableName, CACHE_TTL_SECONDS: String(props.cacheTtl.toSeconds()) } : {};
     // The handler ends a stream with an `error` event when the model runs out of time: that must happen
     // before Lambda ends the function, or the caller gets a cut stream without the event.
     const streamModelMs = props.streamTimeout.toMilliseconds() - STREAM_GRACE_MS;
@@ -179,7 +192,7 @@ export class InferenceApi extends Construct {
       description: `${props.apiName}: the inference API's buffered routes`,
       // A second beyond the model's wait, so the handler answers model-timeout before Lambda ends it.
       timeout: props.modelTimeout.plus(Duration.seconds(2)),
-      environment,
+      environment: { ...environment, ...cacheEnvironment },
     });
     this.streamHandler = new PlatformFunction(this, 'StreamHandler', {
       ...common,
@@ -189,6 +202,8 @@ export class InferenceApi extends Construct {
       environment: { ...environment, MODEL_TIMEOUT_MS: String(streamModelMs) },
     });
     for (const fn of [this.handler, this.streamHandler]) grantModels(stack, fn, props.servedModels);
+    // Read and write items, nothing else.
+    this.cacheTable?.grant(this.handler.role.grantPrincipal, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
     // ---- logs
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.key, retention: props.logRetention });
@@ -377,6 +392,26 @@ export class InferenceApi extends Construct {
     this.stage.node.addDependency(executionLogs);
   }
 
+  private addCacheTable(key: kms.IKey): dynamodb.Table {
+    const table = new dynamodb.Table(this, 'AnswerCache', {
+      partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: key,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Cached answers are rebuilt by the next requests; nothing in the table is worth keeping.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    for (const pack of ['HIPAA.Security', 'NIST.800.53.R5']) {
+      acknowledgeNag(table, {
+        id: `${pack}::${pack}-DynamoDBInBackupPlan`,
+        reason: 'A cache of model answers that expire within a week (api.cache.ttlSeconds) and that the next requests rebuild; point-in-time recovery is on, a backup plan would keep nothing of value',
+      });
+    }
+    return table;
+  }
+
   private addWebAcl(props: InferenceApiProps): wafv2.CfnWebACL {
     const visibility = (metricName: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName });
     const managed = (priority: number, name: string, overrides: string[] = []) => ({
@@ -445,6 +480,8 @@ function validate(props: InferenceApiProps): void {
   const ids = props.servedModels.map((m) => m.id);
   const duplicates = ids.filter((m, i) => ids.indexOf(m) !== i);
   if (duplicates.length) problems.push(`servedModels: ids ${[...new Set(duplicates)].join(', ')} appear more than once; model ids must be unique`);
+  const ttl = props.cacheTtl?.toSeconds();
+  if (ttl !== undefined && !Token.isUnresolved(ttl) && (ttl < 60 || ttl > 604800)) problems.push(`cacheTtl: got ${ttl} s; allowed: 60 s to a week`);
   if (props.wafRateLimitPer5Minutes < 10 || !Number.isInteger(props.wafRateLimitPer5Minutes)) {
     problems.push(`wafRateLimitPer5Minutes: got ${props.wafRateLimitPer5Minutes}; allowed: a whole number >= 10 (WAF's rate-based rule minimum)`);
   }
