@@ -46,6 +46,8 @@ export const INTERFACE_ENDPOINT_NAMES = [
   'sqs',
   'states',
   'cloudformation',
+  // API Gateway's, for a private inference API (api.endpointType 'private'); the API's callers reach it.
+  'execute-api',
 ] as const;
 export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINT_NAMES)[number];
 /** Interface endpoints the staged promotion's functions need in isolated subnets. */
@@ -848,7 +850,23 @@ const apiConsumerSchema = strictObject({
   }).optional(),
 });
 
+/** Where the inference API answers: a public regional endpoint, or only through the VPC's execute-api endpoint. */
+export const API_ENDPOINT_TYPES = ['regional', 'private'] as const;
+
 const apiSchema = strictObject({
+  endpointType: oneOf(API_ENDPOINT_TYPES).describe(
+    "`regional`: a public HTTPS endpoint (keys, IAM and the web ACL guard it); `private`: reachable only through the VPC's `execute-api` interface endpoint, from `privateClientCidrs`",
+  ),
+  privateClientCidrs: z
+    .array(
+      stringWhere((text) => {
+        const cidr = parseCidr(text);
+        return typeof cidr === 'string' ? cidr : undefined;
+      }, 'an IPv4 CIDR a.b.c.d/n'),
+      { error: 'allowed: a list of IPv4 CIDRs' },
+    )
+    .optional()
+    .describe('with `private`: the address ranges of the callers (this VPC, peered or on-premises networks) that the execute-api endpoint admits on HTTPS'),
   authentication: oneOf(API_AUTHENTICATION).describe(
     '`api-key`: a key of a usage plan per consumer; `iam`: SigV4 of an IAM principal allowed execute-api:Invoke; `iam-and-api-key`: both',
   ),
@@ -1039,6 +1057,16 @@ function checkApi(c: z.infer<typeof ENVIRONMENT_CONFIG_SCHEMA>, api: z.infer<typ
     if (k.rateLimit > api.throttle.rateLimit) report(['api', 'consumers', i, 'rateLimit'], k.rateLimit, `allowed: at most api.throttle.rateLimit (${api.throttle.rateLimit})`);
     if (k.burstLimit > api.throttle.burstLimit) report(['api', 'consumers', i, 'burstLimit'], k.burstLimit, `allowed: at most api.throttle.burstLimit (${api.throttle.burstLimit})`);
   });
+  if (api.endpointType === 'private') {
+    if (!api.privateClientCidrs?.length) {
+      report(['api', 'privateClientCidrs'], api.privateClientCidrs ?? null, "a private API needs its callers' address ranges: list at least one CIDR (e.g. the VPC's)");
+    }
+    if (!c.network.interfaceEndpoints.includes('execute-api')) {
+      report(['api', 'endpointType'], api.endpointType, "a private API is reached through the 'execute-api' interface endpoint: add it to network.interfaceEndpoints");
+    }
+  } else if (api.privateClientCidrs !== undefined) {
+    report(['api', 'privateClientCidrs'], api.privateClientCidrs, "only a private API (endpointType 'private') has client ranges; omit it");
+  }
   if (api.streamTimeoutSeconds < api.modelTimeoutSeconds) {
     report(['api', 'streamTimeoutSeconds'], api.streamTimeoutSeconds, `allowed: at least api.modelTimeoutSeconds (${api.modelTimeoutSeconds})`);
   }
@@ -1070,6 +1098,7 @@ export type ServingVariantConfig = ServingConfig['variants'][number];
 export type InferenceComponentConfig = NonNullable<ServingConfig['sharedEndpoint']>['components'][number];
 export type AuditConfig = EnvironmentConfig['audit'];
 export type ApiConfig = NonNullable<EnvironmentConfig['api']>;
+export type ApiEndpointType = (typeof API_ENDPOINT_TYPES)[number];
 /** A Bedrock custom model the inference API serves. */
 export type BedrockServedModelConfig = NonNullable<ServingConfig['bedrockModels']>[number];
 export type MonitoringConfig = EnvironmentConfig['monitoring'];

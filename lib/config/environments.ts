@@ -4,8 +4,11 @@ import { DEFAULT_MONITOR_THRESHOLDS } from './monitoring-metrics';
 import { withServingOverrides } from './serving-overrides';
 import { ConfigValidationError, validateEnvironmentConfig } from './validate';
 
-/** Every interface endpoint the network stack knows: both environments run jobs, Lambdas and Bedrock calls. */
-const ALL_INTERFACE_ENDPOINTS: EnvironmentConfig['network']['interfaceEndpoints'] = [...INTERFACE_ENDPOINT_NAMES];
+/**
+ * Every interface endpoint the network stack knows, but API Gateway's: both environments run jobs, Lambdas and
+ * Bedrock calls, and both serve a regional inference API (a private one needs `execute-api`).
+ */
+const ALL_INTERFACE_ENDPOINTS: EnvironmentConfig['network']['interfaceEndpoints'] = INTERFACE_ENDPOINT_NAMES.filter((e) => e !== 'execute-api');
 
 const dev: EnvironmentConfig = {
   name: 'dev',
@@ -111,6 +114,7 @@ const dev: EnvironmentConfig = {
   },
   // One API over whatever is served: each consumer has its own key, rate and daily quota.
   api: {
+    endpointType: 'regional',
     authentication: 'api-key',
     throttle: { rateLimit: 50, burstLimit: 100 },
     consumers: [

@@ -23,6 +23,7 @@ const INTERFACE_ENDPOINT_SERVICES: Record<InterfaceEndpointName, ec2.InterfaceVp
   sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
   cloudformation: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION,
   states: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+  'execute-api': ec2.InterfaceVpcEndpointAwsService.APIGATEWAY,
 };
 
 /** Workloads that get their own security group. */
@@ -36,6 +37,12 @@ export interface PrivateNetworkProps {
   readonly retainOnDelete?: boolean;
   /** A DynamoDB gateway endpoint too (free, like S3's), for functions that use DynamoDB. @default false */
   readonly dynamoDbGateway?: boolean;
+  /**
+   * Who may call through the `execute-api` endpoint (a private inference API's callers): it gets its own
+   * security group admitting HTTPS from these ranges, not the platform workloads' group of the other endpoints.
+   * @default none (only with `execute-api` in config.interfaceEndpoints does it matter)
+   */
+  readonly executeApiClientCidrs?: readonly string[];
 }
 
 /**
@@ -47,6 +54,8 @@ export class PrivateNetwork extends Construct {
   readonly vpc: ec2.Vpc;
   /** Security groups per workload; training's allows all traffic among its own members only. */
   readonly securityGroups: Record<WorkloadKind, ec2.SecurityGroup>;
+  /** The interface endpoints of config.interfaceEndpoints, by name. */
+  readonly interfaceEndpoints: Readonly<Partial<Record<InterfaceEndpointName, ec2.InterfaceVpcEndpoint>>>;
   /** Security group of the interface endpoints: HTTPS in from the workload groups only. */
   readonly endpointSecurityGroup: ec2.SecurityGroup;
   readonly flowLogGroup: logs.LogGroup;
@@ -139,15 +148,18 @@ export class PrivateNetwork extends Construct {
     }
 
     const endpointSubnets = { subnetGroupName: 'privatelink' };
+    const endpoints: Partial<Record<InterfaceEndpointName, ec2.InterfaceVpcEndpoint>> = {};
     for (const name of c.interfaceEndpoints) {
-      this.vpc.addInterfaceEndpoint(pascal(name), {
+      const securityGroup = name === 'execute-api' ? this.executeApiSecurityGroup(props.executeApiClientCidrs ?? []) : this.endpointSecurityGroup;
+      endpoints[name] = this.vpc.addInterfaceEndpoint(pascal(name), {
         service: INTERFACE_ENDPOINT_SERVICES[name],
         subnets: endpointSubnets,
-        securityGroups: [this.endpointSecurityGroup],
+        securityGroups: [securityGroup],
         privateDnsEnabled: true,
         open: false,
       });
     }
+    this.interfaceEndpoints = endpoints;
   }
 
   /**
@@ -164,6 +176,17 @@ export class PrivateNetwork extends Construct {
       { id: 'CKV_AWS_115', comment: 'Invoked once per deployment of this VPC by CloudFormation; no concurrent executions to limit' },
       { id: 'CKV_AWS_117', comment: 'It must reach the EC2 API while the VPC it configures is being created; it handles no data' },
     );
+  }
+
+  /** The execute-api endpoint's own group: HTTPS in from the private API's callers, nothing out. */
+  private executeApiSecurityGroup(cidrs: readonly string[]): ec2.SecurityGroup {
+    const sg = new ec2.SecurityGroup(this, 'ExecuteApiEndpointSecurityGroup', {
+      vpc: this.vpc,
+      description: 'execute-api interface endpoint: HTTPS in from the private inference API callers',
+      allowAllOutbound: false,
+    });
+    for (const cidr of cidrs) sg.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), `HTTPS from private API callers in ${cidr}`);
+    return sg;
   }
 
   /** Subnets of one tier, e.g. `training` for training jobs' ENIs. */

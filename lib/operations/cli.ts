@@ -9,9 +9,9 @@ import { downloadEvaluationReports, VersionReport } from './compare-versions';
 import { abResult, describeVariants, promote, rollback, shiftTraffic } from './endpoint-operations';
 
 /**
- * The operations CLI (`scripts/endpoint.ts`): arguments parsed by commander, then the same library the
- * Lambda handlers use. Every command answers `--help`; an unknown option names itself and the options of
- * its command; a bad value names the option as typed; missing options are named all at once.
+ * The operations CLI (`scripts/endpoint.ts`, and `fmft endpoint`: fmft-cli.ts): arguments parsed by commander,
+ * then the same library the Lambda handlers use. Every command answers `--help`; an unknown option names itself
+ * and the options of its command; a bad value names the option as typed; missing options are named all at once.
  *
  * Exit status: 0 done, 1 the operation failed (AWS error, no data), 2 bad arguments (also a variant the
  * endpoint does not have), 3 a shift was reverted because an alarm fired.
@@ -99,7 +99,8 @@ Exit status: 0 done, 1 the operation failed, 2 bad arguments (or a variant the e
 3 a shift was reverted because an alarm fired.
 Uses the AWS credentials and region of the environment (AWS_PROFILE, AWS_REGION).`;
 
-const PROGRAM: ProgramSpec<Command> = {
+/** The program: its commands, also mounted as `fmft endpoint` (fmft-cli.ts). */
+export const PROGRAM: ProgramSpec<Command> = {
   script: 'npx tsx scripts/endpoint.ts',
   description: "Operate a live endpoint's production variants: status, gradual shift, promote, rollback, A/B result, and compare registered versions.",
   commands: COMMANDS,
@@ -107,9 +108,12 @@ const PROGRAM: ProgramSpec<Command> = {
   optionHint: 'status --endpoint <name>',
 };
 
-/** The command in `argv` (without node and script); throws `UsageError` for bad arguments, `HelpRequested` for --help. */
-export function parseCommand(argv: readonly string[]): Command {
-  return parseArguments(PROGRAM, argv);
+/**
+ * The command in `argv` (without node and script); throws `UsageError` for bad arguments, `HelpRequested` for --help.
+ * `script` is how the CLI was run, for its help: `npx tsx scripts/fmft.ts endpoint` when mounted in fmft.
+ */
+export function parseCommand(argv: readonly string[], script = PROGRAM.script): Command {
+  return parseArguments({ ...PROGRAM, script }, argv);
 }
 
 /** The program's help text (what `--help` prints). */
@@ -166,16 +170,18 @@ export function compareReports(reports: readonly VersionReport[], outputDir: str
 
 /**
  * The whole CLI: parse, run, print; returns the exit status (see the top of this file). `clients` is called
- * only once the arguments are valid, so `--help` and usage errors need no AWS settings.
+ * only once the arguments are valid, so `--help` and usage errors need no AWS settings. `script`: as for
+ * `parseCommand`.
  */
 export async function runCli(
   argv: readonly string[],
   io: CliIo,
   clients: () => { sm: SageMakerClient; cw: CloudWatchClient; s3: S3Client } = () => ({ sm: new SageMakerClient({}), cw: new CloudWatchClient({}), s3: new S3Client({}) }),
+  script = PROGRAM.script,
 ): Promise<number> {
   let cmd: Command;
   try {
-    cmd = parseCommand(argv);
+    cmd = parseCommand(argv, script);
   } catch (e) {
     const status = reportUsage(e, io);
     if (status === undefined) throw e;

@@ -4,10 +4,11 @@ import { CliIo, CommandSpec, OptionSpec, parseArguments, ProgramSpec, reportUsag
 import { InstancePrices, parsePrices, pipelineHistory, PRICES_ALLOWED, tuningResults } from './pipeline-history';
 
 /**
- * The pipeline CLI (`scripts/pipeline.ts`): recent executions of a pipeline with their steps, jobs, metrics and
- * estimated costs, and a tuning job's training jobs ranked by the objective. Parsing is the endpoint CLI's
- * (both use `cli-kit.ts`): every command answers `--help`; an unknown option names itself and the options
- * of its command; a bad value names the option as typed; missing options are named all at once.
+ * The pipeline CLI (`scripts/pipeline.ts`, and `fmft pipeline`: fmft-cli.ts): recent executions of a pipeline
+ * with their steps, jobs, metrics and estimated costs, and a tuning job's training jobs ranked by the objective.
+ * Parsing is the endpoint CLI's (both use `cli-kit.ts`): every command answers `--help`; an unknown option names
+ * itself and the options of its command; a bad value names the option as typed; missing options are named all
+ * at once.
  *
  * Exit status: 0 done, 1 the operation failed (an AWS call failed; the message names it), 2 bad arguments.
  */
@@ -64,7 +65,8 @@ const EXIT_STATUS_HELP = `
 Exit status: 0 done, 1 the operation failed (the message names the AWS call), 2 bad arguments.
 Uses the AWS credentials and region of the environment (AWS_PROFILE, AWS_REGION).`;
 
-const PROGRAM: ProgramSpec<PipelineCommand> = {
+/** The program: its commands, also mounted as `fmft pipeline` (fmft-cli.ts). */
+export const PROGRAM: ProgramSpec<PipelineCommand> = {
   script: 'npx tsx scripts/pipeline.ts',
   description: "A pipeline's recent executions (steps, jobs, estimated cost, metrics) and a tuning job's ranked training jobs.",
   commands: COMMANDS,
@@ -72,9 +74,12 @@ const PROGRAM: ProgramSpec<PipelineCommand> = {
   optionHint: 'history --pipeline <name>',
 };
 
-/** The command in `argv` (without node and script); throws `UsageError` for bad arguments, `HelpRequested` for --help. */
-export function parsePipelineCommand(argv: readonly string[]): PipelineCommand {
-  return parseArguments(PROGRAM, argv);
+/**
+ * The command in `argv` (without node and script); throws `UsageError` for bad arguments, `HelpRequested` for --help.
+ * `script` is how the CLI was run, for its help: `npx tsx scripts/fmft.ts pipeline` when mounted in fmft.
+ */
+export function parsePipelineCommand(argv: readonly string[], script = PROGRAM.script): PipelineCommand {
+  return parseArguments({ ...PROGRAM, script }, argv);
 }
 
 /** Runs a parsed command; returns what to print (JSON). */
@@ -89,12 +94,18 @@ export async function runPipelineCommand(cmd: PipelineCommand, sm: SageMakerClie
 
 /**
  * The whole CLI: parse, run, print; returns the exit status (see the top of this file). `clients` is called
- * only once the arguments are valid, so `--help` and usage errors need no AWS settings.
+ * only once the arguments are valid, so `--help` and usage errors need no AWS settings. `script`: as for
+ * `parsePipelineCommand`.
  */
-export async function runCli(argv: readonly string[], io: CliIo, clients: () => { sm: SageMakerClient } = () => ({ sm: new SageMakerClient({}) })): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  clients: () => { sm: SageMakerClient } = () => ({ sm: new SageMakerClient({}) }),
+  script = PROGRAM.script,
+): Promise<number> {
   let cmd: PipelineCommand;
   try {
-    cmd = parsePipelineCommand(argv);
+    cmd = parsePipelineCommand(argv, script);
   } catch (e) {
     const status = reportUsage(e, io);
     if (status === undefined) throw e;

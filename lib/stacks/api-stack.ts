@@ -49,6 +49,13 @@ export function servedModels(config: EnvironmentConfig): ServedModel[] {
   ];
 }
 
+function privateEndpointOf(network: NetworkStack) {
+  const endpoint = network.network.interfaceEndpoints['execute-api'];
+  // The config refuses a private API without the endpoint; this is the construct-level guard.
+  if (!endpoint) throw new Error("api.endpointType 'private' needs the 'execute-api' interface endpoint in network.interfaceEndpoints");
+  return endpoint;
+}
+
 /**
  * The inference API of the environment (`<prefix>-<env>-api`): one REST API in front of every served model,
  * its consumers' keys and usage plans, its web ACL, and the usage dashboard and alarms.
@@ -81,6 +88,7 @@ export class ApiStack extends Stack {
       deadLetterQueue: deadLetters,
       metricsNamespace: `${platformMetricNamespace(config.name)}/Api`,
       cacheTtl: api.cache ? Duration.seconds(api.cache.ttlSeconds) : undefined,
+      privateEndpoint: api.endpointType === 'private' ? privateEndpointOf(network) : undefined,
     });
     this.dashboard = new ApiUsageDashboard(this, 'Usage', {
       api: this.inferenceApi,

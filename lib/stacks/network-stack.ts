@@ -22,6 +22,7 @@ export class NetworkStack extends Stack {
       retainOnDelete: config.storage.retainOnDelete,
       // The inference API's answer cache is a DynamoDB table.
       dynamoDbGateway: config.api?.cache !== undefined,
+      executeApiClientCidrs: config.api?.endpointType === 'private' ? config.api.privateClientCidrs : undefined,
     });
   }
 }

@@ -75,7 +75,7 @@ describe('environment config', () => {
     ['subnet larger than VPC', (c) => (c.network.vpcCidr = '10.40.0.0/24'), /network.subnetPrefixLengths: .*every subnet must be smaller than the VPC/],
     ['subnet prefix out of range', (c) => (c.network.subnetPrefixLengths.privatelink = 29), /network.subnetPrefixLengths.privatelink: got 29; allowed: a whole number from 16 to 28/],
     ['NAT above AZ count', (c) => (c.network.natGateways = 3), /network.natGateways: got 3; allowed: a whole number from 0 .* to 2/],
-    ['unknown endpoint', (c) => c.network.interfaceEndpoints.push('dynamodb'), /network.interfaceEndpoints\[14\]: got "dynamodb"; allowed: sagemaker-api, sagemaker-runtime, .*, bedrock-runtime, sns, sqs, states, cloudformation$/m],
+    ['unknown endpoint', (c) => c.network.interfaceEndpoints.push('dynamodb'), /network.interfaceEndpoints\[14\]: got "dynamodb"; allowed: sagemaker-api, sagemaker-runtime, .*, bedrock-runtime, sns, sqs, states, cloudformation, execute-api$/m],
     ['duplicate endpoint', (c) => c.network.interfaceEndpoints.push('kms'), /each endpoint may be listed once/],
     ['replication that is not a yes or no', (c) => (c.disasterRecovery.replication = 'yes'), /disasterRecovery.replication: got "yes"; allowed: true or false/],
     ['bucket prefix too long for the DR replicas', (c) => (c.storage.bucketNamePrefix = 'fmft-platform'), /storage.bucketNamePrefix: got "fmft-platform"; too long: bucket names such as 'fmft-platform-dev-dr-evaluation-results-123456789012-ap-southeast-5' would exceed S3's 63 characters; use at most 9 characters/],

@@ -282,6 +282,34 @@ describe('api stack', () => {
     expect(JSON.stringify(plain.templates.network.toJSON())).not.toContain('.dynamodb');
   });
 
+  test('private: only through the VPC\'s execute-api endpoint, which admits the configured callers on HTTPS, with no unacknowledged finding', () => {
+    const privateConfig = configWith(ENVIRONMENTS.dev, (c) => {
+      c.api.endpointType = 'private';
+      c.api.privateClientCidrs = ['10.40.0.0/16', '192.168.10.0/24'];
+      c.network.interfaceEndpoints.push('execute-api');
+    });
+    const synth = synthesizeEnvironment(privateConfig);
+    const tpl = Template.fromStack(synth.platform.api!);
+    const api = resources(tpl, 'AWS::ApiGateway::RestApi')[0][1].Properties;
+    expect(api.EndpointConfiguration).toEqual({ Types: ['PRIVATE'], VpcEndpointIds: [expect.anything()] });
+    const [deny, allow] = api.Policy.Statement;
+    expect(deny).toMatchObject({ Effect: 'Deny', Action: 'execute-api:Invoke', Principal: { AWS: '*' }, Condition: { StringNotEquals: { 'aws:SourceVpce': expect.anything() } } });
+    expect(allow).toMatchObject({ Effect: 'Allow', Action: 'execute-api:Invoke', Condition: { StringEquals: { 'aws:SourceVpce': expect.anything() } } });
+    // Both name the endpoint the API is bound to.
+    expect(deny.Condition.StringNotEquals['aws:SourceVpce']).toEqual(allow.Condition.StringEquals['aws:SourceVpce']);
+    expect(api.EndpointConfiguration.VpcEndpointIds[0]).toEqual(allow.Condition.StringEquals['aws:SourceVpce']);
+    const network = synth.templates.network;
+    network.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.us-east-1.execute-api', PrivateDnsEnabled: true });
+    const groups = resources(network, 'AWS::EC2::SecurityGroup').map(([, g]) => g.Properties).filter((g) => String(g.GroupDescription).startsWith('execute-api'));
+    expect(groups).toHaveLength(1);
+    expect(groups[0].SecurityGroupIngress.map((r: any) => [r.CidrIp, r.FromPort, r.ToPort])).toEqual([
+      ['10.40.0.0/16', 443, 443],
+      ['192.168.10.0/24', 443, 443],
+    ]);
+    const findings = synth.report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)));
+    expect(findings).toEqual([]);
+  });
+
   test('snapshot (dev)', () => {
     expect(normalizedTemplate(devApi)).toMatchSnapshot();
   });
@@ -314,6 +342,16 @@ describe('api config', () => {
     expect(problems((c) => (c.api.consumers[0].burstLimit = 101))).toMatch(/api\.consumers\[0\]\.burstLimit: got 101; allowed: at most api\.throttle\.burstLimit \(100\)/);
     expect(problems((c) => (c.api.consumers[0].name = 'Bad_Name'))).toMatch(/api\.consumers\[0\]\.name: got "Bad_Name"; allowed: lowercase letters, digits and single hyphens/);
     expect(problems((c) => (c.api.consumers[0].quota.period = 'YEAR'))).toMatch(/api\.consumers\[0\]\.quota\.period: got "YEAR"; allowed: DAY, WEEK, MONTH/);
+  });
+
+  test("a private API names its callers' ranges and has the execute-api endpoint; a regional one names none", () => {
+    expect(problems((c) => (c.api.endpointType = 'private'))).toMatch(/api\.privateClientCidrs: got null; a private API needs its callers' address ranges/);
+    expect(problems((c) => (c.api.endpointType = 'private'))).toMatch(/api\.endpointType: got "private"; a private API is reached through the 'execute-api' interface endpoint/);
+    expect(problems((c) => (c.api.privateClientCidrs = ['10.0.0.0/8']))).toMatch(/api\.privateClientCidrs: .*only a private API \(endpointType 'private'\) has client ranges/);
+    expect(problems((c) => ((c.api.endpointType = 'private'), (c.api.privateClientCidrs = ['10.0.0.0/33']), c.network.interfaceEndpoints.push('execute-api')))).toMatch(
+      /api\.privateClientCidrs\[0\]: got "10\.0\.0\.0\/33"/,
+    );
+    expect(problems((c) => ((c.api.endpointType = 'private'), (c.api.privateClientCidrs = ['10.0.0.0/8']), c.network.interfaceEndpoints.push('execute-api')))).toBe('');
   });
 
   test('the answer cache keeps answers from a minute to a week', () => {

@@ -113,6 +113,7 @@ const SERVICE_NAME_SUFFIX: Record<InterfaceEndpointName, string> = {
   sqs: 'sqs',
   states: 'states',
   cloudformation: 'cloudformation',
+  'execute-api': 'execute-api',
 };
 
 /** AWS managed policies a Lambda role may carry, with their statements (they are not in any template). */

@@ -4,12 +4,14 @@ is an allowed choice. The commands are parsed, not run (their inputs are example
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 
+from training.bedrock.__main__ import COMMANDS as BEDROCK_COMMANDS
 from training.bench_monitor import BenchArgs as MonitorBenchArgs
 from training.common.args import parse_into
 from training.compliance.__main__ import COMMANDS as COMPLIANCE_COMMANDS
@@ -40,6 +42,14 @@ _COMMAND = re.compile(
     r"(?:python3?|\.venv/bin/python|torchrun(?:[ \t]+--\S+)*)[ \t]+-m[ \t]+"
     r"(training[\w.]*)((?:[ \t]+[^\s|;&#]+)*)"
 )
+# `npx tsx scripts/fmft.ts <group> ARGS` (or `npx fmft`) runs `python -m <module> ARGS` for the operator
+# CLI's Python groups (training/contracts/operator-cli.json); its endpoint and pipeline groups are parsed by
+# test/cli/fmft.test.ts.
+_OPERATOR_CLI = json.loads((REPO / "training/contracts/operator-cli.json").read_text(encoding="utf-8"))
+FMFT_MODULES = {group["name"]: group["module"] for group in _OPERATOR_CLI["groups"]}
+_FMFT_COMMAND = re.compile(
+    r"npx[ \t]+(?:tsx[ \t]+scripts/fmft\.ts|fmft)[ \t]+([a-z][\w-]*)((?:[ \t]+[^\s|;&#]+)*)"
+)
 
 
 def documented_commands() -> list[tuple[str, str, list[str]]]:
@@ -53,6 +63,11 @@ def documented_commands() -> list[tuple[str, str, list[str]]]:
             for match in _COMMAND.finditer(body):
                 line = start + body.count("\n", 0, match.start())
                 found.append((f"{doc.relative_to(REPO)}:{line}", match.group(1), shlex.split(match.group(2))))
+            for match in _FMFT_COMMAND.finditer(body):
+                if match.group(1) in FMFT_MODULES:
+                    line = start + body.count("\n", 0, match.start())
+                    module = FMFT_MODULES[match.group(1)]
+                    found.append((f"{doc.relative_to(REPO)}:{line}", module, shlex.split(match.group(2))))
     return found
 
 
@@ -98,6 +113,7 @@ def test_documented_command_parses(where: str, module: str, args: list[str], tmp
         "training.monitor": MONITOR_COMMANDS,
         "training.compliance": COMPLIANCE_COMMANDS,
         "training.cost": COST_COMMANDS,
+        "training.bedrock": BEDROCK_COMMANDS,
     }
     if module in subcommands:
         commands = subcommands[module]

@@ -1,6 +1,7 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -62,6 +63,11 @@ export interface InferenceApiProps {
    * @default no cache
    */
   readonly cacheTtl?: Duration;
+  /**
+   * Make the API private: reachable only through this `execute-api` interface endpoint, whose id the resource
+   * policy requires of every request. @default a regional (public) endpoint
+   */
+  readonly privateEndpoint?: ec2.IInterfaceVpcEndpoint;
 }
 
 /** The problem each API Gateway response type becomes, and the status it is sent with. */
@@ -212,7 +218,10 @@ export class InferenceApi extends Construct {
     this.api = new apigateway.RestApi(this, 'Api', {
       restApiName: props.apiName,
       description: `${OPENAPI_DOCUMENT.info.title} ${OPENAPI_DOCUMENT.info.version} (api/openapi.json)`,
-      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      endpointConfiguration: props.privateEndpoint
+        ? { types: [apigateway.EndpointType.PRIVATE], vpcEndpoints: [props.privateEndpoint] }
+        : { types: [apigateway.EndpointType.REGIONAL] },
+      policy: props.privateEndpoint ? privateApiPolicy(props.privateEndpoint) : undefined,
       cloudWatchRole: false,
       apiKeySourceType: usesKeys ? apigateway.ApiKeySourceType.HEADER : undefined,
       deployOptions: {
@@ -462,6 +471,32 @@ export class InferenceApi extends Construct {
     });
     return acl;
   }
+}
+
+/**
+ * A private API's resource policy: requests through the one VPC endpoint are let through to the method's own
+ * authorization (API key, SigV4), every other request is denied ("Create a private API", API Gateway developer
+ * guide: a private API needs a resource policy naming its endpoints).
+ */
+function privateApiPolicy(endpoint: ec2.IInterfaceVpcEndpoint): iam.PolicyDocument {
+  const everyMethod = 'execute-api:/*';
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: [everyMethod],
+        conditions: { StringNotEquals: { 'aws:SourceVpce': endpoint.vpcEndpointId } },
+      }),
+      new iam.PolicyStatement({
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: [everyMethod],
+        conditions: { StringEquals: { 'aws:SourceVpce': endpoint.vpcEndpointId } },
+      }),
+    ],
+  });
 }
 
 function validate(props: InferenceApiProps): void {
