@@ -46,6 +46,23 @@ RUN_NAME_MAX = 63
 RUN_NAME_RULE = f"up to {RUN_NAME_MAX} letters and digits, with single hyphens between them (e.g. claims-v2)"
 _RUN_NAME = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 _NOT_IN_RUN_NAME = re.compile(r"[^A-Za-z0-9]+")
+# The fields of the state machine's input (every one optional but the data; the rest default to the config's
+# bedrock.defaults); python -m training.bedrock start has one flag per field.
+RUN_INPUT_KEYS = frozenset(
+    {
+        "baseModelId",
+        "customizationType",
+        "datasetUri",
+        "trainingDataUri",
+        "validationDataUri",
+        "testDataUri",
+        "hyperParameters",
+        "provisionedModelUnits",
+        "evaluationTask",
+        "maxEvaluationRecords",
+        "customModelName",
+    }
+)
 
 
 class DatasetInvalidError(ValueError):
@@ -85,22 +102,9 @@ def resolve_run(run_input: dict[str, Any], execution_name: str, cfg: dict[str, A
     """The checked, complete parameters of a run, or InputError listing every problem."""
     defaults = cfg["defaults"]
     problems: list[str] = []
-    allowed_keys = {
-        "baseModelId",
-        "customizationType",
-        "datasetUri",
-        "trainingDataUri",
-        "validationDataUri",
-        "testDataUri",
-        "hyperParameters",
-        "provisionedModelUnits",
-        "evaluationTask",
-        "maxEvaluationRecords",
-        "customModelName",
-    }
-    for key in sorted(set(run_input) - allowed_keys):
+    for key in sorted(set(run_input) - RUN_INPUT_KEYS):
         problems.append(
-            f"{key}: not an input of this state machine. Allowed: {', '.join(sorted(allowed_keys))}"
+            f"{key}: not an input of this state machine. Allowed: {', '.join(sorted(RUN_INPUT_KEYS))}"
         )
 
     models = load_models(cfg.get("extraModels"))

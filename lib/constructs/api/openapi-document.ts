@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { PROBLEM_TYPE_PREFIX, PROBLEM_TYPES as RUNTIME_PROBLEM_TYPES, ProblemType } from '../../api/contract';
 
 /**
  * The inference API's OpenAPI 3.1 document (api/openapi.json), the single source of truth of its routes and
@@ -18,25 +19,19 @@ export interface OpenApiDocument {
   readonly components: { readonly schemas: Record<string, SchemaObject> };
 }
 
-export interface ProblemType {
-  readonly status: number;
-  readonly title: string;
-  readonly retryable: boolean;
-  readonly retryAfterSeconds?: number;
-  readonly causes: string;
-}
-
 function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(path.join(API_DIRECTORY, file), 'utf8')) as T;
 }
 
 export const OPENAPI_DOCUMENT: OpenApiDocument = readJson('openapi.json');
-export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = readJson<{ problems: Record<string, ProblemType> }>('problems.json').problems;
+/** The problem types of api/problems.json, as the handler reads them (one reading for the runtime and the stack). */
+export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = RUNTIME_PROBLEM_TYPES;
+export type { ProblemType };
 
 /** The URI of a problem type (RFC 9457 `type`). */
 export function problemTypeUri(code: string): string {
   if (!(code in PROBLEM_TYPES)) throw new Error(`problem: got '${code}'; allowed: ${Object.keys(PROBLEM_TYPES).join(', ')} (api/problems.json)`);
-  return `urn:fmft:problem:${code}`;
+  return `${PROBLEM_TYPE_PREFIX}${code}`;
 }
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
