@@ -570,12 +570,15 @@ const inferenceComponentSchema = strictObject({
   memoryMiB: wholeNumber(1024, 4 * 1024 * 1024, 'a whole number of MiB >= 1024'),
 });
 
-/** What Converse takes as the modelId of a fine-tuned Bedrock model: its provisioned throughput or its on-demand deployment. */
-const BEDROCK_SERVED_ARN = /^arn:aws[a-z-]*:bedrock:([a-z0-9-]+):\d{12}:(provisioned-model|custom-model-deployment)\/[a-zA-Z0-9]{1,64}$/;
+/**
+ * What Converse takes as the modelId of a fine-tuned Bedrock model: its provisioned throughput or its on-demand
+ * deployment, each with a 12-character id (the modelId pattern of Converse in botocore's bedrock-runtime model).
+ */
+const BEDROCK_SERVED_ARN = /^arn:aws[a-z-]*:bedrock:([a-z0-9-]+):\d{12}:(provisioned-model|custom-model-deployment)\/[a-z0-9]{12}$/;
 
 const bedrockServedModelSchema = strictObject({
   name: matching(COMPONENT_NAME, '1-40 letters, digits and hyphens (the model id of the inference API)'),
-  modelArn: matching(BEDROCK_SERVED_ARN, 'a Bedrock ARN arn:aws:bedrock:<region>:<account>:provisioned-model/<id> or .../custom-model-deployment/<id>'),
+  modelArn: matching(BEDROCK_SERVED_ARN, 'a Bedrock ARN arn:aws:bedrock:<region>:<account>:provisioned-model/<id> or .../custom-model-deployment/<id>, the id 12 lowercase letters and digits'),
 });
 
 const servingSchema = strictObject({

@@ -381,7 +381,7 @@ describe('api config', () => {
     expect(problems(bedrock({ name: 'nova', modelArn: 'arn:aws:bedrock:us-east-1:111122223333:custom-model/amazon.nova-micro-v1:0:128k/abc' }))).toMatch(
       /serving\.bedrockModels\[0\]\.modelArn: got .*; allowed: a Bedrock ARN arn:aws:bedrock:<region>:<account>:provisioned-model\/<id>/,
     );
-    expect(problems(bedrock({ name: 'nova', modelArn: 'arn:aws:bedrock:eu-west-1:111122223333:provisioned-model/abc' }))).toMatch(
+    expect(problems(bedrock({ name: 'nova', modelArn: 'arn:aws:bedrock:eu-west-1:111122223333:provisioned-model/abcdefgh1234' }))).toMatch(
       /serving\.bedrockModels\[0\]\.modelArn: got .*; allowed: a model in primaryRegion us-east-1/,
     );
     expect(problems(bedrock({ name: 'serving', modelArn: BEDROCK_ARN }))).toMatch(/serving\.bedrockModels\[0\]\.name: got "serving"; the inference API's model ids must be unique/);
@@ -392,5 +392,8 @@ describe('api config', () => {
       /serving\.sharedEndpoint\.components\[0\]\.name: got "serving"; 'serving' is the inference API's id of the A\/B endpoint/,
     );
     expect(problems(bedrock({ name: 'nova', modelArn: 'arn:aws:bedrock:us-east-1:111122223333:custom-model-deployment/a1b2c3d4e5f6' }))).toBe('');
+    // Converse takes 12 lowercase letters and digits as the id (botocore's modelId pattern), nothing else.
+    expect(problems(bedrock({ name: 'nova', modelArn: 'arn:aws:bedrock:us-east-1:111122223333:provisioned-model/ABCDEFGH1234' }))).toMatch(/the id 12 lowercase letters and digits/);
+    expect(problems(bedrock({ name: 'nova', modelArn: 'arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc' }))).toMatch(/the id 12 lowercase letters and digits/);
   });
 });
