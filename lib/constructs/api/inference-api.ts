@@ -196,7 +196,8 @@ export class InferenceApi extends Construct {
       ...common,
       handler: 'index.handler',
       description: `${props.apiName}: the inference API's buffered routes`,
-      // A second beyond the model's wait, so the handler answers model-timeout before Lambda ends it.
+      // Two seconds beyond the model's wait (API Gateway waits one): the handler answers model-timeout before
+      // Lambda or API Gateway ends the request.
       timeout: props.modelTimeout.plus(Duration.seconds(2)),
       environment: { ...environment, ...cacheEnvironment },
     });
