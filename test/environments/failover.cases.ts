@@ -2,7 +2,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../lib/config/environments';
 import { failoverConfig, failoverContext } from '../../lib/config/failover';
 import { findConfigProblems } from '../../lib/config/validate';
-import { configWith, synthesizeEnvironment } from '../support/app';
+import { configWith, synthesizeEnvironment, unacknowledgedFindings } from '../support/app';
 import { templateText } from '../support/template-text';
 
 const prod = ENVIRONMENTS.prod;
@@ -127,9 +127,8 @@ describe('failover: the same stacks in drRegion, on the replicas (-c failover=tr
   });
 
   test('the five cdk-nag packs and CDK\u2019s CloudFormation validation find nothing', () => {
-    const findings = failover.report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)));
     expect(failover.report.pluginReports.length).toBeGreaterThanOrEqual(5);
-    expect(findings).toEqual([]);
+    expect(unacknowledgedFindings(failover.report)).toEqual([]);
   });
 });
 

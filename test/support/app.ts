@@ -52,23 +52,34 @@ const cache = new Map<string, SynthesizedEnvironment>();
 
 /**
  * Synthesizes every stack of one environment with the five cdk-nag packs, as bin/app.ts does, once per test
- * file. Synth does not throw on findings here: the tests read the report and name every finding.
+ * file. Every configuration a test builds is one a user could deploy, so any unacknowledged finding fails here,
+ * as it fails `cdk synth` (bin/app.ts); the tests read the report for the acknowledgements and their reasons.
  */
-export function synthesizeEnvironment(config: EnvironmentConfig, options: { failover?: boolean } = {}): SynthesizedEnvironment {
+export function synthesizeEnvironment(
+  config: EnvironmentConfig,
+  options: { failover?: boolean; /** Changes the platform before synth (not cached): for tests of this helper. */ change?: (platform: FineTuningPlatform) => void } = {},
+): SynthesizedEnvironment {
   const key = JSON.stringify({ config, failover: options.failover ?? false });
-  const hit = cache.get(key);
+  const hit = options.change ? undefined : cache.get(key);
   if (hit) return hit;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-stage-'));
   const app = testApp(outdir);
   const region = options.failover ? config.drRegion : config.primaryRegion;
   const platform = addFineTuningPlatform(app, { config, env: { region }, failover: options.failover });
+  options.change?.(platform);
   addCompliancePacks(app);
   try {
     app.synth();
   } catch (e) {
-    if (!String((e as Error).message).startsWith('Validation failed')) throw e;
+    // aws-cdk-lib's error for findings (its message is the rendered report): the report is read below.
+    if ((e as Error).name !== 'ValidationFailed') throw e;
   }
   const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
+  const findings = unacknowledgedFindings(report);
+  if (findings.length > 0) {
+    const what = `${config.name}${options.failover ? ' (failover)' : ''}`;
+    throw new Error(`${what}: ${findings.length} unacknowledged finding(s) of cdk-nag or CDK's CloudFormation validation, which would fail cdk synth:\n${findings.join('\n')}`);
+  }
   const assembly = app.synth();
   const raw: Record<string, any> = {};
   for (const s of assembly.stacks) raw[s.stackName] = s.template;
@@ -86,8 +97,13 @@ export function synthesizeEnvironment(config: EnvironmentConfig, options: { fail
     raw,
     report,
   };
-  cache.set(key, result);
+  if (!options.change) cache.set(key, result);
   return result;
+}
+
+/** Every finding of a validation report that no acknowledgement covers, as `<rule> at <construct path>`. */
+export function unacknowledgedFindings(report: ValidationReport): string[] {
+  return report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)));
 }
 
 /** A template with asset hashes replaced, so snapshots change only when the infrastructure does. */
