@@ -24,23 +24,24 @@ Inside a SageMaker Processing job, paths default to /opt/ml/processing/input/pre
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from training.common.args import UsageError, existing_path, run_subcommands
 from training.common.sagemaker import processing_output, resolve_path
-from training.evaluate.model_eval import PerplexityArgs, PredictArgs, run_perplexity, run_predict
-from training.evaluate.report import compare, write_comparison
-from training.evaluate.tasks import (
+from training.evaluate.args import (
     ClassificationArgs,
+    ModelArgs,
+    PerplexityArgs,
+    PredictArgs,
     QAArgs,
     SummarizationArgs,
-    run_classification,
-    run_qa,
-    run_summarization,
 )
-from training.evaluate.trained_model import ModelArgs, run_model
+from training.evaluate.report import compare, write_comparison
 
 
 @dataclass
@@ -83,13 +84,23 @@ def run_compare(args: CompareArgs) -> int:
     return 0
 
 
+def _deferred(module: str, name: str) -> Callable[[Any], int]:
+    """The handler ``module.name``, imported only when its command runs: the task modules load numpy, pandas
+    and scikit-learn (seconds), which parsing the arguments, --help and a usage error do not need."""
+
+    def handler(args: Any) -> int:
+        return getattr(importlib.import_module(module), name)(args)
+
+    return handler
+
+
 COMMANDS = {
-    "classification": (ClassificationArgs, run_classification),
-    "summarization": (SummarizationArgs, run_summarization),
-    "qa": (QAArgs, run_qa),
-    "perplexity": (PerplexityArgs, run_perplexity),
-    "predict": (PredictArgs, run_predict),
-    "model": (ModelArgs, run_model),
+    "classification": (ClassificationArgs, _deferred("training.evaluate.tasks", "run_classification")),
+    "summarization": (SummarizationArgs, _deferred("training.evaluate.tasks", "run_summarization")),
+    "qa": (QAArgs, _deferred("training.evaluate.tasks", "run_qa")),
+    "perplexity": (PerplexityArgs, _deferred("training.evaluate.model_eval", "run_perplexity")),
+    "predict": (PredictArgs, _deferred("training.evaluate.model_eval", "run_predict")),
+    "model": (ModelArgs, _deferred("training.evaluate.trained_model", "run_model")),
     "compare": (CompareArgs, run_compare),
 }
 

@@ -7,7 +7,6 @@ task report is computed from a predictions file, whichever way the predictions w
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,11 @@ from training.common.sagemaker import processing_input, processing_output, resol
 from training.data.formats import FieldError, to_conversation
 from training.data.io import AtomicOutputs, Problem, dumps_record, read_records, require_input
 from training.evaluate import metric_names as names
+from training.evaluate.args import PerplexityArgs, PredictArgs
 from training.evaluate.fairness import GroupCollector, attribute_spec, fairness_section, group_key
 from training.evaluate.metrics import bootstrap_std
 from training.evaluate.report import RECORDS_KEY, entry
-from training.evaluate.tasks import (
-    GROUP_FIELD_HELP,
-    PROTECTED_ATTRIBUTES_HELP,
-    Examples,
-    InputError,
-    finish,
-    report_metadata,
-)
+from training.evaluate.tasks import Examples, InputError, finish, report_metadata
 
 
 def _conversation_text(record: dict[str, Any]) -> str:
@@ -57,34 +50,6 @@ def _read(path: Path) -> list[tuple[Any, dict[str, Any]]]:
     if problems:
         raise InputError(problems)
     return records
-
-
-@dataclass
-class PerplexityArgs:
-    """Perplexity of a local causal LM on held-out text, over total token counts."""
-
-    model_dir: str | None = field(
-        default=None,
-        metadata={"help": "Local model or adapter directory (default in a Processing job: input/model)"},
-    )
-    data: str | None = field(
-        default=None, metadata={"help": "Held-out JSONL/JSON/CSV (default in a Processing job: input/data)"}
-    )
-    output_dir: str | None = field(
-        default=None, metadata={"help": "Where evaluation.json/.csv/.html go (default: output/evaluation)"}
-    )
-    text_field: str = field(
-        default="text",
-        metadata={"help": "Field with the text; records without it use their conversation text"},
-    )
-    protected_attributes: list[str] | None = field(default=None, metadata={"help": PROTECTED_ATTRIBUTES_HELP})
-    group_field: str = field(default="group", metadata={"help": GROUP_FIELD_HELP})
-    batch_size: int = field(default=8, metadata={"help": "Windows scored per forward pass"})
-    max_length: int = field(
-        default=1024, metadata={"help": "Tokens per window; longer texts are cut into windows"}
-    )
-    device: str = field(default="cpu", metadata={"help": "torch device, e.g. cuda"})
-    seed: int = field(default=0, metadata={"help": "Seed for the standard-deviation resampling"})
 
 
 # A text needs two tokens to be scored: perplexity predicts each token from the ones before it.
@@ -271,28 +236,6 @@ def run_perplexity(args: PerplexityArgs) -> int:
         return perplexity_report(losses, examples, args.seed, skipped)
 
     return finish(build, output)
-
-
-@dataclass
-class PredictArgs:
-    """Generate predictions with a local causal LM into a predictions file for the task reports."""
-
-    model_dir: str | None = field(
-        default=None,
-        metadata={"help": "Local model or adapter directory (default in a Processing job: input/model)"},
-    )
-    input: str | None = field(default=None, metadata={"help": "Records to predict (default: input/data)"})
-    output: str | None = field(
-        default=None, metadata={"help": "Predictions JSONL (default: output/predictions/predictions.jsonl)"}
-    )
-    prompt_field: str = field(
-        default="prompt", metadata={"help": "Field with the model input; else the record's first user turn"}
-    )
-    prediction_field: str = field(
-        default="prediction", metadata={"help": "Field the generated text goes into"}
-    )
-    max_new_tokens: int = field(default=64, metadata={"help": "Tokens generated per record"})
-    device: str = field(default="cpu", metadata={"help": "torch device, e.g. cuda"})
 
 
 def run_predict(args: PredictArgs) -> int:

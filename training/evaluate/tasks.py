@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from training.common.sagemaker import processing_input, processing_output, resol
 from training.data.io import Problem, read_records, require_input
 from training.evaluate import metric_names as names
 from training.evaluate import metrics
+from training.evaluate.args import ClassificationArgs, CommonArgs, QAArgs, SummarizationArgs
 from training.evaluate.fairness import (
     NO_ATTRIBUTES,
     AttributeSpec,
@@ -35,62 +36,6 @@ from training.evaluate.fairness import (
     group_key,
 )
 from training.evaluate.report import RECORDS_KEY, entry, write_report
-
-PROTECTED_ATTRIBUTES_HELP = (
-    "Fields whose groups fairness compares, e.g. gender age_band, read from each record's 'metadata' "
-    "object (where prepare --protected-attributes writes them) or its top level; every record must carry "
-    "each, and each needs two groups at least. fairness_metrics.max_disparity.value is the largest "
-    "disparity over them (default: the --group-field attribute, when the records carry it)"
-)
-GROUP_FIELD_HELP = (
-    "The one group attribute measured when --protected-attributes is not given, and only when the records "
-    "carry it"
-)
-
-
-@dataclass
-class CommonArgs:
-    predictions: str | None = field(
-        default=None,
-        metadata={"help": "Predictions file or directory (default in a Processing job: input/predictions)"},
-    )
-    output_dir: str | None = field(
-        default=None, metadata={"help": "Where evaluation.json/.csv/.html go (default: output/evaluation)"}
-    )
-    prediction_field: str = field(default="prediction", metadata={"help": "Field holding the model output"})
-    protected_attributes: list[str] | None = field(default=None, metadata={"help": PROTECTED_ATTRIBUTES_HELP})
-    group_field: str = field(default="group", metadata={"help": GROUP_FIELD_HELP})
-    seed: int = field(default=0, metadata={"help": "Seed for the standard-deviation resampling"})
-
-
-@dataclass
-class ClassificationArgs(CommonArgs):
-    """Classification (multi-class or multi-label): accuracy, precision/recall/F1, confusion, fairness."""
-
-    reference_field: str = field(
-        default="label", metadata={"help": "Gold label field ('labels' for multi-label)"}
-    )
-    multilabel: bool = field(
-        default=False, metadata={"help": "Labels are lists (auto when the reference is a list)"}
-    )
-    positive_label: str | None = field(
-        default=None,
-        metadata={"help": "Class whose selection rate fairness compares (default: the worst class)"},
-    )
-
-
-@dataclass
-class SummarizationArgs(CommonArgs):
-    """Summarization: ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum F-measures."""
-
-    reference_field: str = field(default="summary", metadata={"help": "Reference summary field"})
-
-
-@dataclass
-class QAArgs(CommonArgs):
-    """Question answering: exact match and token F1, best over the gold answers."""
-
-    reference_field: str = field(default="answers", metadata={"help": "Gold answers field (list or string)"})
 
 
 class InputError(Exception):

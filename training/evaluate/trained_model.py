@@ -27,7 +27,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,101 +34,25 @@ from training.common.sagemaker import processing_input, processing_output, resol
 from training.data.formats import FieldError, to_conversation
 from training.data.io import AtomicOutputs, Problem, dumps_record, read_records
 from training.evaluate import paired
-from training.evaluate.fairness import GroupCollector, attribute_spec
-from training.evaluate.model_eval import PerplexityArgs, PredictArgs, run_perplexity, run_predict
-from training.evaluate.tasks import (
-    PROTECTED_ATTRIBUTES_HELP,
+from training.evaluate.args import (
     ClassificationArgs,
-    InputError,
+    ModelArgs,
+    PerplexityArgs,
+    PredictArgs,
     QAArgs,
     SummarizationArgs,
-    run_classification,
-    run_qa,
-    run_summarization,
 )
+from training.evaluate.fairness import GroupCollector, attribute_spec
+from training.evaluate.model_eval import run_perplexity, run_predict
+from training.evaluate.tasks import InputError, run_classification, run_qa, run_summarization
 from training.run_module import ArchiveError, extract_archive
 
-MODEL_TASKS = ("perplexity", "classification", "summarization", "qa")
 # Each prediction task: its command, and the reference field of its predictions records (with alternatives).
 PREDICTION_TASKS: dict[str, tuple[type, Callable[[Any], int], tuple[str, ...]]] = {
     "classification": (ClassificationArgs, run_classification, ("label", "labels")),
     "summarization": (SummarizationArgs, run_summarization, ("summary",)),
     "qa": (QAArgs, run_qa, ("answers",)),
 }
-
-
-@dataclass
-class ModelArgs:
-    """Evaluate a trained model (model.tar.gz or directory) on test data: perplexity, or predict + metrics.
-
-    perplexity runs the perplexity command on --data; classification, summarization and qa run predict into
-    <work-dir>/predictions.jsonl, then the task's metrics. A test record without the task's reference field
-    (label, summary, answers), e.g. a chat record, gets the assistant's answer to its first user turn.
-    """
-
-    task: str = field(metadata={"help": "What to measure", "choices": MODEL_TASKS})
-    model: str | None = field(
-        default=None,
-        metadata={
-            "help": "model.tar.gz of a training job, or a model directory "
-            "(default in a Processing job: input/model/model.tar.gz)"
-        },
-    )
-    data: str | None = field(
-        default=None,
-        metadata={"help": "Test records (default in a Processing job: input/test/test.jsonl)"},
-    )
-    output_dir: str | None = field(
-        default=None, metadata={"help": "Where evaluation.json/.csv/.html go (default: output/evaluation)"}
-    )
-    work_dir: str | None = field(
-        default=None,
-        metadata={
-            "help": "Holds the extracted model and predictions.jsonl (default: a temporary directory, "
-            "removed afterwards)"
-        },
-    )
-    device: str = field(default="cpu", metadata={"help": "torch device, e.g. cuda"})
-    max_new_tokens: int = field(default=64, metadata={"help": "Tokens generated per record (not perplexity)"})
-    protected_attributes: list[str] | None = field(default=None, metadata={"help": PROTECTED_ATTRIBUTES_HELP})
-    champion_model: str | None = field(
-        default=None,
-        metadata={
-            "help": "The production version's model.tar.gz or directory: the same test records are evaluated "
-            "with it and paired with the candidate's (comparison.json, and champion_comparison in "
-            "evaluation.json); default: no comparison"
-        },
-    )
-    champion_present: str = field(
-        default="true",
-        metadata={
-            "help": "false: there is no production version (--champion-model is then not read) and the "
-            "candidate passes the comparison",
-            "choices": ("true", "false"),
-        },
-    )
-    champion_name: str = field(
-        default="", metadata={"help": "What the champion is, for the report (e.g. its ARN)"}
-    )
-    primary_metric: str | None = field(
-        default=None,
-        metadata={
-            "help": "section.metric the candidate must improve, e.g. generation_metrics.perplexity "
-            "(default: the task's headline metric)"
-        },
-    )
-    margin: float = field(
-        default=0.0,
-        metadata={"help": "Improvement the primary metric must exceed at the interval's worse end"},
-    )
-    confidence: float = field(default=0.95, metadata={"help": "Two-sided confidence of the paired bootstrap"})
-    guards: list[str] | None = field(
-        default=None,
-        metadata={
-            "help": "section.metric=tolerance: may get worse by at most the tolerance (point estimate)"
-        },
-    )
-    bootstrap_rounds: int = field(default=1000, metadata={"help": "Paired bootstrap resamples"})
 
 
 HEADLINE_METRIC = {

@@ -29,7 +29,6 @@ from typing import Any
 from training.common.args import USAGE_EXIT, UsageError, existing_path, model_directory, parse_into
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.io import Problem, require_input
-from training.evaluate.trained_model import model_directory as unpacked_model
 from training.explain.attribution import METHODS
 from training.explain.prompts import ANSWERS, NoPrompts, Prompt, read_prompts, sample, token_texts
 from training.explain.report import MAX_LISTED_SKIPS, summary, write_explanations
@@ -172,6 +171,10 @@ def run(args: ExplainArgs) -> int:
         prompts, skipped = read_prompts(data, args.prompt_field, args.answer)
     except NoPrompts as exc:
         return _report_problems(f"--data {exc}", exc.problems, output)
+    # Imported only now: trained_model loads numpy, pandas and scikit-learn (seconds), which parsing the
+    # arguments, --help and a usage error do not need.
+    from training.evaluate.trained_model import model_directory as unpacked_model
+
     work_dir = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="explain-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     try:

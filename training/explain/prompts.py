@@ -13,7 +13,6 @@ from typing import Any
 
 from training.data.formats import FieldError, to_conversation
 from training.data.io import Location, Problem, read_records
-from training.evaluate.model_eval import prompt_of
 
 ANSWERS = ("generated", "reference")
 
@@ -41,6 +40,10 @@ class NoPrompts(Exception):
 def read_prompts(path: Path, prompt_field: str, answer: str) -> tuple[list[Prompt], list[Problem]]:
     """The prompt of every record of ``path`` (and its reference answer when ``answer`` is ``reference``),
     and a Problem for each record skipped. Raises NoPrompts when the file has no record or none is usable."""
+    # Imported here, not at the top: model_eval loads numpy, pandas and scikit-learn (seconds), and the
+    # explain CLI imports this module (for ANSWERS) before it has parsed its arguments.
+    from training.evaluate.model_eval import prompt_of
+
     prompts: list[Prompt] = []
     skipped: list[Problem] = []
     for item in read_records(path):

@@ -20,8 +20,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scipy.stats import ks_2samp, wasserstein_distance
-
 from training.monitor.profile import Baseline, Profile
 
 PSI_EPSILON = 1e-4
@@ -43,12 +41,18 @@ def psi(expected: Sequence[int], actual: Sequence[int], epsilon: float = PSI_EPS
 def ks_statistic(baseline: Sequence[float], window: Sequence[float]) -> float | None:
     if not baseline or not window:
         return None
+    # scipy is imported where it is used: it loads numpy (a second or more), and the monitor CLI imports this
+    # module (for MIN_DRIFT_RECORDS) before it has parsed its arguments.
+    from scipy.stats import ks_2samp
+
     return float(ks_2samp(baseline, window).statistic)
 
 
 def relative_wasserstein(baseline: Sequence[float], window: Sequence[float], mean: float) -> float | None:
     if not baseline or not window:
         return None
+    from scipy.stats import wasserstein_distance
+
     return float(wasserstein_distance(baseline, window)) / max(mean, 1.0)
 
 
