@@ -2,7 +2,8 @@ import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { Backend, clientSettings, Generation, GenerationRequest, StreamEvent } from './backends/backend';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { cacheKey, ResponseCache } from './cache';
+import type { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { cacheKey, EndpointVersions, ResponseCache } from './cache';
 import { ApiConfig, configFromEnvironment } from './config';
 import { DEFAULTS, OperationId, routeKey, ROUTES, TaskOperationId } from './contract';
 import { emfLine, NO_MODEL, NO_ROUTE } from './metrics';
@@ -43,8 +44,17 @@ export interface ApiDependencies {
   readonly config: ApiConfig;
   /** Backends to use instead of the SDK-backed ones (tests, the benchmark). */
   readonly backends?: { readonly sagemaker?: Backend; readonly bedrock?: Backend };
-  /** SDK clients for the default backends. @default clients of config.region with `clientSettings` (backends/backend.ts) */
-  readonly clients?: { readonly sagemaker?: SageMakerRuntimeClient; readonly bedrock?: BedrockRuntimeClient; readonly dynamodb?: DynamoDBClient };
+  /**
+   * SDK clients for the default backends, the DynamoDB cache and the cache's endpoint lookups (`sagemakerApi`,
+   * SageMaker's control plane). @default clients of config.region with `clientSettings` (backends/backend.ts), and
+   * short timeouts for the cache's (cache-dynamodb.ts, endpoint-config.ts)
+   */
+  readonly clients?: {
+    readonly sagemaker?: SageMakerRuntimeClient;
+    readonly bedrock?: BedrockRuntimeClient;
+    readonly dynamodb?: DynamoDBClient;
+    readonly sagemakerApi?: SageMakerClient;
+  };
   /** The answer cache to use instead of the DynamoDB table of `config.cache` (tests, the benchmark). */
   readonly cache?: ResponseCache;
   /** Receives each EMF line. @default one write of the line and a newline to stdout, which Lambda sends to CloudWatch Logs */
@@ -53,6 +63,8 @@ export interface ApiDependencies {
   readonly logError?: (entry: Record<string, unknown>) => void;
   /** Milliseconds for durations. @default performance.now */
   readonly now?: () => number;
+  /** Milliseconds by which a looked-up endpoint config name expires (ENDPOINT_VERSION_TTL_MS). @default performance.now */
+  readonly clock?: () => number;
 }
 
 // Request bodies after schema validation (api/openapi.json components.schemas).
@@ -86,6 +98,13 @@ interface RequestContext {
   cache?: 'hit' | 'miss' | 'error';
 }
 
+/** What a cacheable request's key is made of (all but the live version, which is looked up only when a cache is asked). */
+interface Cacheable {
+  readonly operation: OperationId;
+  readonly model: ServedModel;
+  readonly request: unknown;
+}
+
 /** The outcome of the checks: a response to compute, or a stream to run. */
 type Plan =
   | { readonly kind: 'respond'; readonly respond: () => Promise<ProxyResult> }
@@ -109,6 +128,7 @@ const ROUTE_LIST = [...ROUTES.values()].map((r) => `${r.method} ${r.resource}`).
 const loadSageMaker = () => require('./backends/sagemaker') as typeof import('./backends/sagemaker');
 const loadBedrock = () => require('./backends/bedrock') as typeof import('./backends/bedrock');
 const loadCache = () => require('./cache-dynamodb') as typeof import('./cache-dynamodb');
+const loadEndpointConfig = () => require('./endpoint-config') as typeof import('./endpoint-config');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 function json(statusCode: number, value: unknown): ProxyResult {
@@ -144,6 +164,7 @@ export class InferenceApi {
   private sagemaker?: Backend;
   private bedrock?: Backend;
   private responseCache?: ResponseCache | null;
+  private endpointVersions?: EndpointVersions;
 
   constructor(private readonly deps: ApiDependencies) {
     this.config = deps.config;
@@ -246,13 +267,13 @@ export class InferenceApi {
       case 'generate': {
         const request = generationRequest(body as GenerateBody);
         // Only greedy decoding is deterministic; a caller may also ask for a fresh answer.
-        const key = request.temperature === 0 && (body as GenerateBody).cache !== false ? cacheKey(operation, model, request) : undefined;
-        return { kind: 'respond', respond: () => this.cached(key, ctx, () => this.generate(model, body as GenerateBody, ctx)) };
+        const cacheable = request.temperature === 0 && (body as GenerateBody).cache !== false ? { operation, model, request } : undefined;
+        return { kind: 'respond', respond: () => this.cached(cacheable, ctx, () => this.generate(model, body as GenerateBody, ctx)) };
       }
       default: {
         // The task routes decode greedily: the same request always has the same answer.
-        const key = cacheKey(operation, model, taskRequest(operation, body as Record<string, unknown>));
-        return { kind: 'respond', respond: () => this.cached(key, ctx, () => this.task(operation, model, body, ctx)) };
+        const cacheable = { operation, model, request: taskRequest(operation, body as Record<string, unknown>) };
+        return { kind: 'respond', respond: () => this.cached(cacheable, ctx, () => this.task(operation, model, body, ctx)) };
       }
     }
   }
@@ -283,15 +304,22 @@ export class InferenceApi {
   }
 
   /**
-   * The answer of `key` from the cache, marked `cached`, or `compute()`'s, stored when it is a 200. A cache that
-   * fails is a miss: the request goes on to the model and the failure is logged and counted.
+   * The answer from the cache, marked `cached`, or `compute()`'s, stored when it is a 200. The key's live version
+   * (an A/B endpoint's config) is looked up first; that lookup and the read together get CACHE_TIMEOUT_MS. A
+   * lookup or read that fails is a miss: the request goes on to the model and the failure is logged and counted;
+   * without the live version the answer is not stored either, since it is not known which model gave it.
    */
-  private async cached(key: string | undefined, ctx: RequestContext, compute: () => Promise<ProxyResult>): Promise<ProxyResult> {
-    const cache = key === undefined ? undefined : this.cache();
-    if (!cache || key === undefined) return compute();
+  private async cached(cacheable: Cacheable | undefined, ctx: RequestContext, compute: () => Promise<ProxyResult>): Promise<ProxyResult> {
+    const cache = cacheable === undefined ? undefined : this.cache();
+    if (!cache || cacheable === undefined) return compute();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), CACHE_TIMEOUT_MS);
+    let key: string | undefined;
+    let step: 'version' | 'get' = 'version';
     try {
+      const liveVersion = await this.liveVersion(cacheable.model, controller.signal);
+      key = cacheKey(cacheable.operation, cacheable.model, cacheable.request, liveVersion);
+      step = 'get';
       const body = await raceAbort(cache.get(key, controller.signal), controller.signal, () => new Error(`cache lookup took over ${CACHE_TIMEOUT_MS} ms`));
       if (body !== undefined) {
         ctx.cache = 'hit';
@@ -300,12 +328,12 @@ export class InferenceApi {
       ctx.cache = 'miss';
     } catch (error) {
       ctx.cache = 'error';
-      this.logError({ level: 'WARN', requestId: ctx.requestId, route: ctx.route, model: ctx.model, cache: 'get', error: { name: (error as Error).name, message: (error as Error).message } });
+      this.logError({ level: 'WARN', requestId: ctx.requestId, route: ctx.route, model: ctx.model, cache: step, error: { name: (error as Error).name, message: (error as Error).message } });
     } finally {
       clearTimeout(timer);
     }
     const result = await compute();
-    if (result.statusCode === 200) {
+    if (key !== undefined && result.statusCode === 200) {
       try {
         await cache.put(key, result.body);
       } catch (error) {
@@ -313,6 +341,20 @@ export class InferenceApi {
       }
     }
     return result;
+  }
+
+  /**
+   * The part of the key that says what the model's backend serves now, where that can change while the API's
+   * configuration stays: an A/B endpoint's endpoint config name (endpoint-config.ts), looked up at most once per
+   * ENDPOINT_VERSION_TTL_MS per endpoint. Undefined for the other backends: their configured versions say it.
+   */
+  private liveVersion(model: ServedModel, signal: AbortSignal): Promise<string | undefined> {
+    if (model.backend !== 'sagemaker-endpoint' || model.endpointName === undefined) return Promise.resolve(undefined);
+    this.endpointVersions ??= new EndpointVersions(
+      loadEndpointConfig().endpointConfigLookup(this.config.region, this.deps.clients?.sagemakerApi),
+      this.deps.clock ?? (() => performance.now()),
+    );
+    return raceAbort(this.endpointVersions.get(model.endpointName), signal, () => new Error(`endpoint config lookup took over ${CACHE_TIMEOUT_MS} ms`));
   }
 
   /** The answer cache: the injected one, else the DynamoDB table of the configuration, else none. */

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeEndpointCommand } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand, InvokeEndpointWithResponseStreamCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { dynamoDbResponseCache } from '../../lib/api/cache-dynamodb';
@@ -31,7 +32,7 @@ function apiViolations(log: Array<[string, string, unknown]>): string[] {
 describe('inference API requests against the AWS service models', () => {
   const sdk = useSdkMocks();
 
-  test('every request the handler and the cache send is one SageMaker runtime, Bedrock runtime and DynamoDB accept', async () => {
+  test('every request the handler and the cache send is one SageMaker runtime, SageMaker, Bedrock runtime and DynamoDB accept', async () => {
     sdk.sagemaker.on(InvokeEndpointCommand).resolves({ Body: blob([{ generated_text: 'billing' }]), InvokedProductionVariant: 'current' });
     sdk.sagemaker.on(InvokeEndpointWithResponseStreamCommand).rejects(Object.assign(new Error('busy'), { name: 'ThrottlingException' }));
     sdk.bedrock.on(ConverseCommand).resolves({ output: { message: { role: 'assistant', content: [{ text: 'billing' }] } }, stopReason: 'end_turn' });
@@ -57,8 +58,10 @@ describe('inference API requests against the AWS service models', () => {
         ...sdk.bedrock.commandCalls(ConverseStreamCommand).map((c) => ['bedrock-runtime', 'ConverseStream', c.args[0].input] as [string, string, unknown]),
         ...dynamodb.commandCalls(GetItemCommand).map((c) => ['dynamodb', 'GetItem', c.args[0].input] as [string, string, unknown]),
         ...dynamodb.commandCalls(PutItemCommand).map((c) => ['dynamodb', 'PutItem', c.args[0].input] as [string, string, unknown]),
+        ...sdk.sagemakerApi.commandCalls(DescribeEndpointCommand).map((c) => ['sagemaker', 'DescribeEndpoint', c.args[0].input] as [string, string, unknown]),
       ];
-      // Each operation was exercised: 2 SageMaker models x 4 buffered routes, 1 Bedrock model x 4, streams, cache.
+      // Each operation was exercised: 2 SageMaker models x 4 buffered routes, 1 Bedrock model x 4, streams, cache,
+      // and the A/B endpoint's config for the cache key (once: it is kept for a minute).
       expect(log.map(([service, operation]) => `${service}.${operation}`).reduce<Record<string, number>>((n, k) => ({ ...n, [k]: (n[k] ?? 0) + 1 }), {})).toEqual({
         'sagemaker-runtime.InvokeEndpoint': 10,
         'sagemaker-runtime.InvokeEndpointWithResponseStream': 2,
@@ -66,6 +69,7 @@ describe('inference API requests against the AWS service models', () => {
         'bedrock-runtime.ConverseStream': 1,
         'dynamodb.GetItem': 12,
         'dynamodb.PutItem': 12,
+        'sagemaker.DescribeEndpoint': 1,
       });
       expect(apiViolations(log)).toEqual([]);
     } finally {
@@ -73,12 +77,17 @@ describe('inference API requests against the AWS service models', () => {
     }
   });
 
-  test('the check finds what AWS would refuse: a Converse modelId that is no model ARN, an endpoint name over 63 characters', () => {
+  test('the check finds what AWS would refuse: a Converse modelId that is no model ARN, an endpoint name over 63 characters, one with an underscore', () => {
     expect(
       apiViolations([
         ['bedrock-runtime', 'Converse', { modelId: 'arn:aws:bedrock:us-east-1:111122223333:provisioned-model/ABC', messages: [{ role: 'user', content: [{ text: 'hi' }] }] }],
         ['sagemaker-runtime', 'InvokeEndpoint', { EndpointName: 'e'.repeat(64), Body: '{}' }],
+        ['sagemaker', 'DescribeEndpoint', { EndpointName: 'fmft_dev_llm' }],
       ]),
-    ).toEqual([expect.stringMatching(/^bedrock-runtime\.Converse: modelId: .* does not match the pattern/), expect.stringMatching(/^sagemaker-runtime\.InvokeEndpoint: EndpointName: length 64 exceeds the maximum 63/)]);
+    ).toEqual([
+      expect.stringMatching(/^bedrock-runtime\.Converse: modelId: .* does not match the pattern/),
+      expect.stringMatching(/^sagemaker-runtime\.InvokeEndpoint: EndpointName: length 64 exceeds the maximum 63/),
+      expect.stringMatching(/^sagemaker\.DescribeEndpoint: EndpointName: .* does not match the pattern/),
+    ]);
   });
 });

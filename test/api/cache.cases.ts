@@ -1,32 +1,31 @@
+import { createHash } from 'crypto';
+import { ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
-import { cacheKey, ResponseCache } from '../../lib/api/cache';
+import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { InvokeEndpointCommand, InvokeEndpointWithResponseStreamCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { cacheKey, ENDPOINT_VERSION_RETRY_MS, ENDPOINT_VERSION_TTL_MS, EndpointVersions, ResponseCache } from '../../lib/api/cache';
 import { CACHE_ATTRIBUTES, DynamoDbResponseCache } from '../../lib/api/cache-dynamodb';
 import { configFromEnvironment } from '../../lib/api/config';
+import { endpointConfigLookup } from '../../lib/api/endpoint-config';
 import { motoClientConfig, MotoServer, startMoto } from '../support/moto';
-import { blob, invoke, post, SAGEMAKER_ENDPOINT, testApi, useSdkMocks } from './support';
+import {
+  BEDROCK,
+  blob,
+  ENDPOINT_CONFIG,
+  eventStream,
+  INFERENCE_COMPONENT,
+  invoke,
+  invokeStream,
+  memoryCache,
+  NOT_STREAMING,
+  payloadParts,
+  post,
+  SAGEMAKER_ENDPOINT,
+  testApi,
+  useSdkMocks,
+} from './support';
 
 const TGI_ANSWER = [{ generated_text: 'Paris', details: { finish_reason: 'eos_token', generated_tokens: 1 } }];
-
-/** An in-memory cache that records what it is asked. */
-function memoryCache(): ResponseCache & { gets: string[]; puts: string[]; store: Map<string, string> } {
-  const store = new Map<string, string>();
-  const gets: string[] = [];
-  const puts: string[] = [];
-  return {
-    store,
-    gets,
-    puts,
-    async get(key) {
-      gets.push(key);
-      return store.get(key);
-    },
-    async put(key, body) {
-      puts.push(key);
-      store.set(key, body);
-    },
-  };
-}
 
 describe('inference API answer cache', () => {
   const sdk = useSdkMocks();
@@ -119,6 +118,192 @@ describe('inference API answer cache', () => {
     expect(configFromEnvironment(base).cache).toBeUndefined();
     expect(() => configFromEnvironment({ ...base, CACHE_TTL_SECONDS: '60' })).toThrow(/CACHE_TABLE is not set, but CACHE_TTL_SECONDS is/);
     expect(() => configFromEnvironment({ ...base, CACHE_TABLE: 't', CACHE_TTL_SECONDS: 'soon' })).toThrow(/CACHE_TTL_SECONDS: got "soon"; allowed: a whole number of seconds > 0/);
+  });
+
+  describe("the A/B endpoint's live endpoint config in the key", () => {
+    const GREEDY = { prompt: 'Capital of France?' };
+    const describeAnswers = (name: string) => sdk.sagemakerApi.on(DescribeEndpointCommand).resolves({ EndpointConfigName: name });
+    const modelAnswers = (text: string) => sdk.sagemaker.on(InvokeEndpointCommand).resolves({ Body: blob([{ generated_text: text }]), InvokedProductionVariant: 'current' });
+    const describeCalls = () => sdk.sagemakerApi.commandCalls(DescribeEndpointCommand).map((c) => c.args[0].input);
+
+    test('the key: the live version makes a new entry; without one it is the key the cache had before live versions', () => {
+      const m = SAGEMAKER_ENDPOINT;
+      const request = { maxNewTokens: 256, prompt: 'p', temperature: 0, topP: 1 };
+      const before = createHash('sha256').update(JSON.stringify(['generate', m.id, [...m.versions].sort(), request])).digest('hex');
+      expect(cacheKey('generate', m, request)).toBe(before);
+      expect(cacheKey('generate', m, request, 'config-1')).not.toBe(before);
+      expect(cacheKey('generate', m, request, 'config-2')).not.toBe(cacheKey('generate', m, request, 'config-1'));
+      expect(cacheKey('generate', m, request, 'config-1')).toBe(cacheKey('generate', m, { ...request }, 'config-1'));
+    });
+
+    test('a promotion, then a rollback: within a minute of a lookup the old answer is served; after it, the next identical request goes to the new model', async () => {
+      let now = 5_000;
+      const cache = memoryCache();
+      const { api, metrics } = testApi({ cache, clock: () => now });
+      const ask = async () => (await invoke(api, post('generate', 'serving', GREEDY))).json;
+
+      describeAnswers('fmft-dev-llm-config-1');
+      modelAnswers('Paris');
+      expect(await ask()).toMatchObject({ text: 'Paris', cached: false });
+
+      // The promotion deploys a new endpoint config (and a bad model); the looked-up name is kept for a minute.
+      describeAnswers('fmft-dev-llm-config-2');
+      modelAnswers('Lyon');
+      now += ENDPOINT_VERSION_TTL_MS - 1;
+      expect(await ask()).toMatchObject({ text: 'Paris', cached: true });
+      now += 1;
+      expect(await ask()).toMatchObject({ text: 'Lyon', cached: false });
+      expect(await ask()).toMatchObject({ text: 'Lyon', cached: true });
+
+      // The rollback deploys yet another config: the bad model's answers stop being served within the minute.
+      describeAnswers('fmft-dev-llm-config-3');
+      modelAnswers('Paris');
+      now += ENDPOINT_VERSION_TTL_MS;
+      expect(await ask()).toMatchObject({ text: 'Paris', cached: false });
+
+      expect(describeCalls()).toEqual([{ EndpointName: 'fmft-dev-llm' }, { EndpointName: 'fmft-dev-llm' }, { EndpointName: 'fmft-dev-llm' }]);
+      expect(sdk.sagemaker.commandCalls(InvokeEndpointCommand)).toHaveLength(3);
+      expect(new Set(cache.puts).size).toBe(3);
+      expect(metrics.map((m) => [m.CacheHits, m.CacheMisses, m.CacheError])).toEqual([
+        [0, 1, undefined],
+        [1, 0, undefined],
+        [0, 1, undefined],
+        [1, 0, undefined],
+        [0, 1, undefined],
+      ]);
+    });
+
+    test('a DescribeEndpoint that fails is a cache error: the model answers, nothing is read or stored, and a request 5 s later asks again', async () => {
+      answer();
+      sdk.sagemakerApi
+        .on(DescribeEndpointCommand)
+        .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+        .resolves({ EndpointConfigName: ENDPOINT_CONFIG });
+      const cache = memoryCache();
+      let now = 0;
+      const { api, metrics, errors } = testApi({ cache, clock: () => now });
+      const res = await invoke(api, post('generate', 'serving', GREEDY, { requestId: 'req-7' }));
+      expect(res.json).toMatchObject({ text: 'Paris', cached: false });
+      expect(metrics[0]).toMatchObject({ CacheHits: 0, CacheMisses: 1, CacheError: true });
+      expect(errors).toEqual([
+        { level: 'WARN', requestId: 'req-7', route: 'generate', model: 'serving', cache: 'version', error: { name: 'ThrottlingException', message: 'Rate exceeded' } },
+      ]);
+      expect([cache.gets, cache.puts]).toEqual([[], []]);
+
+      // Within ENDPOINT_VERSION_RETRY_MS the failure answers without a call (no pile-up on a throttled API) ...
+      now = ENDPOINT_VERSION_RETRY_MS - 1;
+      await invoke(api, post('generate', 'serving', GREEDY));
+      expect(metrics[1]).toMatchObject({ CacheHits: 0, CacheMisses: 1, CacheError: true });
+      expect(describeCalls()).toHaveLength(1);
+      // ... then the next request asks again.
+      now = ENDPOINT_VERSION_RETRY_MS;
+      await invoke(api, post('generate', 'serving', GREEDY));
+      expect(metrics[2]).toMatchObject({ CacheHits: 0, CacheMisses: 1 });
+      expect(metrics[2].CacheError).toBeUndefined();
+      expect([cache.gets.length, cache.puts.length, describeCalls().length]).toEqual([1, 1, 2]);
+      expect(sdk.sagemaker.commandCalls(InvokeEndpointCommand)).toHaveLength(3);
+    });
+
+    test('a DescribeEndpoint that hangs is a cache error after the cache lookup limit; later requests share the call instead of making more', async () => {
+      answer();
+      sdk.sagemakerApi.on(DescribeEndpointCommand).callsFake(() => new Promise(() => undefined));
+      const cache = memoryCache();
+      const { api, metrics, errors } = testApi({ cache });
+      const started = Date.now();
+      const res = await invoke(api, post('generate', 'serving', GREEDY));
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(res.json).toMatchObject({ text: 'Paris', cached: false });
+      expect(metrics[0]).toMatchObject({ CacheMisses: 1, CacheError: true });
+      expect(errors).toEqual([expect.objectContaining({ level: 'WARN', cache: 'version', error: { name: 'Error', message: 'endpoint config lookup took over 500 ms' } })]);
+      expect([cache.gets, cache.puts]).toEqual([[], []]);
+      await invoke(api, post('classify', 'serving', { text: 'x', labels: ['Paris', 'Rome'] }));
+      expect(describeCalls()).toHaveLength(1);
+      expect(errors).toHaveLength(2);
+    });
+
+    test('no DescribeEndpoint without a cache, for requests that are not cached, for streams, or for inference components and Bedrock models', async () => {
+      answer();
+      sdk.sagemaker.on(InvokeEndpointWithResponseStreamCommand).resolves({ Body: eventStream(payloadParts('data: {"token": {"text": "P"}}\n\n')) as never });
+      sdk.bedrock.on(ConverseCommand).resolves({ output: { message: { role: 'assistant', content: [{ text: 'Paris' }] } }, stopReason: 'end_turn' });
+      const uncached = testApi();
+      await invoke(uncached.api, post('generate', 'serving', GREEDY));
+      await invoke(uncached.api, post('classify', 'serving', { text: 'x', labels: ['Paris', 'Rome'] }));
+      const cache = memoryCache();
+      const { api, metrics } = testApi({ cache });
+      await invoke(api, post('generate', 'serving', { ...GREEDY, parameters: { temperature: 0.7 } }));
+      await invoke(api, post('generate', 'serving', { ...GREEDY, cache: false }));
+      await invokeStream(api, post('generate-stream', 'serving', GREEDY));
+      await invoke(api, post('generate', INFERENCE_COMPONENT.id, GREEDY));
+      await invoke(api, post('generate', BEDROCK.id, GREEDY));
+      expect(describeCalls()).toEqual([]);
+      // The last two were cached, on their configured versions.
+      expect(cache.gets).toEqual([
+        cacheKey('generate', INFERENCE_COMPONENT, { prompt: GREEDY.prompt, maxNewTokens: 256, temperature: 0, topP: 1 }),
+        cacheKey('generate', BEDROCK, { prompt: GREEDY.prompt, maxNewTokens: 256, temperature: 0, topP: 1 }),
+      ]);
+      expect(metrics.map((m) => m.CacheMisses)).toEqual([undefined, undefined, undefined, 1, 1]);
+    });
+
+    test('requests during a lookup share it; each endpoint has its own', async () => {
+      answer();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      sdk.sagemakerApi.on(DescribeEndpointCommand).callsFake(async (input: { EndpointName: string }) => {
+        await gate;
+        return { EndpointConfigName: `${input.EndpointName}-config-1` };
+      });
+      const cache = memoryCache();
+      const { api, metrics } = testApi({ cache });
+      const pending = Promise.all([
+        invoke(api, post('generate', 'serving', GREEDY)),
+        invoke(api, post('classify', 'serving', { text: 'x', labels: ['Paris', 'Rome'] })),
+        invoke(api, post('summarize', 'serving', { document: 'd' })),
+        invoke(api, post('generate', NOT_STREAMING.id, GREEDY)),
+        invoke(api, post('generate', NOT_STREAMING.id, { prompt: 'other' })),
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      release();
+      const answers = await pending;
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200, 200]);
+      expect(describeCalls()).toEqual([{ EndpointName: 'fmft-dev-llm' }, { EndpointName: 'fmft-dev-batch' }]);
+      expect(metrics.map((m) => m.CacheError)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+      expect(cache.gets).toHaveLength(5);
+    });
+
+    test('the lookup: the config name, and while an update is in progress the pending one with it', async () => {
+      const client = new SageMakerClient({ region: 'us-east-1' });
+      const lookup = endpointConfigLookup('us-east-1', client);
+      expect(await lookup('fmft-dev-llm')).toBe(ENDPOINT_CONFIG);
+      sdk.sagemakerApi.on(DescribeEndpointCommand).resolves({ EndpointConfigName: 'config-1', EndpointStatus: 'Updating', PendingDeploymentSummary: { EndpointConfigName: 'config-2' } });
+      expect(await lookup('fmft-dev-llm')).toBe('config-1 -> config-2');
+      sdk.sagemakerApi.on(DescribeEndpointCommand).resolves({});
+      await expect(lookup('fmft-dev-llm')).rejects.toThrow('DescribeEndpoint of fmft-dev-llm answered no EndpointConfigName');
+    });
+
+    test('the memo: one lookup per endpoint per minute by its clock, a failure kept for 5 s', async () => {
+      let now = 0;
+      const asked: string[] = [];
+      let fail = false;
+      const versions = new EndpointVersions(async (name) => {
+        asked.push(name);
+        if (fail) throw new Error('no');
+        return `${name}@${now}`;
+      }, () => now);
+      expect(await versions.get('a')).toBe('a@0');
+      now = ENDPOINT_VERSION_TTL_MS - 1;
+      expect(await versions.get('a')).toBe('a@0');
+      expect(await versions.get('b')).toBe(`b@${now}`);
+      now = ENDPOINT_VERSION_TTL_MS;
+      fail = true;
+      await expect(versions.get('a')).rejects.toThrow('no');
+      fail = false;
+      now += ENDPOINT_VERSION_RETRY_MS - 1;
+      await expect(versions.get('a')).rejects.toThrow('no');
+      expect(await versions.get('b')).toBe('b@' + (ENDPOINT_VERSION_TTL_MS - 1));
+      now += 1;
+      expect(await versions.get('a')).toBe(`a@${now}`);
+      expect(asked).toEqual(['a', 'b', 'a', 'a']);
+    });
   });
 });
 

@@ -1,9 +1,11 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import Ajv2020 from 'ajv/dist/2020';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { Writable } from 'stream';
 import openapi from '../../api/openapi.json';
+import { ResponseCache } from '../../lib/api/cache';
 import { ApiDependencies, InferenceApi, ProxyEvent, ProxyResult } from '../../lib/api/handler';
 import { ServedModel } from '../../lib/api/served-models';
 
@@ -64,6 +66,26 @@ export function testApi(overrides: Partial<ApiDependencies> & { modelTimeoutMs?:
     ...deps,
   });
   return { api, metrics, errors };
+}
+
+/** An in-memory answer cache that records what it is asked. */
+export function memoryCache(): ResponseCache & { gets: string[]; puts: string[]; store: Map<string, string> } {
+  const store = new Map<string, string>();
+  const gets: string[] = [];
+  const puts: string[] = [];
+  return {
+    store,
+    gets,
+    puts,
+    async get(key) {
+      gets.push(key);
+      return store.get(key);
+    },
+    async put(key, body) {
+      puts.push(key);
+      store.set(key, body);
+    },
+  };
 }
 
 export type Operation = 'generate' | 'generate-stream' | 'classify' | 'summarize' | 'answer';
@@ -237,21 +259,30 @@ export async function invokeStream(api: InferenceApi, event: ProxyEvent): Promis
 export interface SdkMocks {
   sagemaker: AwsClientStub<SageMakerRuntimeClient>;
   bedrock: AwsClientStub<BedrockRuntimeClient>;
+  /** SageMaker's control plane: the answer cache's DescribeEndpoint of the A/B endpoint. */
+  sagemakerApi: AwsClientStub<SageMakerClient>;
 }
+
+/** What the control-plane mock's DescribeEndpoint answers unless a test says otherwise. */
+export const ENDPOINT_CONFIG = 'fmft-dev-llm-config-a1b2c3';
 
 export function useSdkMocks(): SdkMocks {
   const mocks = {} as SdkMocks;
   beforeAll(() => {
     mocks.sagemaker = mockClient(SageMakerRuntimeClient);
     mocks.bedrock = mockClient(BedrockRuntimeClient);
+    mocks.sagemakerApi = mockClient(SageMakerClient);
   });
   beforeEach(() => {
     mocks.sagemaker.reset();
     mocks.bedrock.reset();
+    mocks.sagemakerApi.reset();
+    mocks.sagemakerApi.on(DescribeEndpointCommand).resolves({ EndpointName: 'fmft-dev-llm', EndpointConfigName: ENDPOINT_CONFIG, EndpointStatus: 'InService' } as never);
   });
   afterAll(() => {
     mocks.sagemaker.restore();
     mocks.bedrock.restore();
+    mocks.sagemakerApi.restore();
   });
   return mocks;
 }

@@ -274,6 +274,29 @@ describe('api stack', () => {
     expect(JSON.stringify(resources(devApi, 'AWS::CloudWatch::Dashboard')[0][1].Properties.DashboardBody)).toContain('Answer cache hit rate (%)');
   });
 
+  test("answer cache: the buffered function may describe the A/B endpoint it serves (the key's live endpoint config), that endpoint only", () => {
+    const endpointArn = { 'Fn::Join': ['', ['arn:aws:sagemaker:us-east-1:', { Ref: 'AWS::AccountId' }, ':endpoint/fmft-prod-llm']] };
+    const describeEndpoint = (tpl: Template) =>
+      resources(tpl, 'AWS::IAM::ManagedPolicy').flatMap(([, p]) =>
+        [p.Properties.PolicyDocument.Statement]
+          .flat()
+          .filter((st: any) => /sagemaker:(Describe|\*)/.test(JSON.stringify(st.Action)))
+          .map((st: any) => ({ roles: p.Properties.Roles, statement: st })),
+      );
+    const roleOf = (tpl: Template, handler: string) => resources(tpl, 'AWS::Lambda::Function').find(([, f]) => f.Properties.Handler === handler)![1].Properties.Role;
+    const bufferedRole = roleOf(prodApi, 'index.handler');
+    expect(bufferedRole).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+    // prod has api.cache and serves the fixture's A/B endpoint: one statement, on the buffered function's role.
+    expect(describeEndpoint(prodApi)).toEqual([
+      { roles: [{ Ref: bufferedRole['Fn::GetAtt'][0] }], statement: { Effect: 'Allow', Action: 'sagemaker:DescribeEndpoint', Resource: endpointArn } },
+    ]);
+    // dev has a cache but serves no A/B endpoint; without api.cache nothing is looked up.
+    expect(describeEndpoint(devApi)).toEqual([]);
+    const uncached = Template.fromStack(synthesizeEnvironment(configWith(servingConfig, (c) => delete c.api.cache)).platform.api!);
+    expect(describeEndpoint(uncached)).toEqual([]);
+    expect(JSON.stringify(uncached.toJSON())).not.toContain('sagemaker:Describe');
+  });
+
   test('without api.cache: no table, no cache settings, no DynamoDB gateway', () => {
     const plain = synthesizeEnvironment(configWith(ENVIRONMENTS.dev, (c) => delete c.api.cache));
     const tpl = Template.fromStack(plain.platform.api!);

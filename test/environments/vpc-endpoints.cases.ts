@@ -560,6 +560,21 @@ describe('VPC endpoints for Lambda code: the check can fail', () => {
     expect(endpointsFor('kms:Decrypt')).toEqual(['kms']);
   });
 
+  test("the inference API's cached function describes its A/B endpoint through 'sagemaker-api', reported when that endpoint is missing", () => {
+    const fixture = CONFIGS['prod serving the fixture'];
+    const fixtureTemplates = templatesOf(synthesizeEnvironment(fixture).platform);
+    const report = checkLambdaApiReachability(fixtureTemplates, fixture.network);
+    const buffered = report.functions.filter((f) => /-api\/InferenceApiHandler/.test(f.fn));
+    const stream = report.functions.filter((f) => /-api\/InferenceApiStreamHandler/.test(f.fn));
+    expect([buffered.length, stream.length]).toEqual([1, 1]);
+    expect(buffered[0].needs['sagemaker-api']).toEqual(['sagemaker:DescribeEndpoint']);
+    expect(stream[0].needs['sagemaker-api']).toBeUndefined();
+    const withoutApi = { ...fixture.network, interfaceEndpoints: fixture.network.interfaceEndpoints.filter((e) => e !== 'sagemaker-api') };
+    expect(checkLambdaApiReachability(fixtureTemplates, withoutApi).findings.filter((f) => f.startsWith(`${buffered[0].fn}:`))).toEqual([
+      expect.stringContaining("sagemaker:DescribeEndpoint needs the 'sagemaker-api' interface endpoint: not in network.interfaceEndpoints"),
+    ]);
+  });
+
   test('with NAT gateways the endpoints are not checked, and the report says why', () => {
     const nat = configWith(dev, (c) => {
       c.network.natGateways = 1;

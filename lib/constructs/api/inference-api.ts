@@ -59,7 +59,9 @@ export interface InferenceApiProps {
   readonly metricsNamespace: string;
   /**
    * How long a greedy answer is served from the answer cache (a DynamoDB table encrypted with `key`, whose TTL
-   * deletes old answers). Functions in isolated subnets reach it through a DynamoDB gateway endpoint.
+   * deletes old answers). Functions in isolated subnets reach it through a DynamoDB gateway endpoint. The key of
+   * an A/B endpoint's answers includes the endpoint config it runs now, so the buffered function may also call
+   * DescribeEndpoint on those endpoints (through the `sagemaker-api` interface endpoint in isolated subnets).
    * @default no cache
    */
   readonly cacheTtl?: Duration;
@@ -211,6 +213,7 @@ export class InferenceApi extends Construct {
     for (const fn of [this.handler, this.streamHandler]) grantModels(stack, fn, props.servedModels);
     // Read and write items, nothing else.
     this.cacheTable?.grant(this.handler.role.grantPrincipal, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    if (this.cacheTable) grantEndpointLookups(stack, this.handler, props.servedModels);
 
     // ---- logs
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.key, retention: props.logRetention });
@@ -540,6 +543,18 @@ function grantModels(stack: Stack, fn: PlatformFunction, served: readonly Served
   if (sagemaker.length) add(['sagemaker:InvokeEndpoint'], sagemaker);
   // Converse and ConverseStream are authorized by these two (Bedrock runtime API reference).
   if (bedrock.length) add(['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], bedrock);
+}
+
+/**
+ * The function with the answer cache may describe the A/B endpoints it serves and nothing else: the cache key
+ * includes the endpoint config each runs now (lib/api/endpoint-config.ts), which a promotion or rollback
+ * changes without a deployment of this stack.
+ */
+function grantEndpointLookups(stack: Stack, fn: PlatformFunction, served: readonly ServedModel[]): void {
+  const endpoints = served
+    .filter((m) => m.backend === 'sagemaker-endpoint' && m.endpointName)
+    .map((m) => stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: m.endpointName }));
+  if (endpoints.length) fn.role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeEndpoint'], resources: [...new Set(endpoints)] }));
 }
 
 type CdkSchema = apigateway.JsonSchema;
