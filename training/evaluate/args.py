@@ -116,6 +116,12 @@ class PredictArgs:
 
 
 MODEL_TASKS = ("perplexity", "classification", "summarization", "qa")
+# The trained model and the test records of a Processing job: `evaluate model` and `explain` take the same.
+MODEL_HELP = (
+    "model.tar.gz of a training job, or a model directory "
+    "(default in a Processing job: input/model/model.tar.gz)"
+)
+TEST_DATA_HELP = "Test records (default in a Processing job: input/test/test.jsonl)"
 
 
 @dataclass
@@ -128,17 +134,8 @@ class ModelArgs:
     """
 
     task: str = field(metadata={"help": "What to measure", "choices": MODEL_TASKS})
-    model: str | None = field(
-        default=None,
-        metadata={
-            "help": "model.tar.gz of a training job, or a model directory "
-            "(default in a Processing job: input/model/model.tar.gz)"
-        },
-    )
-    data: str | None = field(
-        default=None,
-        metadata={"help": "Test records (default in a Processing job: input/test/test.jsonl)"},
-    )
+    model: str | None = field(default=None, metadata={"help": MODEL_HELP})
+    data: str | None = field(default=None, metadata={"help": TEST_DATA_HELP})
     output_dir: str | None = field(
         default=None, metadata={"help": "Where evaluation.json/.csv/.html go (default: output/evaluation)"}
     )

@@ -29,6 +29,7 @@ from typing import Any
 from training.common.args import USAGE_EXIT, UsageError, existing_path, model_directory, parse_into
 from training.common.sagemaker import processing_input, processing_output, resolve_path
 from training.data.io import Problem, require_input
+from training.evaluate.args import MODEL_HELP, TEST_DATA_HELP
 from training.explain.attribution import METHODS
 from training.explain.prompts import ANSWERS, NoPrompts, Prompt, read_prompts, sample, token_texts
 from training.explain.report import MAX_LISTED_SKIPS, summary, write_explanations
@@ -41,17 +42,8 @@ PROG = "python -m training.explain"
 class ExplainArgs:
     """Token-level attributions of a trained model's answers for a seeded sample of test prompts."""
 
-    model: str | None = field(
-        default=None,
-        metadata={
-            "help": "model.tar.gz of a training job, or a model directory "
-            "(default in a Processing job: input/model/model.tar.gz)"
-        },
-    )
-    data: str | None = field(
-        default=None,
-        metadata={"help": "Test records (default in a Processing job: input/test/test.jsonl)"},
-    )
+    model: str | None = field(default=None, metadata={"help": MODEL_HELP})
+    data: str | None = field(default=None, metadata={"help": TEST_DATA_HELP})
     output_dir: str | None = field(
         default=None,
         metadata={"help": "Where explanations.json/.html go (default: output/explanations)"},
